@@ -1,0 +1,1 @@
+"""A distributed-systems playground: protocols as deterministic, breakable simulations."""

@@ -1,0 +1,101 @@
+"""The command line: run scenarios headless, list presets, make share links.
+
+    python -m playground run SCENARIO [--until SECONDS] [--json]
+    python -m playground scenarios [--json]
+    python -m playground share SCENARIO
+
+SCENARIO is a preset name, a scenario file (.json), or a share string or link. Bad
+input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .engine.errors import ScenarioError
+from .scenarios import load, presets, run, share
+from .scenarios.schema import MAX_DURATION_MS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"playground: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m playground",
+                     description="Run distributed-systems scenarios headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p_run = sub.add_parser("run", help="run a scenario and print what happened")
+    p_run.add_argument("scenario", help="preset name, scenario file, or share link")
+    p_run.add_argument("--until", type=float, metavar="SECONDS",
+                       help="simulated seconds to run (default: the scenario's duration)")
+    p_run.add_argument("--json", action="store_true", help="print one JSON object")
+    p_list = sub.add_parser("scenarios", help="list the presets")
+    p_list.add_argument("--json", action="store_true", help="print JSON")
+    p_share = sub.add_parser("share", help="print the share link path of a scenario")
+    p_share.add_argument("scenario", help="preset name, scenario file, or share link")
+    return parser
+
+
+def _print_summary(out: dict) -> None:
+    print(f"{out['name'] or out['model']}: model {out['model']}, seed {out['seed']}, "
+          f"{out['nodes']} nodes, {out['sim_time_ms'] / 1000:g} s simulated")
+    msgs = out["messages"]
+    print(f"  {out['events']} events; messages sent {msgs['sent']}, delivered "
+          f"{msgs['delivered']}, dropped {msgs['dropped']}")
+    if out["violations"]:
+        print(f"  {len(out['violations'])} invariant violation(s):")
+        for v in out["violations"][:20]:
+            print(f"    at {v['at_ms']:.3f} ms  {v['invariant']}: {v['detail']}")
+    else:
+        print("  no invariant violated")
+    print("  metrics:")
+    for name, value in out["metrics"].items():
+        print(f"    {name}: {json.dumps(value)}")
+    if out["claims"]:
+        print(f"  claims: {', '.join(out['claims'])}")
+    if out["matches_expected"] is not None:
+        verdict = "yes" if out["matches_expected"] else "NO: " + "; ".join(out["mismatches"])
+        print(f"  matches expected: {verdict}")
+    print(f"  trace sha256: {out['trace_sha256']}")
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "scenarios":
+            rows = [{"name": name, "model": s["model"], "title": s["title"],
+                     "claims": s["claims"], "expected": s["expected"]}
+                    for name, s in presets().items()]
+            if args.json:
+                print(json.dumps(rows, indent=1))
+            else:
+                for row in rows:
+                    print(f"{row['name']:<32} {row['model']:<12} {','.join(row['claims']):<12}"
+                          f" {row['title']}")
+            return 0
+        scenario = load(args.scenario)
+        if args.command == "share":
+            print(share.link_path(scenario))
+            return 0
+        if args.until is not None and not 0 < args.until * 1000 <= MAX_DURATION_MS:
+            raise ScenarioError(f"--until must be between 0 and {MAX_DURATION_MS // 1000} "
+                                "seconds")
+        _sim, out = run(scenario, None if args.until is None else args.until * 1000)
+        if args.json:
+            print(json.dumps(out))
+        else:
+            _print_summary(out)
+        return 0
+    except ScenarioError as exc:
+        print(f"playground: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

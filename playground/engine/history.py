@@ -1,0 +1,86 @@
+"""Time travel over one run: periodic checkpoints plus deterministic replay.
+
+Theory of operation
+-------------------
+A :class:`History` drives a :class:`~playground.engine.simulation.Simulation` forward in
+slices of simulated time and saves a checkpoint whenever ``every_events`` events have
+run since the last one, so replaying from the nearest checkpoint to any moment costs at
+most that many events. Because a run is a pure function of its seed and its command
+list, replay reproduces the past exactly: seeking back and playing forward again walks
+through the same states, and the checkpoints taken the first time stay valid.
+
+``frontier`` is the furthest moment computed. ``fork`` makes the present the new end of
+history: checkpoints and commands after it are dropped, so new commands start a new
+future while the past is kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from .errors import ScenarioError
+
+SLICE = 100_000  # µs of simulated time run between checkpoint decisions
+
+
+class History:
+    """Checkpoints of one simulation for seek and fork."""
+
+    def __init__(self, sim, every_events: int = 4000):
+        self.sim = sim
+        self.every_events = every_events
+        self.times: list[int] = []
+        self.blobs: list[bytes] = []
+        self.frontier = sim.now
+        self._trace: list = []  # the longest trace seen on this timeline (for forward seeks)
+        self._violations: list = []
+        self._save()
+
+    def _save(self) -> None:
+        self.times.append(self.sim.now)
+        self.blobs.append(self.sim.save())
+        self._events_at_save = self.sim.events
+
+    @property
+    def bytes_held(self) -> int:
+        return sum(len(b) for b in self.blobs)
+
+    def advance(self, t: int) -> None:
+        """Run forward to ``t``, checkpointing on the way."""
+        sim = self.sim
+        if t <= sim.now:
+            return
+        while sim.now < t:
+            sim.run_until(min(t, sim.now + SLICE))
+            if sim.now > self.times[-1] and sim.events - self._events_at_save >= self.every_events:
+                if sim.now >= self.frontier:
+                    self._save()
+                else:
+                    self._events_at_save = sim.events
+        self.frontier = max(self.frontier, sim.now)
+
+    def seek(self, t: int) -> None:
+        """Put the simulation at moment ``t`` (after every event of that instant)."""
+        if t < 0:
+            raise ScenarioError("cannot seek before time 0")
+        sim = self.sim
+        i = bisect.bisect_right(self.times, t) - 1
+        if t < sim.now or self.times[i] > sim.now:
+            if len(sim.trace) > len(self._trace):  # keep the furthest records of this timeline
+                self._trace = sim.trace[:]
+                self._violations = sim.violations[:]
+            sim.load(self.blobs[i], self._trace, self._violations)  # nearest checkpoint ≤ t
+            self._events_at_save = sim.events
+        self.advance(t)
+
+    def fork(self) -> None:
+        """Make the present the end of history: drop later checkpoints and commands."""
+        sim = self.sim
+        sim.run_until(sim.now)
+        keep = bisect.bisect_left(self.times, sim.now)
+        del self.times[keep:]
+        del self.blobs[keep:]
+        del sim.commands[sim.cmd_pos:]
+        self._trace, self._violations = [], []
+        self.frontier = sim.now
+        self._save()

@@ -1,0 +1,617 @@
+"""The deterministic step engine: one queue, simulated time, one seed.
+
+Theory of operation
+-------------------
+A :class:`Simulation` runs one model over a set of nodes in simulated time (integer
+microseconds). Everything that can happen is an entry in one binary heap ordered by
+``(time, seq)``: the sequence number is unique and increasing, so ties break in the
+order events were scheduled, identically in every process. Commands (faults and client
+requests) live in a separate list sorted by time and run *after* every event of their
+time, which is what a live user acting "now" sees; that makes a recorded session and
+its replay identical.
+
+* **Nodes** are alive, crashed or paused. A crash rebuilds the state from the model's
+  durable fields and forgets timers and queued input; a restart calls ``on_start``. A
+  paused node processes nothing: deliveries and timer firings queue in its backlog and
+  run, in order, when it resumes.
+* **Clocks**: node ``i`` reads ``offset + true_time × rate_ppm / 10⁶``. Timers are set in
+  local time and converted to a true due time; when a clock is skewed, drifted or jumped
+  the node's armed timers are re-converted, so a fast clock times out early in true time.
+* **Network**: directed links with a latency range, loss and duplication, drawn from one
+  random stream per directed link; cuts are directed pairs; a partition assigns each node
+  a group. A cut is checked when a message is sent and again when it arrives, so cutting
+  a link loses what is on the wire. Every message in flight is visible and droppable.
+* **Trace**: an append-only list of records ``(time, kind, node, cause, data)``; ``cause``
+  is the index of the record that caused this one (the delivery or timer whose handler
+  sent a message, the send of a delivered message), enough for a space-time diagram.
+  A message's id is the index of its ``send`` record.
+* **Invariants**: after each event the model's ``check`` runs with the node that changed;
+  each distinct violation is recorded once, with time, event index and detail.
+* **Checkpoints**: ``save``/``load`` pickle the whole dynamic state (not the model, the
+  command list or the trace, which is append-only and truncated on load), so the history
+  layer can seek and fork.
+
+Per event the work is a heap pop, a dictionary look-up or two and the handler: O(log n)
+in the number of queued events, never a scan of all nodes or messages.
+"""
+
+from __future__ import annotations
+
+import bisect
+import pickle
+import zlib
+from dataclasses import dataclass
+from heapq import heappop, heappush
+
+from . import commands as C
+from .errors import ScenarioError
+from .rng import Stream
+
+INF = float("inf")
+PPM = 1_000_000
+
+DELIVER = 0
+TIMER = 1
+BACKLOG = 2  # a queued delivery or timer re-run after a resume
+
+ALIVE = "alive"
+CRASHED = "crashed"
+PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One distinct invariant violation, as the checker saw it."""
+
+    invariant: str
+    at: int  # true time, µs
+    event: int  # trace index of the record after which it was seen
+    node: str | None
+    detail: str
+
+
+class Node:
+    """One simulated node: status, model state, clock and armed timers."""
+
+    __slots__ = ("id", "status", "state", "offset", "rate", "timers", "backlog", "rng",
+                 "peers", "paused_at")
+
+    def __init__(self, node_id: str, state, rng: Stream, peers: tuple):
+        self.id = node_id
+        self.status = ALIVE
+        self.state = state
+        self.offset = 0  # µs
+        self.rate = PPM  # parts per million of true speed
+        self.timers: dict[str, tuple[int, int, int]] = {}  # name -> (seq, local due, cause)
+        self.backlog: list = []
+        self.rng = rng
+        self.peers = peers
+        self.paused_at = None
+
+    def __getstate__(self):
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, values):
+        for slot, value in zip(self.__slots__, values):
+            setattr(self, slot, value)
+
+    def local(self, true_time: int) -> int:
+        if self.rate == PPM:
+            return self.offset + true_time
+        return self.offset + true_time * self.rate // PPM
+
+    def true_at(self, local_time: int) -> int:
+        """The earliest true time at which this clock reads ``local_time``."""
+        if self.rate == PPM:
+            return local_time - self.offset
+        return -((-(local_time - self.offset) * PPM) // self.rate)
+
+
+class Link:
+    """Parameters of one directed link."""
+
+    __slots__ = ("lo", "hi", "loss", "duplicate")
+
+    def __init__(self, lo: int, hi: int, loss: float, duplicate: float):
+        self.lo, self.hi, self.loss, self.duplicate = lo, hi, loss, duplicate
+
+    def __getstate__(self):
+        return (self.lo, self.hi, self.loss, self.duplicate)
+
+    def __setstate__(self, v):
+        self.lo, self.hi, self.loss, self.duplicate = v
+
+
+class Context:
+    """The handler's view of the engine (see ``playground.models.base.Context``)."""
+
+    __slots__ = ("sim", "node", "peers", "params", "variant", "ghost", "rng", "_n")
+
+    def __init__(self, sim: "Simulation"):
+        self.sim = sim
+        self.params = sim.params
+        self.variant = sim.variant
+        self.ghost = sim.ghost
+        self.node = None
+        self.peers = ()
+        self.rng = None
+        self._n = None
+
+    def _bind(self, node: Node) -> None:
+        self._n = node
+        self.node = node.id
+        self.peers = node.peers
+        self.rng = node.rng
+
+    @property
+    def now(self) -> int:
+        return self._n.local(self.sim.now)
+
+    def send(self, to: str, msg) -> None:
+        self.sim._send(self.node, to, msg)
+
+    def set_timer(self, name: str, delay: int) -> None:
+        self.sim._set_timer(self._n, name, delay)
+
+    def cancel_timer(self, name: str) -> None:
+        self._n.timers.pop(name, None)
+
+    def timer_armed(self, name: str) -> bool:
+        return name in self._n.timers
+
+    def note(self, text: str, **fields) -> None:
+        sim = self.sim
+        sim.trace.append((sim.now, "note", self.node, sim.cause, (text, fields)))
+
+    def count(self, metric: str, n: int = 1) -> None:
+        counters = self.sim.counters
+        counters[metric] = counters.get(metric, 0) + n
+
+    def observe(self, metric: str, value: float) -> None:
+        self.sim.samples.setdefault(metric, []).append(value)
+
+
+class Simulation:
+    """One deterministic run of a model; see the module docstring."""
+
+    def __init__(self, model, seed: int, *, latency=(10_000, 15_000), loss: float = 0.0,
+                 duplicate: float = 0.0, commands=()):
+        self.model = model
+        self.seed = seed
+        self.params = model.p
+        self.variant = model.v
+        self.ghost = model.init_ghost()
+        self.now = 0
+        self.seq = 0
+        self.queue: list = []
+        self.commands: list[tuple[int, object]] = sorted(commands, key=lambda c: c[0])
+        self.cmd_pos = 0
+        self.trace: list = []
+        self.cause = -1
+        self.events = 0
+        self.sent = self.delivered = self.dropped = 0
+        self.counters: dict[str, int] = {}
+        self.samples: dict[str, list] = {}
+        self.violations: list[Violation] = []
+        self._seen_violations: set = set()
+        self.in_flight: dict[int, tuple] = {}  # id -> (src, dst, msg, sent_at, due_at)
+        self.default_link = Link(latency[0], latency[1], loss, duplicate)
+        self.links: dict[tuple[str, str], Link] = {}
+        self.link_rngs: dict[tuple[str, str], Stream] = {}
+        self.cuts: dict[tuple[str, str], bool] = {}
+        self.groups: dict[str, int] | None = None
+        ids = tuple(model.node_ids())
+        if len(set(ids)) != len(ids):
+            raise ValueError("model produced duplicate node ids")
+        self.node_ids = ids
+        self.nodes: dict[str, Node] = {
+            nid: Node(nid, model.init_node(nid), Stream.for_purpose(seed, f"node:{nid}"),
+                      model.peers_of(nid, ids))
+            for nid in ids
+        }
+        self.ctx = Context(self)
+        for node in self.nodes.values():
+            self._start(node, -1)
+
+    # -- running ---------------------------------------------------------------------
+    def next_time(self) -> float:
+        """The time of the next event or command (inf when nothing is left)."""
+        nt = self.queue[0][0] if self.queue else INF
+        ct = self.commands[self.cmd_pos][0] if self.cmd_pos < len(self.commands) else INF
+        return min(nt, ct)
+
+    def run_until(self, t_end: int) -> None:
+        """Process every event and command with time ≤ ``t_end``; the clock ends at ``t_end``."""
+        queue = self.queue
+        cmds = self.commands
+        n_cmds = len(cmds)
+        ct = cmds[self.cmd_pos][0] if self.cmd_pos < n_cmds else INF
+        dispatch = self._dispatch
+        while True:
+            nt = queue[0][0] if queue else INF
+            if nt <= ct:
+                if nt > t_end:
+                    break
+                dispatch(heappop(queue))
+            else:
+                if ct > t_end:
+                    break
+                self._run_command()
+                n_cmds = len(cmds)
+                ct = cmds[self.cmd_pos][0] if self.cmd_pos < n_cmds else INF
+        if t_end > self.now:
+            self.now = t_end
+
+    def step(self) -> bool:
+        """Process exactly one event or command; False when nothing is left."""
+        nt = self.queue[0][0] if self.queue else INF
+        ct = self.commands[self.cmd_pos][0] if self.cmd_pos < len(self.commands) else INF
+        if nt == INF and ct == INF:
+            return False
+        if nt <= ct:
+            self._dispatch(heappop(self.queue))
+        else:
+            self._run_command()
+        return True
+
+    def schedule(self, at: int, cmd) -> None:
+        """Add a command at time ``at`` (not in the past), after any command already there."""
+        if at < self.now:
+            raise ScenarioError("a command cannot be scheduled in the past; fork instead")
+        times = [c[0] for c in self.commands]
+        pos = max(bisect.bisect_right(times, at), self.cmd_pos)
+        self.commands.insert(pos, (at, cmd))
+
+    def apply(self, cmd) -> None:
+        """Apply a command now, after every event of the current instant (a live action)."""
+        self.run_until(self.now)
+        self.schedule(self.now, cmd)
+        self.run_until(self.now)
+
+    def finish(self) -> None:
+        """Run the model's end-of-run checks ("eventually" properties)."""
+        for inv, detail in self.model.check_final(self):
+            self._violation(inv, None, detail)
+
+    # -- events ----------------------------------------------------------------------
+    def _dispatch(self, entry) -> None:
+        time, seq, kind, a, b = entry
+        self.now = time
+        if kind == DELIVER:
+            self._deliver(a)
+        elif kind == TIMER:
+            self._fire(seq, a, b)
+        else:
+            self._rerun(a, b)
+
+    def _deliver(self, mid: int) -> None:
+        flight = self.in_flight.pop(mid, None)
+        if flight is None:
+            return  # dropped by a user while in flight
+        src, dst, msg, _sent, _due = flight
+        node = self.nodes[dst]
+        if self.cuts and (src, dst) in self.cuts or self.groups and self._parted(src, dst):
+            self._drop(mid, src, dst, msg, "link cut while in flight")
+            return
+        status = node.status
+        if status is CRASHED:
+            self._drop(mid, src, dst, msg, f"{dst} is crashed")
+            return
+        if status is PAUSED:
+            node.backlog.append((DELIVER, mid, flight))
+            return
+        self._handle_message(node, mid, src, msg)
+
+    def _handle_message(self, node: Node, mid: int, src: str, msg) -> None:
+        trace = self.trace
+        self.cause = len(trace)
+        trace.append((self.now, "deliver", node.id, mid, (src, type(msg).__name__)))
+        self.delivered += 1
+        self.events += 1
+        ctx = self.ctx
+        ctx._bind(node)
+        self.model.on_message(node.state, msg, src, ctx)
+        self._check(node.id)
+
+    def _fire(self, seq: int, nid: str, name: str) -> None:
+        node = self.nodes[nid]
+        armed = node.timers.get(name)
+        if armed is None or armed[0] != seq:
+            return  # cancelled or re-armed
+        if node.status is PAUSED:
+            node.backlog.append((TIMER, name, armed))
+            return
+        del node.timers[name]
+        self._handle_timer(node, name, armed[2])
+
+    def _handle_timer(self, node: Node, name: str, cause: int) -> None:
+        trace = self.trace
+        self.cause = len(trace)
+        trace.append((self.now, "timer", node.id, cause, (name,)))
+        self.events += 1
+        ctx = self.ctx
+        ctx._bind(node)
+        self.model.on_timer(node.state, name, ctx)
+        self._check(node.id)
+
+    def _rerun(self, nid: str, item) -> None:
+        """Run one backlog item of a resumed node, unless it crashed or paused again."""
+        node = self.nodes[nid]
+        if node.status is PAUSED:
+            node.backlog.append(item)
+            return
+        kind, a, b = item
+        if kind == DELIVER:
+            src, dst, msg, _s, _d = b
+            if node.status is CRASHED:
+                self._drop(a, src, dst, msg, f"{dst} is crashed")
+            else:
+                self._handle_message(node, a, src, msg)
+        elif node.status is ALIVE:
+            armed = node.timers.get(a)
+            if armed is b:  # still the same arming
+                del node.timers[a]
+                self._handle_timer(node, a, b[2])
+
+    def _check(self, nid: str | None) -> None:
+        found = self.model.check(self, nid)
+        if found:
+            for inv, detail in found:
+                self._violation(inv, nid, detail)
+
+    def _violation(self, inv: str, nid: str | None, detail: str) -> None:
+        key = (inv, detail)
+        if key in self._seen_violations:
+            return
+        self._seen_violations.add(key)
+        index = len(self.trace)
+        self.trace.append((self.now, "violation", nid, self.cause, (inv, detail)))
+        self.violations.append(Violation(inv, self.now, index, nid, detail))
+
+    # -- effects ---------------------------------------------------------------------
+    def _send(self, src: str, dst: str, msg) -> None:
+        trace = self.trace
+        mid = len(trace)
+        kind = type(msg).__name__
+        trace.append((self.now, "send", src, self.cause, (dst, kind, msg)))
+        self.sent += 1
+        if dst not in self.nodes:
+            raise ValueError(f"model sent {kind} to unknown node {dst!r}")
+        if self.cuts and (src, dst) in self.cuts or self.groups and self._parted(src, dst):
+            self._drop(mid, src, dst, msg, "link cut")
+            return
+        link = self.links.get((src, dst), self.default_link)
+        rng = self.link_rngs.get((src, dst))
+        if rng is None:
+            rng = self.link_rngs[(src, dst)] = Stream.for_purpose(self.seed, f"net:{src}>{dst}")
+        if link.loss and rng.random() < link.loss:
+            self._drop(mid, src, dst, msg, "lost")
+            return
+        self._enqueue(mid, src, dst, msg, max(1, rng.randint(link.lo, link.hi)))
+        if link.duplicate and rng.random() < link.duplicate:
+            dup = len(trace)
+            trace.append((self.now, "send", src, mid, (dst, kind, msg)))
+            self.sent += 1
+            self._enqueue(dup, src, dst, msg, max(1, rng.randint(link.lo, link.hi)))
+
+    def _enqueue(self, mid: int, src: str, dst: str, msg, latency: int) -> None:
+        due = self.now + latency
+        self.in_flight[mid] = (src, dst, msg, self.now, due)
+        self.seq += 1
+        heappush(self.queue, (due, self.seq, DELIVER, mid, None))
+
+    def _drop(self, mid: int, src: str, dst: str, msg, reason: str) -> None:
+        self.trace.append((self.now, "drop", dst, mid, (src, type(msg).__name__, reason)))
+        self.dropped += 1
+
+    def _parted(self, src: str, dst: str) -> bool:
+        return self.groups.get(src, -1) != self.groups.get(dst, -1)
+
+    def _set_timer(self, node: Node, name: str, delay: int) -> None:
+        due_local = node.local(self.now) + max(1, int(delay))
+        self.seq += 1
+        node.timers[name] = (self.seq, due_local, self.cause)
+        due = node.true_at(due_local)
+        heappush(self.queue, (due if due > self.now else self.now, self.seq, TIMER, node.id, name))
+
+    def _rearm_all(self, node: Node) -> None:
+        """Re-convert a node's armed timers after its clock changed."""
+        for name, (_seq, due_local, cause) in list(node.timers.items()):
+            self.seq += 1
+            node.timers[name] = (self.seq, due_local, cause)
+            due = node.true_at(due_local)
+            heappush(self.queue, (max(due, self.now), self.seq, TIMER, node.id, name))
+
+    def _start(self, node: Node, cause: int) -> None:
+        self.cause = len(self.trace)
+        self.trace.append((self.now, "start", node.id, cause, ()))
+        self.ctx._bind(node)
+        self.model.on_start(node.state, self.ctx)
+        self._check(node.id)
+
+    # -- commands --------------------------------------------------------------------
+    def _run_command(self) -> None:
+        at, cmd = self.commands[self.cmd_pos]
+        self.cmd_pos += 1
+        self.now = max(self.now, at)
+        index = len(self.trace)
+        self.trace.append((self.now, "command", C.target(cmd), -1, (C.to_json(cmd),)))
+        self.cause = index
+        self.events += 1
+        self._apply_command(cmd, index)
+
+    def _apply_command(self, cmd, index: int) -> None:
+        kind = type(cmd)
+        if kind is C.ClientCommand:
+            nid = self.model.command_target({"type": cmd.type, **cmd.fields}, self)
+            node = self.nodes[nid]
+            if node.status is not ALIVE:
+                self.trace.append((self.now, "note", nid, index,
+                                   (f"{cmd.type} refused: {nid} is {node.status}", {})))
+                return
+            self.ctx._bind(node)
+            self.model.on_command(node.state, {"type": cmd.type, **cmd.fields}, self.ctx)
+            self._check(nid)
+            return
+        if kind is C.Crash:
+            self._crash(self.nodes[cmd.node])
+        elif kind is C.Restart:
+            node = self.nodes[cmd.node]
+            if node.status is CRASHED:
+                node.status = ALIVE
+                self._start(node, index)
+        elif kind is C.Pause:
+            node = self.nodes[cmd.node]
+            if node.status is ALIVE:
+                node.status = PAUSED
+                node.paused_at = self.now
+        elif kind is C.Resume:
+            self._resume(self.nodes[cmd.node])
+        elif kind is C.Cut:
+            self.cuts[(cmd.src, cmd.dst)] = True
+            if not cmd.oneway:
+                self.cuts[(cmd.dst, cmd.src)] = True
+        elif kind is C.Heal:
+            if cmd.src is None:
+                self.cuts.clear()
+                self.groups = None
+            else:
+                self.cuts.pop((cmd.src, cmd.dst), None)
+                self.cuts.pop((cmd.dst, cmd.src), None)
+        elif kind is C.Partition:
+            groups = {nid: -1 for nid in self.node_ids}
+            for gid, group in enumerate(cmd.groups):
+                for nid in group:
+                    groups[nid] = gid
+            self.groups = groups
+        elif kind is C.DropMessage:
+            flight = self.in_flight.pop(cmd.message, None)
+            if flight is None:
+                self.trace.append((self.now, "note", None, index,
+                                   (f"message {cmd.message} is not in flight", {})))
+            else:
+                self._drop(cmd.message, flight[0], flight[1], flight[2], "dropped by user")
+        elif kind is C.SetLink:
+            for pair in ((cmd.src, cmd.dst),) if cmd.oneway else ((cmd.src, cmd.dst),
+                                                                    (cmd.dst, cmd.src)):
+                old = self.links.get(pair, self.default_link)
+                self.links[pair] = Link(
+                    *(cmd.latency if cmd.latency is not None else (old.lo, old.hi)),
+                    old.loss if cmd.loss is None else cmd.loss,
+                    old.duplicate if cmd.duplicate is None else cmd.duplicate)
+        elif kind is C.SetNetwork:
+            old = self.default_link
+            self.default_link = Link(
+                *(cmd.latency if cmd.latency is not None else (old.lo, old.hi)),
+                old.loss if cmd.loss is None else cmd.loss,
+                old.duplicate if cmd.duplicate is None else cmd.duplicate)
+        elif kind is C.SkewClock:
+            node = self.nodes[cmd.node]
+            node.offset = self.now + cmd.offset - node.local(self.now) + node.offset
+            self._rearm_all(node)
+        elif kind is C.DriftClock:
+            node = self.nodes[cmd.node]
+            reading = node.local(self.now)
+            node.rate = max(1, int(round(cmd.rate * PPM)))
+            node.offset = 0
+            node.offset = reading - node.local(self.now)
+            self._rearm_all(node)
+        elif kind is C.JumpClock:
+            node = self.nodes[cmd.node]
+            node.offset += cmd.by
+            self._rearm_all(node)
+        else:
+            raise TypeError(f"not a command: {cmd!r}")
+        self._check(getattr(cmd, "node", None))
+
+    def _crash(self, node: Node) -> None:
+        if node.status is CRASHED:
+            return
+        for kind, a, b in node.backlog:
+            if kind == DELIVER:
+                self._drop(a, b[0], b[1], b[2], f"{node.id} crashed with it queued")
+        node.backlog = []
+        node.timers = {}
+        node.status = CRASHED
+        node.paused_at = None
+        old = node.state
+        fresh = self.model.init_node(node.id)
+        for name in self.model.durable:
+            setattr(fresh, name, getattr(old, name))
+        node.state = fresh
+
+    def _resume(self, node: Node) -> None:
+        if node.status is not PAUSED:
+            return
+        node.status = ALIVE
+        node.paused_at = None
+        backlog, node.backlog = node.backlog, []
+        for item in backlog:
+            self.seq += 1
+            heappush(self.queue, (self.now, self.seq, BACKLOG, node.id, item))
+
+    # -- reading -----------------------------------------------------------------------
+    def local_time(self, nid: str) -> int:
+        return self.nodes[nid].local(self.now)
+
+    def is_cut(self, src: str, dst: str) -> bool:
+        return (src, dst) in self.cuts or bool(self.groups) and self._parted(src, dst)
+
+    def alive(self, nid: str) -> bool:
+        return self.nodes[nid].status is ALIVE
+
+    def metrics(self) -> dict:
+        """Counters, distribution summaries and the model's derived metrics."""
+        out: dict = {"messages_sent": self.sent, "messages_delivered": self.delivered,
+                     "messages_dropped": self.dropped}
+        out.update(self.counters)
+        for name, values in self.samples.items():
+            out[name] = summarize(values)
+        out.update(self.model.metrics(self))
+        return out
+
+    # -- checkpoints -------------------------------------------------------------------
+    _DYNAMIC = ("now", "seq", "queue", "cmd_pos", "cause", "events", "sent", "delivered",
+                "dropped", "counters", "samples", "_seen_violations", "in_flight",
+                "default_link", "links", "link_rngs", "cuts", "groups", "nodes", "ghost")
+
+    def save(self) -> bytes:
+        """The whole dynamic state, compressed; restore with :meth:`load`."""
+        state = [getattr(self, name) for name in self._DYNAMIC]
+        state.append(len(self.trace))
+        state.append(len(self.violations))
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def load(self, blob: bytes, trace=None, violations=None) -> None:
+        """Return to a saved state; the trace and violations are cut back to that moment.
+
+        A state later than the current trace's end needs the records in between: pass the
+        longer ``trace`` and ``violations`` of the same timeline to take them from.
+        """
+        state = pickle.loads(zlib.decompress(blob))
+        n_violations = state.pop()
+        n_trace = state.pop()
+        for name, value in zip(self._DYNAMIC, state):
+            setattr(self, name, value)
+        for mine, longer, n in ((self.trace, trace, n_trace),
+                                (self.violations, violations, n_violations)):
+            del mine[n:]
+            if len(mine) < n:
+                if longer is None or len(longer) < n:
+                    raise ValueError("checkpoint is ahead of the records available")
+                mine.extend(longer[len(mine):n])
+        self.ctx = Context(self)
+
+
+def summarize(values: list) -> dict:
+    """count, mean, p50, p90, p99 and max of a list of samples (nearest-rank)."""
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def rank(p: float):
+        return ordered[min(n - 1, max(0, -(-n * p // 100) - 1))]
+
+    return {"count": n, "mean": round(sum(ordered) / n, 3), "p50": rank(50), "p90": rank(90),
+            "p99": rank(99), "max": ordered[-1]}

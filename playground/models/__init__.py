@@ -1,0 +1,15 @@
+"""The registry of protocol models, by the name scenarios use.
+
+A model is one module beside this file (see ``base.py`` for the interface); adding a
+protocol to the playground is one import and one line here.
+"""
+
+from .base import Model
+
+MODELS: dict[str, type[Model]] = {}
+
+
+def register(cls: type[Model]) -> type[Model]:
+    """Make a model class available to scenarios under ``cls.name``."""
+    MODELS[cls.name] = cls
+    return cls

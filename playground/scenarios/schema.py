@@ -1,0 +1,208 @@
+"""The scenario format and its validation.
+
+A scenario is one JSON document that fixes a run completely: the model, its variant
+switches and parameters, the node count, the seed, the network's defaults, the timed
+commands and an optional narrative for lectures. Presets add ``name``, ``title``,
+``claims`` (IDs from SEED_CLAIMS.md) and ``expected`` (the invariants that must fire,
+and metric conditions that show the phenomenon).
+
+Validation is layered: the document schema (JSON Schema 2020-12, checked by
+``jsonschema``), then the chosen model's own schemas for variants, parameters and
+client commands, then what no schema can say (named nodes exist, times fit the
+duration). Every refusal is a :class:`ScenarioError` naming the field, e.g.
+``commands[2].node: unknown node 'n9' (nodes are n1, n2, n3)``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..engine import commands as C
+from ..engine.errors import ScenarioError
+from ..models import MODELS
+
+MAX_BYTES = 64 * 1024
+MAX_NODES = 101
+MAX_DURATION_MS = 3_600_000
+MAX_COMMANDS = 1000
+MAX_CAPTIONS = 200
+OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "ge": lambda a, b: a >= b,
+       "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
+
+_LATENCY = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 600_000},
+            "minItems": 2, "maxItems": 2}
+_PROB = {"type": "number", "minimum": 0, "maximum": 1}
+_METRIC_CONDITION = {
+    "type": "object", "minProperties": 1, "additionalProperties": False,
+    "properties": {op: {"type": ["number", "boolean"]} for op in OPS},
+}
+
+SCENARIO_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["model", "seed"],
+    "additionalProperties": False,
+    "properties": {
+        "version": {"const": 1},
+        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+        "title": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 4000},
+        "model": {"type": "string", "maxLength": 40},
+        "claims": {"type": "array", "maxItems": 22, "uniqueItems": True,
+                   "items": {"type": "string", "pattern": "^C(0[1-9]|1[0-9]|2[0-2])$"}},
+        "expected": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "violations": {"type": "array", "uniqueItems": True,
+                               "items": {"type": "string", "maxLength": 80}},
+                "metrics": {"type": "object", "maxProperties": 50,
+                            "additionalProperties": _METRIC_CONDITION},
+            },
+        },
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        "nodes": {"type": "integer", "minimum": 1, "maximum": MAX_NODES},
+        "variant": {"type": "object", "maxProperties": 40},
+        "params": {"type": "object", "maxProperties": 60},
+        "network": {"type": "object", "additionalProperties": False,
+                    "properties": {"latency_ms": _LATENCY, "loss": _PROB, "duplicate": _PROB}},
+        "duration_ms": {"type": "integer", "minimum": 1, "maximum": MAX_DURATION_MS},
+        "commands": {"type": "array", "maxItems": MAX_COMMANDS,
+                     "items": {"type": "object", "required": ["type"],
+                               "properties": {"type": {"type": "string", "maxLength": 40},
+                                              "at_ms": {"type": "number", "minimum": 0}}}},
+        "narrative": {"type": "array", "maxItems": MAX_CAPTIONS,
+                      "items": {"type": "object", "required": ["at_ms", "text"],
+                                "additionalProperties": False,
+                                "properties": {"at_ms": {"type": "number", "minimum": 0},
+                                               "text": {"type": "string", "minLength": 1,
+                                                        "maxLength": 600},
+                                               "pause": {"type": "boolean"}}}},
+    },
+}
+_VALIDATOR = Draft202012Validator(SCENARIO_SCHEMA)
+_FAULT_VALIDATORS = {k: Draft202012Validator(C.fault_schema(k)) for k in C.FAULT_TYPES}
+_MODEL_VALIDATORS: dict[str, tuple] = {}
+
+DEFAULT_DURATION_MS = 10_000
+DEFAULT_LATENCY_MS = (10, 15)
+
+
+def _path(prefix: str, error) -> str:
+    out = prefix
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "scenario"
+
+
+def _validate(validator, obj, prefix: str) -> None:
+    error = best_match(validator.iter_errors(obj))
+    if error is not None:
+        message = error.message
+        if len(message) > 200:
+            message = message[:200] + "…"
+        raise ScenarioError(f"{_path(prefix, error)}: {message}")
+
+
+def _model_validators(name: str):
+    found = _MODEL_VALIDATORS.get(name)
+    if found is None:
+        cls = MODELS[name]
+        variant_schema = {
+            "type": "object", "additionalProperties": False,
+            "properties": {v.name: {"enum": list(v.choices)} for v in cls.variants},
+        }
+        params_schema = {
+            "type": "object", "additionalProperties": False,
+            "properties": {p.name: p.schema for p in cls.params},
+        }
+        command_schemas = {}
+        for kind, spec in cls.commands.items():
+            command_schemas[kind] = Draft202012Validator({
+                "type": "object", "additionalProperties": False,
+                "required": ["type", *spec.get("required", [])],
+                "properties": {"type": {"const": kind},
+                               "at_ms": {"type": "number", "minimum": 0},
+                               "node": {"type": "string", "maxLength": 40},
+                               **spec.get("properties", {})},
+            })
+        found = (Draft202012Validator(variant_schema), Draft202012Validator(params_schema),
+                 command_schemas)
+        _MODEL_VALIDATORS[name] = found
+    return found
+
+
+def validate(obj) -> dict:
+    """A complete, normalised copy of a scenario, or ScenarioError naming the field."""
+    if not isinstance(obj, dict):
+        raise ScenarioError("a scenario is a JSON object")
+    size = len(json.dumps(obj, separators=(",", ":")))
+    if size > MAX_BYTES:
+        raise ScenarioError(f"the scenario is {size} bytes; the limit is {MAX_BYTES}")
+    _validate(_VALIDATOR, obj, "")
+    name = obj["model"]
+    if name not in MODELS:
+        raise ScenarioError(f"model: unknown model '{name}' (models are "
+                            f"{', '.join(sorted(MODELS))})")
+    cls = MODELS[name]
+    variant_v, params_v, command_vs = _model_validators(name)
+    _validate(variant_v, obj.get("variant", {}), "variant")
+    _validate(params_v, obj.get("params", {}), "params")
+    nodes = obj.get("nodes", cls.default_nodes)
+    if not cls.min_nodes <= nodes <= cls.max_nodes:
+        raise ScenarioError(f"nodes: model '{name}' runs with {cls.min_nodes} to "
+                            f"{cls.max_nodes} nodes, not {nodes}")
+    out = {
+        "version": 1,
+        "model": name,
+        "seed": obj["seed"],
+        "nodes": nodes,
+        "variant": {v.name: obj.get("variant", {}).get(v.name, v.default) for v in cls.variants},
+        "params": {p.name: obj.get("params", {}).get(p.name, p.default) for p in cls.params},
+        "network": {"latency_ms": list(obj.get("network", {}).get("latency_ms",
+                                                                  DEFAULT_LATENCY_MS)),
+                    "loss": obj.get("network", {}).get("loss", 0.0),
+                    "duplicate": obj.get("network", {}).get("duplicate", 0.0)},
+        "duration_ms": obj.get("duration_ms", DEFAULT_DURATION_MS),
+        "commands": [],
+        "narrative": sorted((dict(c) for c in obj.get("narrative", [])),
+                            key=lambda c: c["at_ms"]),
+    }
+    lo, hi = out["network"]["latency_ms"]
+    if lo > hi:
+        raise ScenarioError("network.latency_ms: [low, high] needs low ≤ high")
+    for key in ("name", "title", "description", "claims", "expected"):
+        if key in obj:
+            out[key] = obj[key]
+    node_ids = cls(nodes, out["params"], out["variant"]).node_ids()
+    for i, cmd in enumerate(obj.get("commands", [])):
+        where = f"commands[{i}]"
+        kind = cmd["type"]
+        if kind in command_vs:
+            _validate(command_vs[kind], cmd, where)
+        elif kind in _FAULT_VALIDATORS:
+            _validate(_FAULT_VALIDATORS[kind], cmd, where)
+        else:
+            raise ScenarioError(f"{where}.type: unknown command '{kind}' (faults are "
+                                f"{', '.join(C.FAULT_TYPES)}; model '{name}' adds "
+                                f"{', '.join(cls.commands) or 'none'})")
+        try:
+            C.parse(cmd, node_ids, cls.commands)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
+        at = cmd.get("at_ms", 0)
+        if at > out["duration_ms"]:
+            raise ScenarioError(f"{where}.at_ms: {at} is after the end of the scenario "
+                                f"(duration_ms {out['duration_ms']})")
+        out["commands"].append({**cmd, "at_ms": at})
+    out["commands"].sort(key=lambda c: c["at_ms"])
+    for metric in obj.get("expected", {}).get("metrics", {}):
+        if not isinstance(metric, str) or len(metric) > 80:
+            raise ScenarioError("expected.metrics: metric names are short strings")
+    for inv in obj.get("expected", {}).get("violations", []):
+        if inv not in {i.name for i in cls.invariants}:
+            raise ScenarioError(f"expected.violations: model '{name}' has no invariant "
+                                f"'{inv}'")
+    return out
