@@ -41,6 +41,7 @@ import bisect
 import pickle
 import zlib
 from dataclasses import dataclass
+from enum import StrEnum
 from heapq import heappop, heappush
 
 from . import commands as C
@@ -54,9 +55,17 @@ DELIVER = 0
 TIMER = 1
 BACKLOG = 2  # a queued delivery or timer re-run after a resume
 
-ALIVE = "alive"
-CRASHED = "crashed"
-PAUSED = "paused"
+
+
+class Status(StrEnum):
+    """A node's condition. Members survive pickling as themselves, so ``is`` is safe."""
+
+    ALIVE = "alive"
+    CRASHED = "crashed"
+    PAUSED = "paused"
+
+
+ALIVE, CRASHED, PAUSED = Status.ALIVE, Status.CRASHED, Status.PAUSED
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,75 @@
+"""The event queue: order by (time, sequence), commands after the events of their instant."""
+
+from heapq import heappush
+
+from playground.engine import commands as C
+from playground.engine.simulation import TIMER
+
+from .helpers import records, toy_sim
+
+
+def test_events_run_in_time_order_and_time_never_goes_back():
+    sim = toy_sim()
+    sim.run_until(2_000_000)
+    times = [r[0] for r in sim.trace]
+    assert times == sorted(times)
+    assert sim.now == 2_000_000
+
+
+def test_ties_break_by_scheduling_order():
+    sim = toy_sim(nodes=2)
+    node = sim.nodes["n1"]
+    # Two timers due at the same instant: the one armed first fires first.
+    sim._set_timer(node, "a", 1000)
+    sim._set_timer(node, "b", 1000)
+    fired = []
+    sim.model.on_timer = lambda state, name, ctx: fired.append(name)
+    sim.run_until(1000)
+    assert fired[:2] == ["a", "b"]
+
+
+def test_command_runs_after_every_event_of_its_instant():
+    # n2's first tick is due at exactly 100 ms; a crash scheduled at 100 ms comes after it.
+    sim = toy_sim(nodes=2, commands=[{"at_ms": 100, "type": "crash", "node": "n2"}])
+    sim.run_until(100_000)
+    at_100 = [r for r in sim.trace if r[0] == 100_000]
+    kinds = [(r[1], r[2]) for r in at_100]
+    assert ("timer", "n2") in kinds
+    assert kinds.index(("timer", "n2")) < kinds.index(("command", "n2"))
+    assert all(k[0] != "timer" for k in kinds[kinds.index(("command", "n2")):])
+
+
+def test_live_apply_matches_a_scheduled_command():
+    """A command applied live at t and the same command scheduled at t give one trace."""
+    live = toy_sim()
+    live.run_until(250_000)
+    live.apply(C.Crash("n2"))
+    live.run_until(1_000_000)
+    scheduled = toy_sim(commands=[{"at_ms": 250, "type": "crash", "node": "n2"}])
+    scheduled.run_until(1_000_000)
+    assert live.trace == scheduled.trace
+
+
+def test_step_processes_one_event_at_a_time():
+    sim = toy_sim()
+    before = len(sim.trace)
+    assert sim.step()
+    assert len(sim.trace) > before
+    assert sim.events == 1
+
+
+def test_cancelled_timer_never_fires():
+    sim = toy_sim(nodes=2)
+    sim.run_until(50_000)
+    sim.nodes["n1"].timers.clear()  # what ctx.cancel_timer does
+    sim.run_until(1_000_000)
+    assert records(sim, "timer", "n1") == []
+    assert records(sim, "timer", "n2")
+
+
+def test_stale_heap_entries_are_skipped():
+    sim = toy_sim(nodes=2)
+    sim.seq += 1
+    heappush(sim.queue, (10, sim.seq, TIMER, "n1", "tick"))  # not armed with this seq
+    sim.run_until(20)
+    assert records(sim, "timer") == []
