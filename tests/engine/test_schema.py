@@ -1,0 +1,77 @@
+"""Scenario validation: every refusal names the field and says what is wrong."""
+
+import pytest
+
+from playground.engine.errors import ScenarioError
+from playground.scenarios.schema import MAX_BYTES, validate
+
+GOOD = {"model": "toy", "seed": 1}
+
+
+def refused(obj) -> str:
+    with pytest.raises(ScenarioError) as info:
+        validate(obj)
+    return str(info.value)
+
+
+def test_defaults_are_filled_in():
+    s = validate(GOOD)
+    assert s["nodes"] == 3 and s["duration_ms"] == 10_000
+    assert s["variant"] == {"extra_pong": False}
+    assert s["params"] == {"interval_ms": 100}
+    assert s["network"] == {"latency_ms": [10, 15], "loss": 0.0, "duplicate": 0.0}
+
+
+def test_commands_are_sorted_stably_by_time():
+    s = validate({**GOOD, "commands": [{"at_ms": 5, "type": "crash", "node": "n1"},
+                                       {"at_ms": 1, "type": "pause", "node": "n2"},
+                                       {"at_ms": 5, "type": "restart", "node": "n1"}]})
+    assert [c["type"] for c in s["commands"]] == ["pause", "crash", "restart"]
+
+
+@pytest.mark.parametrize("obj, words", [
+    ([], "a scenario is a JSON object"),
+    ({"seed": 1}, "'model' is a required property"),
+    ({**GOOD, "seed": -1}, "seed"),
+    ({**GOOD, "seed": "x"}, "seed"),
+    ({**GOOD, "model": "nope"}, "unknown model 'nope'"),
+    ({**GOOD, "nodes": 500}, "nodes"),
+    ({**GOOD, "colour": "red"}, "colour"),
+    ({**GOOD, "variant": {"warp": True}}, "variant"),
+    ({**GOOD, "variant": {"extra_pong": "yes"}}, "variant.extra_pong"),
+    ({**GOOD, "params": {"interval_ms": 0}}, "params.interval_ms"),
+    ({**GOOD, "duration_ms": 10**9}, "duration_ms"),
+    ({**GOOD, "commands": [{"type": "crash"}]}, "commands[0]: 'node' is a required"),
+    ({**GOOD, "commands": [{"type": "crash", "node": "n9"}]}, "commands[0]: unknown node 'n9'"),
+    ({**GOOD, "commands": [{"type": "explode", "node": "n1"}]}, "commands[0].type: unknown command"),
+    ({**GOOD, "commands": [{"type": "crash", "node": "n1", "at_ms": -5}]}, "commands[0].at_ms"),
+    ({**GOOD, "commands": [{"type": "crash", "node": "n1", "at_ms": 20_000}]}, "after the end"),
+    ({**GOOD, "commands": [{"type": "heal", "from": "n1"}]}, "heal names both"),
+    ({**GOOD, "commands": [{"type": "partition", "groups": [["n1"], ["n1", "n2"]]}]},
+     "in two partition groups"),
+    ({**GOOD, "commands": [{"type": "drift", "node": "n1", "rate": 0}]}, "commands[0].rate"),
+    ({**GOOD, "commands": [{"type": "poke", "times": 0}]}, "commands[0].times"),
+    ({**GOOD, "network": {"latency_ms": [20, 10]}}, "low ≤ high"),
+    ({**GOOD, "narrative": [{"at_ms": 1}]}, "'text' is a required property"),
+    ({**GOOD, "claims": ["C99"]}, "claims[0]"),
+    ({**GOOD, "expected": {"violations": ["nope"]}}, "no invariant 'nope'"),
+    ({**GOOD, "expected": {"metrics": {"x": {"about": 1}}}}, "expected.metrics.x"),
+])
+def test_bad_scenarios_are_refused_with_the_field_named(obj, words):
+    assert words in refused(obj)
+
+
+def test_size_limit():
+    big = {**GOOD, "description": "x" * 3000,
+           "narrative": [{"at_ms": i, "text": "y" * 590} for i in range(150)]}
+    assert f"the limit is {MAX_BYTES}" in refused(big)
+
+
+def test_command_count_limit():
+    cmds = [{"at_ms": 1, "type": "heal"}] * 1001
+    assert "commands" in refused({**GOOD, "commands": cmds})
+
+
+def test_validation_is_idempotent():
+    s = validate({**GOOD, "commands": [{"at_ms": 3, "type": "cut", "from": "n1", "to": "n2"}]})
+    assert validate(s) == s
