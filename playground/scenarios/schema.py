@@ -134,6 +134,30 @@ def _model_validators(name: str):
     return found
 
 
+def command(model: str, obj, node_ids, where: str = "action"):
+    """One wire command (a fault or one of the model's client requests), checked against
+    its schema and the nodes that exist, as a command object; else ScenarioError."""
+    if not isinstance(obj, dict):
+        raise ScenarioError(f"{where}: a command is a JSON object with a 'type'")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ScenarioError(f"{where}.type: a command's 'type' is a string such as 'crash'")
+    cls = MODELS[model]
+    command_vs = _model_validators(model)[2]
+    if kind in command_vs:
+        _validate(command_vs[kind], obj, where)
+    elif kind in _FAULT_VALIDATORS:
+        _validate(_FAULT_VALIDATORS[kind], obj, where)
+    else:
+        raise ScenarioError(f"{where}.type: unknown command '{kind[:40]}' (faults are "
+                            f"{', '.join(C.FAULT_TYPES)}; model '{model}' adds "
+                            f"{', '.join(cls.commands) or 'none'})")
+    try:
+        return C.parse(obj, node_ids, cls.commands)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
 def validate(obj) -> dict:
     """A complete, normalised copy of a scenario, or ScenarioError naming the field."""
     if not isinstance(obj, dict):
@@ -147,7 +171,7 @@ def validate(obj) -> dict:
         raise ScenarioError(f"model: unknown model '{name}' (models are "
                             f"{', '.join(sorted(MODELS))})")
     cls = MODELS[name]
-    variant_v, params_v, command_vs = _model_validators(name)
+    variant_v, params_v, _commands = _model_validators(name)
     _validate(variant_v, obj.get("variant", {}), "variant")
     _validate(params_v, obj.get("params", {}), "params")
     nodes = obj.get("nodes", cls.default_nodes)
@@ -179,19 +203,7 @@ def validate(obj) -> dict:
     node_ids = cls(nodes, out["params"], out["variant"]).node_ids()
     for i, cmd in enumerate(obj.get("commands", [])):
         where = f"commands[{i}]"
-        kind = cmd["type"]
-        if kind in command_vs:
-            _validate(command_vs[kind], cmd, where)
-        elif kind in _FAULT_VALIDATORS:
-            _validate(_FAULT_VALIDATORS[kind], cmd, where)
-        else:
-            raise ScenarioError(f"{where}.type: unknown command '{kind}' (faults are "
-                                f"{', '.join(C.FAULT_TYPES)}; model '{name}' adds "
-                                f"{', '.join(cls.commands) or 'none'})")
-        try:
-            C.parse(cmd, node_ids, cls.commands)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{where}: {exc}") from None
+        command(name, cmd, node_ids, where)
         at = cmd.get("at_ms", 0)
         if at > out["duration_ms"]:
             raise ScenarioError(f"{where}.at_ms: {at} is after the end of the scenario "
