@@ -13,3 +13,4 @@ def register(cls: type[Model]) -> type[Model]:
     """Make a model class available to scenarios under ``cls.name``."""
     MODELS[cls.name] = cls
     return cls
+from . import idempotency  # noqa: E402,F401
