@@ -13,4 +13,5 @@ def register(cls: type[Model]) -> type[Model]:
     """Make a model class available to scenarios under ``cls.name``."""
     MODELS[cls.name] = cls
     return cls
+from . import saga  # noqa: E402,F401
 from . import idempotency  # noqa: E402,F401
