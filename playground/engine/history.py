@@ -32,7 +32,7 @@ class History:
         self.times: list[int] = []
         self.blobs: list[bytes] = []
         self.frontier = sim.now
-        self._trace: list = []  # the longest trace seen on this timeline (for forward seeks)
+        self._trace = None  # the longest trace seen on this timeline (for forward seeks)
         self._violations: list = []
         self._save()
 
@@ -66,8 +66,8 @@ class History:
         sim = self.sim
         i = bisect.bisect_right(self.times, t) - 1
         if t < sim.now or self.times[i] > sim.now:
-            if len(sim.trace) > len(self._trace):  # keep the furthest records of this timeline
-                self._trace = sim.trace[:]
+            if self._trace is None or len(sim.trace) > len(self._trace):  # furthest records
+                self._trace = sim.trace.copy()
                 self._violations = sim.violations[:]
             sim.load(self.blobs[i], self._trace, self._violations)  # nearest checkpoint ≤ t
             self._events_at_save = sim.events
@@ -81,6 +81,6 @@ class History:
         del self.times[keep:]
         del self.blobs[keep:]
         del sim.commands[sim.cmd_pos:]
-        self._trace, self._violations = [], []
+        self._trace, self._violations = None, []
         self.frontier = sim.now
         self._save()

@@ -47,6 +47,7 @@ from heapq import heappop, heappush
 from . import commands as C
 from .errors import ScenarioError
 from .rng import Stream
+from .trace import Trace
 
 INF = float("inf")
 PPM = 1_000_000
@@ -195,7 +196,7 @@ class Simulation:
         self.queue: list = []
         self.commands: list[tuple[int, object]] = sorted(commands, key=lambda c: c[0])
         self.cmd_pos = 0
-        self.trace: list = []
+        self.trace = Trace()
         self.cause = -1
         self.events = 0
         self.sent = self.delivered = self.dropped = 0
@@ -602,13 +603,17 @@ class Simulation:
         n_trace = state.pop()
         for name, value in zip(self._DYNAMIC, state):
             setattr(self, name, value)
+        self.trace.truncate(n_trace)
+        del self.violations[n_violations:]
         for mine, longer, n in ((self.trace, trace, n_trace),
                                 (self.violations, violations, n_violations)):
-            del mine[n:]
             if len(mine) < n:
                 if longer is None or len(longer) < n:
                     raise ValueError("checkpoint is ahead of the records available")
-                mine.extend(longer[len(mine):n])
+                if isinstance(mine, Trace):
+                    mine.extend_from(longer, n)
+                else:
+                    mine.extend(longer[len(mine):n])
         self.ctx = Context(self)
 
 

@@ -1,6 +1,11 @@
-"""The trace as data: its canonical hash and its JSON form.
+"""The trace as data: compact storage, its canonical hash and its JSON form.
 
-A trace record is ``(time, kind, node, cause, data)`` (see ``simulation``). Its canonical
+A trace record is ``(time, kind, node, cause, data)`` (see ``simulation``). A long run
+has millions of them, so :class:`Trace` stores them by column: times and causes in
+64-bit arrays, kinds and node ids as small codes, and the ``data`` tuples of the kinds
+that repeat (deliveries, drops, timers, starts) interned, so one record costs about 30
+bytes plus its message, and the garbage collector has almost nothing to traverse.
+Reading ``trace[i]`` rebuilds the same tuple that was appended. Its canonical
 text is ``repr`` of the record, one per line: every value in a record is an int, a
 string, a float, None, a tuple, a list, a dict built in a deterministic order, an enum
 or a dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED``
@@ -12,15 +17,105 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+from array import array
 
 KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
+_CODE = {kind: code for code, kind in enumerate(KINDS)}
+_INTERNED = frozenset(_CODE[k] for k in ("start", "deliver", "drop", "timer"))
+
+
+class Trace:
+    """An append-only sequence of trace records, stored by column."""
+
+    __slots__ = ("_t", "_k", "_n", "_c", "_x", "_nodes", "_node_code", "_interned")
+
+    def __init__(self):
+        self._t = array("q")
+        self._k = array("B")
+        self._n = array("H")
+        self._c = array("q")
+        self._x: list = []
+        self._nodes: list = [None]
+        self._node_code: dict = {None: 0}
+        self._interned: dict = {}
+
+    def append(self, rec) -> None:
+        time, kind, node, cause, data = rec
+        code = _CODE[kind]
+        self._t.append(time)
+        self._k.append(code)
+        n = self._node_code.get(node)
+        if n is None:
+            n = self._node_code[node] = len(self._nodes)
+            self._nodes.append(node)
+        self._n.append(n)
+        self._c.append(cause)
+        if code in _INTERNED:
+            data = self._interned.setdefault(data, data)
+        self._x.append(data)
+
+    def __len__(self) -> int:
+        return len(self._k)
+
+    def _record(self, i: int) -> tuple:
+        return (self._t[i], KINDS[self._k[i]], self._nodes[self._n[i]], self._c[i], self._x[i])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("trace index out of range")
+        return self._record(index)
+
+    def __iter__(self):
+        return (self._record(i) for i in range(len(self)))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Trace):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return list(self) == other
+
+    def truncate(self, n: int) -> None:
+        """Forget every record from index ``n`` on."""
+        for column in (self._t, self._k, self._n, self._c, self._x):
+            del column[n:]
+
+    def copy(self) -> "Trace":
+        out = Trace()
+        out._t, out._k, out._n, out._c = self._t[:], self._k[:], self._n[:], self._c[:]
+        out._x = self._x[:]
+        out._nodes, out._node_code = self._nodes[:], dict(self._node_code)
+        out._interned = self._interned
+        return out
+
+    def extend_from(self, other: "Trace", end: int) -> None:
+        """Append ``other``'s records from this trace's length up to ``end``.
+
+        ``other`` is a longer trace of the same timeline (see ``History``).
+        """
+        start = len(self)
+        if self._nodes != other._nodes[:len(self._nodes)]:
+            for i in range(start, end):
+                self.append(other._record(i))
+            return
+        for node in other._nodes[len(self._nodes):]:
+            self._node_code[node] = len(self._nodes)
+            self._nodes.append(node)
+        self._t.extend(other._t[start:end])
+        self._k.extend(other._k[start:end])
+        self._n.extend(other._n[start:end])
+        self._c.extend(other._c[start:end])
+        self._x.extend(other._x[start:end])
 
 
 def sha256(trace, start: int = 0, end: int | None = None) -> str:
     """The hex SHA-256 of the canonical text of ``trace[start:end]``."""
     h = hashlib.sha256()
     chunk = []
-    for rec in trace[start:end]:
+    end = len(trace) if end is None else end
+    for rec in (trace[i] for i in range(start, end)):
         chunk.append(repr(rec))
         if len(chunk) >= 4096:
             h.update(("\n".join(chunk) + "\n").encode())
