@@ -1,0 +1,192 @@
+// The cluster view: nodes on a ring, links between them, messages in flight moving
+// along the links. DOM elements are keyed by node id, link and message id and reused;
+// positions are interpolated every animation frame between server frames.
+import { s, attrs, text, keyed, hue, fmtMs } from "./dom.js";
+
+const ROLE_COLOURS = { leader: "#e8a317", candidate: "#a35de0", follower: "#4a8fe7" };
+
+export function roleColour(role) {
+  if (!role) return "#8a94a6";
+  const known = ROLE_COLOURS[String(role).toLowerCase()];
+  return known || `hsl(${hue(role)} 58% 52%)`;
+}
+
+export class ClusterView {
+  constructor(svg, handlers) {
+    this.svg = svg;
+    this.h = handlers;
+    this.selected = new Set();
+    this.linkLayer = s("g", { class: "links" });
+    this.msgLayer = s("g", { class: "messages" });
+    this.nodeLayer = s("g", { class: "nodes" });
+    svg.append(this.linkLayer, this.nodeLayer, this.msgLayer);
+    this.nodeEls = new Map();
+    this.linkEls = new Map();
+    this.msgEls = new Map();
+    this.pos = new Map();
+    this.layoutKey = "";
+    this.label = null; // optional (summary) -> short text, from the model's panel module
+  }
+
+  layout(order) {
+    const key = order.join(",");
+    if (key === this.layoutKey) return;
+    this.layoutKey = key;
+    const n = order.length;
+    this.R = n <= 1 ? 0 : Math.max(170, Math.min(360, 60 * n / Math.PI));
+    this.r = Math.max(17, Math.min(40, 230 / Math.max(n, 1) + 14));
+    const pad = this.r + 70;
+    const side = this.R + pad;
+    this.svg.setAttribute("viewBox", `${-side} ${-side + 10} ${2 * side} ${2 * side - 10}`);
+    order.forEach((id, i) => {
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
+      this.pos.set(id, [this.R * Math.cos(a), this.R * Math.sin(a)]);
+    });
+    const pairs = [];
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([order[i], order[j]]);
+    keyed(this.linkLayer, this.linkEls, pairs, (p) => `${p[0]}-${p[1]}`,
+      (p, k) => this.makeLink(p, k), (el, p) => this.placeLink(el, p));
+  }
+
+  makeLink([a, b], k) {
+    const g = s("g", { class: "link", "data-link": k, tabindex: "-1" },
+      s("line", { class: "hit" }), s("line", { class: "wire" }),
+      s("path", { class: "cutmark", d: "M-7,-7L7,7M-7,7L7,-7" }),
+      s("path", { class: "dirmark", d: "M-9,-7L5,0L-9,7" }),
+      s("title", { text: `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` }));
+    g.addEventListener("click", (ev) => this.h.link(a, b, ev));
+    return g;
+  }
+
+  placeLink(g, [a, b]) {
+    const [x1, y1] = this.pos.get(a), [x2, y2] = this.pos.get(b);
+    for (const line of g.querySelectorAll("line")) attrs(line, { x1, y1, x2, y2 });
+    g._geom = { x1, y1, x2, y2 };
+  }
+
+  makeNode(id) {
+    const g = s("g", { class: "node", "data-node-id": id, tabindex: "0", role: "button",
+      "aria-label": `node ${id}` },
+      s("circle", { class: "halo" }), s("g", { class: "timers" }), s("circle", { class: "body" }),
+      s("text", { class: "nid", dy: "0.05em" }), s("text", { class: "role" }),
+      s("text", { class: "clock" }), s("text", { class: "skew" }), s("text", { class: "summary" }),
+      s("path", { class: "xmark" }), s("text", { class: "pausemark", text: "❚❚" }), s("title"));
+    g.addEventListener("click", (ev) => this.h.node(id, ev));
+    g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.h.node(id, ev); });
+    g._timers = new Map();
+    return g;
+  }
+
+  /** Draw the snapshot at simulated time ``t`` (interpolated). */
+  render(store, t) {
+    this.layout(store.order);
+    const r = this.r;
+    const nodes = store.order.map((id) => store.node(id));
+    keyed(this.nodeLayer, this.nodeEls, nodes, (n) => n.id, (n) => this.makeNode(n.id),
+      (g, n) => this.updateNode(g, n, store, t, r));
+    const cut = store.cutPairs();
+    for (const [k, g] of this.linkEls) {
+      const [a, b] = k.split("-");
+      const ab = cut.has(`${a}>${b}`), ba = cut.has(`${b}>${a}`);
+      const state = ab && ba ? "cut" : ab ? "oneway" : ba ? "oneway-back" : "ok";
+      attrs(g, { "data-state": state, class: `link ${state === "ok" ? "" : "is-cut"}` });
+      if (state !== "ok" && g._geom) {
+        const { x1, y1, x2, y2 } = g._geom;
+        const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
+        let ang = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
+        if (state === "oneway-back") ang += 180;
+        attrs(g.querySelector(".cutmark"), { transform: `translate(${mx},${my})` });
+        attrs(g.querySelector(".dirmark"), { transform: `translate(${mx},${my}) rotate(${ang})` });
+        attrs(g.querySelector("title"), null);
+        g.querySelector("title").textContent = state === "cut" ? `link ${a} ↔ ${b} is cut both ways`
+          : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way)`;
+      }
+    }
+    const msgs = store.messages.filter((m) => this.pos.has(m.from) && this.pos.has(m.to));
+    keyed(this.msgLayer, this.msgEls, msgs, (m) => m.id, (m) => this.makeMsg(m),
+      (g, m) => this.placeMsg(g, m, t, r));
+  }
+
+  updateNode(g, n, store, t, r) {
+    const [x, y] = this.pos.get(n.id);
+    const status = n.status || "alive";
+    const colour = status === "crashed" ? "#5b6270" : roleColour(n.role);
+    attrs(g, { transform: `translate(${x},${y})`, "data-status": status, "data-role": n.role || "",
+      class: `node ${status}${this.selected.has(n.id) ? " selected" : ""}` });
+    attrs(g.children[0], { r: r + 8 });
+    attrs(g.children[2], { r, fill: colour });
+    const fs = Math.max(11, r * 0.55);
+    attrs(g.children[3], { "font-size": fs });
+    text(g.children[3], n.id);
+    attrs(g.children[4], { y: r * 0.62, "font-size": fs * 0.55 });
+    text(g.children[4], status === "alive" ? n.role || "" : status);
+    const clock = store.clock(n, t);
+    attrs(g.children[5], { y: r + 30, "font-size": 13 });
+    text(g.children[5], clock == null ? "" : `⏱ ${fmtMs(clock)}`);
+    const skew = clock == null ? 0 : clock - t;
+    const drift = n.rate != null && Math.abs(n.rate - 1) > 1e-9;
+    attrs(g.children[6], { y: r + 45, "font-size": 12, class: `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}` });
+    text(g.children[6], (Math.abs(skew) >= 0.05 ? `skew ${skew > 0 ? "+" : ""}${fmtMs(skew)}` : "") +
+      (drift ? ` rate ×${n.rate}` : ""));
+    const label = n.summary ? (this.label ? this.label(n.summary, n) : defaultLabel(n.summary)) : "";
+    attrs(g.children[7], { y: -r - 10, "font-size": 13 });
+    text(g.children[7], label || "");
+    attrs(g.children[8], { d: `M${-r * 0.6},${-r * 0.6}L${r * 0.6},${r * 0.6}M${-r * 0.6},${r * 0.6}L${r * 0.6},${-r * 0.6}` });
+    attrs(g.children[9], { y: -r * 0.15, "font-size": r * 0.7 });
+    const timers = (n.timers || []).filter((tm) => tm.due_ms != null);
+    g.children[10].textContent = `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}\n` +
+      `local clock ${fmtMs(clock)}${skew ? ` (skew ${fmtMs(skew)})` : ""}\n` +
+      timers.map((tm) => `timer ${tm.name}: due at ${fmtMs(tm.due_ms)}`).join("\n") +
+      "\nclick for crash, restart, pause, clock; shift-click to select for a partition";
+    keyed(g.children[1], g._timers, timers, (tm) => tm.name,
+      (tm) => s("path", { class: "timer" }, s("title")),
+      (p, tm) => {
+        const i = timers.indexOf(tm);
+        const seen = store.timerSetAt.get(`${n.id}/${tm.name}`);
+        const set = seen ? seen[1] : t;
+        const span = Math.max(tm.due_ms - set, 1e-6);
+        const frac = Math.max(0, Math.min(1, (tm.due_ms - t) / span));
+        attrs(p, { d: arc(r + 5 + 5 * i, frac), stroke: `hsl(${hue(tm.name)} 60% 45%)` });
+        p.firstChild.textContent = `${tm.name}: ${fmtMs(Math.max(0, tm.due_ms - t))} left`;
+      });
+  }
+
+  makeMsg(m) {
+    const g = s("g", { class: "msg", "data-msg-id": m.id, role: "button",
+      "aria-label": `${m.kind} ${m.from} to ${m.to}` },
+      s("circle", { r: 7, fill: `hsl(${hue(m.kind)} 70% 45%)` }),
+      s("title", { text: `${m.kind} #${m.id}: ${m.from} → ${m.to} (click to drop)` }));
+    g.addEventListener("click", (ev) => { ev.stopPropagation(); this.h.message(m, ev); });
+    return g;
+  }
+
+  placeMsg(g, m, t, r) {
+    const [x1, y1] = this.pos.get(m.from), [x2, y2] = this.pos.get(m.to);
+    const span = m.due_ms - m.sent_ms;
+    const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
+    const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
+    const ux = dx / len, uy = dy / len;
+    const d = r + (len - 2 * r) * p;
+    const x = x1 + ux * d - uy * 6, y = y1 + uy * d + ux * 6;
+    attrs(g, { transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` });
+  }
+
+  toggleSelect(id) {
+    if (this.selected.has(id)) this.selected.delete(id);
+    else this.selected.add(id);
+  }
+}
+
+function arc(radius, frac) {
+  if (frac <= 0) return "";
+  if (frac >= 0.9999) frac = 0.9999;
+  const a = -Math.PI / 2 + 2 * Math.PI * frac;
+  const x = radius * Math.cos(a), y = radius * Math.sin(a);
+  return `M0,${-radius}A${radius},${radius} 0 ${frac > 0.5 ? 1 : 0} 1 ${x.toFixed(2)},${y.toFixed(2)}`;
+}
+
+/** A node's short label: its first two scalar summary fields. */
+export function defaultLabel(summary) {
+  return Object.entries(summary).filter(([, v]) => typeof v === "number" || typeof v === "string")
+    .slice(0, 2).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(" · ");
+}

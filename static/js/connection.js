@@ -1,0 +1,57 @@
+// The Socket.IO link to the server: requests answered through acks, frames pushed.
+import { io } from "../vendor/socket.io-client-4.8.4/socket.io.esm.min.js";
+
+export class Connection {
+  constructor(onFrame, onStatus) {
+    this.session = null;
+    this.token = null;
+    this.socket = io({ reconnectionDelayMax: 2000 });
+    this.socket.on("frame", (f) => { if (f && f.session === this.session) onFrame(f); });
+    this.socket.on("connect", async () => {
+      onStatus("connected");
+      if (this.session) {
+        const res = await this.request("join", this.tokened({}));
+        if (res.ok && this.onRejoin) this.onRejoin(res);
+      }
+    });
+    this.socket.on("disconnect", () => onStatus("disconnected"));
+    this.socket.on("connect_error", () => onStatus("disconnected"));
+  }
+
+  tokened(payload) {
+    const p = { session: this.session, ...payload };
+    if (this.token) p.token = this.token;
+    return p;
+  }
+
+  /** Send one request; always resolves to the server's answer or {ok:false, error}. */
+  async request(event, payload) {
+    try {
+      const res = await this.socket.timeout(10000).emitWithAck(event, payload);
+      return res && typeof res === "object" ? res : { ok: false, error: "no answer" };
+    } catch (err) {
+      return { ok: false, error: `the server did not answer '${event}'` };
+    }
+  }
+
+  async create(scenario) {
+    return this.request("create", { scenario });
+  }
+
+  async join(session, token) {
+    if (this.session && this.session !== session) this.request("leave", { session: this.session });
+    this.session = session;
+    this.token = token || null;
+    return this.request("join", this.tokened({}));
+  }
+
+  control(op, value) {
+    const p = { op };
+    if (value !== undefined) p.value = value;
+    return this.request("control", this.tokened(p));
+  }
+
+  act(action) {
+    return this.request("act", this.tokened({ action }));
+  }
+}

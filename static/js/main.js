@@ -1,0 +1,205 @@
+// The playground page: boots a session (new, from a share link, or watched), merges
+// frames into the store and draws every view. Views render; the server decides.
+import { Connection } from "./connection.js";
+import { Store } from "./store.js";
+import { ClusterView } from "./cluster.js";
+import { SpaceTime } from "./spacetime.js";
+import { panelFor } from "./panels/index.js";
+import { Controls } from "./controls.js";
+import { Actions } from "./actions.js";
+import { Side } from "./side.js";
+
+const boot = JSON.parse(document.getElementById("boot").textContent || "{}");
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+
+class App {
+  constructor() {
+    this.store = new Store();
+    this.role = null;
+    this.scenario = null;
+    this.models = {};
+    this.presets = [];
+    this.links = { share: null, watch: null };
+    this.dirty = new Set(["full"]);
+    this.conn = new Connection((f) => this.onFrame(f), (st) => this.onStatus(st));
+    this.conn.onRejoin = (res) => this.onJoined(res);
+    this.conn.socket.on("failure", (f) => f?.session === this.conn.session && this.failed(f));
+    this.cluster = new ClusterView($("cluster"), {
+      node: (id, ev) => this.actions.nodeClicked(id, ev),
+      link: (a, b, ev) => this.actions.linkClicked(a, b, ev),
+      message: (m) => this.actions.dropMessage(m),
+    });
+    this.spacetime = new SpaceTime($("spacetime"), (t, i) => this.seek(t, i));
+    this.controls = new Controls(this);
+    this.actions = new Actions(this);
+    this.side = new Side(this);
+    this.lastPanel = 0;
+    const body = document.body.classList;
+    if (boot.embed || params.get("embed") === "1") body.add("embed");
+    if (boot.lecture || params.get("lecture") === "1") this.controls.setLecture(true);
+    requestAnimationFrame((now) => this.loop(now));
+  }
+
+  get canControl() {
+    return this.role === "control";
+  }
+
+  toast(message, isError = false) {
+    const el = $("toast");
+    el.textContent = message;
+    el.className = `toast show${isError ? " error" : ""}`;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => (el.className = "toast"), isError ? 6000 : 2500);
+  }
+
+  async start() {
+    this.loadCatalogue();
+    if (boot.watch) return this.open(boot.watch, null);
+    const source = boot.share || params.get("preset") || (await this.defaultPreset());
+    if (!source) return this.toast("no preset to start with", true);
+    await this.create(source, !!boot.share);
+  }
+
+  async loadCatalogue() {
+    const [presets, models] = await Promise.all([getJSON("/api/presets"), getJSON("/api/models")]);
+    this.presets = presets || [];
+    this.models = models || {};
+    this.actions.fillPresets();
+    if (this.scenario) this.actions.modelChanged();
+  }
+
+  async defaultPreset() {
+    const list = (await getJSON("/api/presets")) || [];
+    const raft = list.find((p) => p.model === "raft");
+    return (raft || list[0] || {}).name;
+  }
+
+  /** Start a new session from a preset name, share string or scenario object, and join it. */
+  async create(source, keepUrl = false) {
+    const res = await this.conn.create(source);
+    if (!res.ok) return this.toast(`Could not start: ${res.error}`, true);
+    this.links = { share: abs(res.share_url), watch: abs(res.watch_url) };
+    if (!keepUrl && res.share_url && !document.body.classList.contains("embed")) {
+      history.replaceState(null, "", new URL(res.share_url, location.href).pathname + location.search);
+    }
+    return this.open(res.session, res.token);
+  }
+
+  async open(session, token) {
+    this.store.reset();
+    this.dirty.add("full");
+    const res = await this.conn.join(session, token);
+    if (!res.ok) return this.toast(`Could not join: ${res.error}`, true);
+    if (!this.links.watch) this.links.watch = abs(`/w/${session}`);
+    this.onJoined(res);
+  }
+
+  async onJoined(res) {
+    this.role = res.role;
+    if (res.models && typeof res.models === "object") Object.assign(this.models, res.models);
+    document.body.dataset.role = this.role;
+    $("role").textContent = this.role === "control" ? "presenting" : "watching";
+    $("export-trace").href = `/api/sessions/${this.conn.session}/trace.json`;
+    if (res.scenario) await this.setScenario(res.scenario);
+  }
+
+  /** The session's scenario (its metadata: model, variant, narrative, links) changed. */
+  async setScenario(sc) {
+    if (this.scenario && JSON.stringify(sc) === JSON.stringify(this.scenario)) return;
+    this.scenario = sc;
+    if (sc.share_url) this.links.share = abs(sc.share_url);
+    if (sc.watch_url) this.links.watch = abs(sc.watch_url);
+    const model = sc.model;
+    if (model && model !== this.modelName) {
+      this.modelName = model;
+      this.panel = await panelFor(model);
+      this.cluster.label = this.panel.nodeLabel || null;
+    }
+    this.actions.modelChanged();
+    this.controls.scenarioChanged();
+    this.side.scenarioChanged();
+  }
+
+  onStatus(st) {
+    document.body.dataset.conn = st;
+    if (st === "disconnected") this.toast("connection lost; reconnecting…", true);
+  }
+
+  onFrame(f) {
+    for (const k of this.store.apply(f)) this.dirty.add(k);
+    if (f.share_url) this.links.share = abs(f.share_url);
+    if (f.scenario) this.setScenario(f.scenario);
+    if (f.failure) this.failed(f.failure);
+    if (f.caption !== undefined) this.controls.captionChanged(f.caption);
+  }
+
+  failed(failure) {
+    this.toast(`The simulation failed: ${failure.error}. Replay it from ${abs(failure.replay_url)}`, true);
+  }
+
+  control(op, value) {
+    if (!this.canControl) return this.toast("this page is watching; only the presenter controls the session", true);
+    return this.conn.control(op, value).then((res) => {
+      if (!res.ok) this.toast(res.error, true);
+      return res;
+    });
+  }
+
+  async act(action, done) {
+    if (!this.canControl) return this.toast("this page is watching; only the presenter can act", true);
+    const res = await this.conn.act(action);
+    if (!res.ok) this.toast(res.error, true);
+    else {
+      if (res.share_url) this.links.share = abs(res.share_url);
+      this.toast(done || `${action.type} at ${res.at_ms ?? ""} ms`);
+    }
+    return res;
+  }
+
+  seek(t_ms, eventIndex) {
+    if (eventIndex != null) this.highlight = eventIndex;
+    const t = Math.max(0, Math.min(t_ms, this.store.frontier_ms || t_ms));
+    return this.control("seek", t);
+  }
+
+  loop(now) {
+    const store = this.store;
+    const t = store.simTime(now);
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    if (store.order.length) {
+      this.cluster.render(store, t);
+      this.spacetime.render(store, t, dirty.has("events") || dirty.has("full"));
+    }
+    this.controls.render(t, dirty);
+    if (dirty.size) this.side.render(dirty);
+    const panelDue = dirty.has("panel") || dirty.has("nodes") || dirty.has("full");
+    if (panelDue) this.panelPending = true;
+    if (this.panelPending && this.panel && now - this.lastPanel > 200) {
+      this.panelPending = false;
+      this.lastPanel = now;
+      try {
+        this.panel.render($("panel"), store, t);
+      } catch (err) {
+        console.warn("model panel failed", err);
+      }
+    }
+    requestAnimationFrame((n) => this.loop(n));
+  }
+}
+
+async function getJSON(url) {
+  try {
+    const r = await fetch(url);
+    return r.ok ? r.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+const abs = (u) => (u ? new URL(u, location.href).href : null);
+
+const app = new App();
+window.playground = app;
+app.start();

@@ -1,0 +1,137 @@
+// The side views: what this scenario shows, metrics with sparklines, the event log and
+// the invariant-violation banner.
+import { h, s, fmtMs, fmtValue, humanize } from "./dom.js";
+
+const $ = (id) => document.getElementById(id);
+const LOG_ROWS = 160;
+
+export class Side {
+  constructor(app) {
+    this.app = app;
+    this.shown = 0; // index of the violation in the banner
+    $("jump").onclick = () => {
+      const v = this.app.store.violations[this.shown];
+      if (v) this.app.seek(v.at_ms, v.event);
+    };
+    $("banner-next").onclick = () => {
+      const n = this.app.store.violations.length;
+      this.shown = n ? (this.shown + 1) % n : 0;
+      this.banner();
+    };
+    $("log-msgs").onchange = () => this.log();
+    $("log").addEventListener("click", (ev) => {
+      const li = ev.target.closest("[data-t]");
+      if (li) this.app.seek(Number(li.dataset.t), Number(li.dataset.i));
+    });
+  }
+
+  scenarioChanged() {
+    const sc = this.app.scenario || {};
+    const meta = this.app.models[sc.model] || {};
+    const preset = this.app.presets.find((p) => p.name === sc.name);
+    const claims = sc.claims || preset?.claims || [];
+    const expected = sc.expected?.violations;
+    $("info").replaceChildren(
+      h("h2", {}, sc.title || meta.title || sc.model || "Scenario"),
+      sc.description ? h("p", {}, sc.description) : null,
+      h("p", { class: "small" }, `model ${sc.model} · ${sc.nodes ?? "?"} nodes · seed ${sc.seed}`,
+        claims.length ? ` · claims ${claims.join(", ")}` : ""),
+      expected ? h("p", { class: "small", title: "The invariants this scenario is expected to violate" },
+        expected.length ? `expected to violate: ${expected.join(", ")}` : "expected: no invariant violated") : null,
+      meta.invariants?.length ? h("details", {}, h("summary", {}, "Invariants checked after every event"),
+        h("ul", {}, meta.invariants.map((i) => h("li", {}, h("b", {}, i.name), `: ${i.description}`)))) : null);
+  }
+
+  render(dirty) {
+    if (dirty.has("violations") || dirty.has("full")) this.banner();
+    if (dirty.has("metrics") || dirty.has("full")) this.metrics();
+    if (dirty.has("events") || dirty.has("full")) this.log();
+  }
+
+  banner() {
+    const list = this.app.store.violations || [];
+    $("banner").hidden = !list.length;
+    if (!list.length) return;
+    if (this.shown >= list.length) this.shown = list.length - 1;
+    const v = list[this.shown];
+    $("banner-text").textContent = `${list.length} invariant violation${list.length > 1 ? "s" : ""} — ` +
+      `${v.invariant} at ${fmtMs(v.at_ms)}${v.node ? ` on ${v.node}` : ""}: ${v.detail}` +
+      (list.length > 1 ? ` (${this.shown + 1}/${list.length})` : "");
+    $("banner-next").hidden = list.length < 2;
+  }
+
+  metrics() {
+    const st = this.app.store;
+    const rows = Object.entries(st.metrics).map(([name, value]) => {
+      const pts = st.history.get(name) || [];
+      const chart = sparkline(pts);
+      return h("tr", {}, h("th", { scope: "row" }, humanize(name)),
+        h("td", { class: "num" }, typeof value === "object" && value && "p50" in value
+          ? `p50 ${fmtValue(value.p50)} · p99 ${fmtValue(value.p99)} · n ${value.count}` : fmtValue(value)),
+        h("td", { class: "spark", title: chart.title }, chart.el));
+    });
+    $("metrics").replaceChildren(h("table", { class: "grid metrics" }, h("tbody", {}, rows)));
+  }
+
+  log() {
+    const withMsgs = $("log-msgs").checked;
+    const events = this.app.store.events;
+    const rows = [];
+    for (let j = events.length - 1; j >= 0 && rows.length < LOG_ROWS; j--) {
+      const e = events[j];
+      if (!withMsgs && (e.kind === "send" || e.kind === "deliver")) continue;
+      rows.push(e);
+    }
+    rows.reverse();
+    const ol = $("log");
+    const stick = ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 20;
+    ol.replaceChildren(...rows.map((e) => h("li", { class: `ev ${e.kind}`, "data-t": e.t_us / 1000, "data-i": e.i,
+      title: "click to seek here" }, h("time", {}, fmtMs(e.t_us / 1000)), h("b", {}, e.node || "—"), describe(e))));
+    if (stick) ol.scrollTop = ol.scrollHeight;
+  }
+}
+
+export function describe(e) {
+  switch (e.kind) {
+    case "send": return `sends ${e.msg} to ${e.to}`;
+    case "deliver": return `receives ${e.msg} from ${e.from}`;
+    case "drop": return `loses ${e.msg} from ${e.from} (${e.reason})`;
+    case "timer": return `timer ${e.timer} fires`;
+    case "command": return `⚡ ${fmtValue(e.command)}`;
+    case "note": return `${e.text}${e.fields && Object.keys(e.fields).length ? ` (${fmtValue(e.fields)})` : ""}`;
+    case "violation": return `✖ ${e.invariant}: ${e.detail}`;
+    case "start": return "starts";
+    default: return e.kind;
+  }
+}
+
+/** A tiny line chart of a metric; a counter that only grows is drawn as its rate. */
+function sparkline(pts) {
+  const W = 90, H = 22;
+  if (pts.length < 2) return { el: "", title: "" };
+  let series = pts;
+  let rate = pts.every((p, i) => i === 0 || p[1] >= pts[i - 1][1]) && pts[pts.length - 1][1] > pts[0][1];
+  if (rate) {
+    // Rate per simulated second over windows of about a tenth of the span.
+    const span = pts[pts.length - 1][0] - pts[0][0];
+    const win = Math.max(span / 20, 1e-6);
+    series = [];
+    let j = 0;
+    for (let i = 1; i < pts.length; i++) {
+      while (pts[i][0] - pts[j][0] > win && j < i - 1) j++;
+      const dt = pts[i][0] - pts[j][0];
+      if (dt > 0) series.push([pts[i][0], ((pts[i][1] - pts[j][1]) * 1000) / dt]);
+    }
+    if (series.length < 2) return { el: "", title: "" };
+  }
+  const t0 = series[0][0], t1 = series[series.length - 1][0] || 1;
+  const vs = series.map((p) => p[1]);
+  const lo = Math.min(...vs), hi = Math.max(...vs);
+  const x = (t) => ((t - t0) / (t1 - t0 || 1)) * (W - 2) + 1;
+  const y = (v) => H - 2 - ((v - lo) / (hi - lo || 1)) * (H - 4);
+  const d = series.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("");
+  return {
+    el: s("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: rate ? "rate" : "" }, s("path", { d })),
+    title: rate ? `rate per simulated second: ${fmtValue(lo)} … ${fmtValue(hi)}` : `from ${fmtValue(lo)} to ${fmtValue(hi)}`,
+  };
+}

@@ -1,0 +1,145 @@
+// The client's copy of one session: frames (full or delta) merged into a snapshot.
+// It only records what the server said; nothing here decides an outcome.
+
+const MAX_EVENTS = 6000;
+const MAX_POINTS = 400;
+
+export class Store {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.nodes = new Map();
+    this.order = [];
+    this.messages = [];
+    this.events = [];
+    this.violations = [];
+    this.metrics = {};
+    this.history = new Map(); // metric -> [[t_ms, value]]
+    this.panel = null;
+    this.links = { cut: [], groups: null };
+    this.caption = null;
+    this.t_ms = 0;
+    this.frontier_ms = 0;
+    this.duration_ms = 0;
+    this.playing = false;
+    this.speed = 1;
+    this.seq = -1;
+    this.at = performance.now();
+    this.timerSetAt = new Map(); // "node/timer" -> [due_ms, set_ms]
+    this.error = null;
+  }
+
+  /** Merge one frame; returns the set of parts that changed. */
+  apply(f) {
+    const changed = new Set(["time"]);
+    const back = f.t_ms < this.t_ms;
+    if (f.full) {
+      this.nodes = new Map();
+      this.order = [];
+      this.events = [];
+      changed.add("full");
+    }
+    for (const k of ["t_ms", "frontier_ms", "duration_ms", "playing", "speed", "seq"]) {
+      if (f[k] !== undefined) this[k] = f[k];
+    }
+    this.at = performance.now();
+    if (f.nodes) {
+      for (const n of f.nodes) {
+        const old = this.nodes.get(n.id);
+        if (old) Object.assign(old, n);
+        else { this.nodes.set(n.id, { ...n }); this.order.push(n.id); }
+      }
+      changed.add("nodes");
+    }
+    if (f.messages) this.messages = f.messages;
+    if (f.events && f.events.length) {
+      const last = this.events.length ? this.events[this.events.length - 1].i : -1;
+      for (const e of f.events) if (e.i > last || f.full) this.events.push(e);
+      if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+      changed.add("events");
+    }
+    if (f.full || back) {
+      // A seek into the past: forget what has not happened yet at the new time.
+      const cut = this.t_ms * 1000;
+      this.events = this.events.filter((e) => e.t_us <= cut);
+      for (const pts of this.history.values()) {
+        while (pts.length && pts[pts.length - 1][0] > this.t_ms) pts.pop();
+      }
+      changed.add("events");
+    }
+    for (const k of ["violations", "panel", "links", "caption"]) {
+      if (f[k] !== undefined) { this[k] = f[k]; changed.add(k); }
+    }
+    if (f.metrics) {
+      this.metrics = f.full ? f.metrics : { ...this.metrics, ...f.metrics };
+      this.recordMetrics();
+      changed.add("metrics");
+    }
+    this.trackTimers();
+    return changed;
+  }
+
+  recordMetrics() {
+    for (const [name, value] of Object.entries(this.metrics)) {
+      const v = typeof value === "number" ? value
+        : value && typeof value === "object" && typeof value.p50 === "number" ? value.p50 : null;
+      if (v == null) continue;
+      let pts = this.history.get(name);
+      if (!pts) this.history.set(name, (pts = []));
+      const last = pts[pts.length - 1];
+      if (last && last[0] === this.t_ms) last[1] = v;
+      else pts.push([this.t_ms, v]);
+      if (pts.length > MAX_POINTS) pts.splice(0, pts.length - MAX_POINTS);
+    }
+  }
+
+  /** Remember when each timer was (re)armed, to draw how much of it has run. */
+  trackTimers() {
+    for (const [id, n] of this.nodes) {
+      for (const tm of n.timers || []) {
+        const key = `${id}/${tm.name}`;
+        const seen = this.timerSetAt.get(key);
+        if (!seen || seen[0] !== tm.due_ms) this.timerSetAt.set(key, [tm.due_ms, Math.min(this.t_ms, tm.due_ms)]);
+      }
+    }
+  }
+
+  /** The simulated time now, interpolated between frames while playing. */
+  simTime(now = performance.now()) {
+    if (!this.playing || typeof this.speed !== "number") return this.t_ms;
+    const ahead = Math.min((now - this.at) * this.speed, 120 * this.speed);
+    return Math.min(this.t_ms + ahead, this.duration_ms || Infinity);
+  }
+
+  node(id) {
+    return this.nodes.get(id);
+  }
+
+  clock(n, t) {
+    if (n.offset_ms == null || n.rate == null) return n.clock_ms;
+    return n.offset_ms + n.rate * t;
+  }
+
+  cutPairs() {
+    const cut = new Set();
+    for (const [a, b] of this.links.cut || []) cut.add(`${a}>${b}`);
+    const g = groupsOf(this.links.groups);
+    if (g) {
+      for (const a of this.order) for (const b of this.order) {
+        if (a !== b && (g.get(a) ?? -1) !== (g.get(b) ?? -1)) cut.add(`${a}>${b}`);
+      }
+    }
+    return cut;
+  }
+}
+
+/** Partition groups as node -> group number, from either a list of groups or a map. */
+export function groupsOf(groups) {
+  if (!groups) return null;
+  const m = new Map();
+  if (Array.isArray(groups)) groups.forEach((g, i) => g.forEach((id) => m.set(id, i)));
+  else for (const [id, g] of Object.entries(groups)) m.set(id, g);
+  return m;
+}
