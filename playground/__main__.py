@@ -3,6 +3,7 @@
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
     python -m playground share SCENARIO
+    python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2] [--json]
 
 SCENARIO is a preset name, a scenario file (.json), or a share string or link. Bad
 input exits with status 2 and one line on stderr.
@@ -14,6 +15,7 @@ import argparse
 import json
 import sys
 
+from . import search
 from .engine.errors import ScenarioError
 from .scenarios import load, presets, run, share
 from .scenarios.schema import MAX_DURATION_MS
@@ -37,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     p_list.add_argument("--json", action="store_true", help="print JSON")
     p_share = sub.add_parser("share", help="print the share link path of a scenario")
     p_share.add_argument("scenario", help="preset name, scenario file, or share link")
+    p_search = sub.add_parser("search", help="random fault schedules until an invariant "
+                              "breaks; print the shrunk counterexample")
+    p_search.add_argument("scenario", help="the base scenario (its own commands are kept)")
+    p_search.add_argument("--tries", type=int, default=200, help="schedules to try (≤ 10000)")
+    p_search.add_argument("--faults", type=int, default=6, help="faults per schedule (≤ 100)")
+    p_search.add_argument("--targets", help="comma-separated nodes to fault (default: all)")
+    p_search.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -63,6 +72,39 @@ def _print_summary(out: dict) -> None:
     print(f"  trace sha256: {out['trace_sha256']}")
 
 
+def _search(scenario: dict, args) -> int:
+    if not 1 <= args.tries <= 10_000 or not 1 <= args.faults <= 100:
+        raise ScenarioError("--tries is 1 to 10000 and --faults 1 to 100")
+    targets = None
+    if args.targets:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        unknown = [t for t in targets if t not in search.node_ids(scenario)]
+        if unknown:
+            raise ScenarioError(f"--targets: unknown node(s) {', '.join(unknown)}")
+    found = search.search(scenario, args.tries, targets=targets, faults=args.faults)
+    if found is None:
+        result = {"found": False, "tries": args.tries}
+        print(json.dumps(result) if args.json else
+              f"no invariant violated in {args.tries} random fault schedules")
+        return 0
+    small = search.shrink(found)
+    result = {"found": True, "tries": found.tries, "invariants": small.invariants,
+              "violations": small.report["violations"], "scenario": small.scenario,
+              "share": share.link_path(small.scenario)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"try {found.tries}: {', '.join(small.invariants)} violated; shrunk from "
+              f"{len(found.scenario['commands'])} to {len(small.scenario['commands'])} "
+              "commands:")
+        for cmd in small.scenario["commands"]:
+            print("  " + json.dumps(cmd))
+        for v in small.report["violations"][:5]:
+            print(f"  at {v['at_ms']:.3f} ms  {v['invariant']}: {v['detail']}")
+        print(f"replay: {result['share']}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -78,6 +120,8 @@ def main(argv=None) -> int:
                           f" {row['title']}")
             return 0
         scenario = load(args.scenario)
+        if args.command == "search":
+            return _search(scenario, args)
         if args.command == "share":
             print(share.link_path(scenario))
             return 0
