@@ -3,8 +3,8 @@
 ``search`` runs a base scenario under seeded random fault schedules (see
 ``engine.faults``), each try with its own scenario seed and schedule seed, and returns
 the first run that violates an invariant. ``shrink`` then removes commands one at a
-time, keeping each removal that still violates the same invariant, until no single
-command can go: what is left is a short, replayable schedule a student can read, and
+time, keeping each removal that still violates the same invariant, pass after pass
+until no single command can go: what is left is a short, replayable schedule a student can read, and
 its share link reproduces the failure exactly.
 
 This is Hypothesis's "random faults plus a safety property" on the engine's own terms,
@@ -63,18 +63,23 @@ def search(base: dict, tries: int, *, invariants=None, **schedule) -> Found | No
     return None
 
 
-def shrink(found: Found, budget: int = 200) -> Found:
-    """Remove commands while the same invariant still fires (at most ``budget`` runs)."""
+def shrink(found: Found, budget: int = 300) -> Found:
+    """Remove commands while the same invariant still fires, pass after pass, until no
+    single command can go (or ``budget`` runs are spent)."""
     target = set(found.invariants)
     best = found
     runs = 0
-    i = len(best.scenario["commands"]) - 1
-    while i >= 0 and runs < budget:
-        commands = best.scenario["commands"]
-        candidate = validate({**best.scenario, "commands": commands[:i] + commands[i + 1:]})
-        _sim, report = run(candidate)
-        runs += 1
-        if target & {v["invariant"] for v in report["violations"]}:
-            best = Found(candidate, report, best.tries)
-        i -= 1
+    changed = True
+    while changed and runs < budget:
+        changed = False
+        i = len(best.scenario["commands"]) - 1
+        while i >= 0 and runs < budget:
+            commands = best.scenario["commands"]
+            candidate = validate({**best.scenario, "commands": commands[:i] + commands[i + 1:]})
+            _sim, report = run(candidate)
+            runs += 1
+            if target & {v["invariant"] for v in report["violations"]}:
+                best = Found(candidate, report, best.tries)
+                changed = True
+            i -= 1
     return best
