@@ -15,4 +15,6 @@ def register(cls: type[Model]) -> type[Model]:
     return cls
 from . import saga  # noqa: E402,F401
 from . import idempotency  # noqa: E402,F401
+from . import heartbeat  # noqa: E402,F401
+from . import outbox  # noqa: E402,F401
 from . import twopc  # noqa: E402,F401
