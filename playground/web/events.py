@@ -1,0 +1,284 @@
+"""The Socket.IO events of ``docs/protocol.md``: JSON in, engine calls, JSON out.
+
+Each handler checks its payload (shape, size, session, token, rate), turns it into one
+call on a :class:`~playground.web.session.Session` or the registry, and answers through
+the acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Nothing
+here knows a protocol; nothing raises to Socket.IO (a failure never drops a connection).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import secrets
+import time
+
+from flask import current_app, request
+from flask_socketio import join_room, leave_room
+
+from .. import socketio
+from ..engine.errors import ScenarioError
+from ..models import MODELS
+from ..scenarios import presets, share
+from ..scenarios.schema import command as parse_command
+from ..scenarios.schema import validate
+from . import serializer
+from .fanout import room_of
+from .session import MIN_SPEED
+
+log = logging.getLogger(__name__)
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+OPS = ("play", "pause", "step", "speed", "seek", "fork")
+MAX_STEP_MS = 60_000
+
+
+class RequestError(Exception):
+    """A request that cannot be served; the message goes back to the client as it is."""
+
+
+def _registry():
+    return current_app.extensions["playground"]
+
+
+class _Bucket:
+    """A token bucket: ``rate`` requests per second, bursts of ``rate``."""
+
+    __slots__ = ("rate", "tokens", "stamp")
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _limit(kind: str, config_key: str, what: str) -> None:
+    registry = _registry()
+    rate = current_app.config[config_key]
+    buckets = registry.limits.setdefault(request.sid, {})
+    bucket = buckets.get(kind)
+    if bucket is None:
+        bucket = buckets[kind] = _Bucket(rate)
+    if not bucket.take():
+        raise RequestError(f"rate limit: at most {rate:g} {what} per second per client; "
+                           "slow down")
+
+
+def handler(event: str):
+    """Register ``fn(payload) -> dict`` as the handler of ``event``, answering via the ack."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def on_event(payload=None, *extra):
+            try:
+                if extra:
+                    raise RequestError(f"'{event}' takes one JSON object, got {1 + len(extra)} "
+                                       "arguments")
+                if not isinstance(payload, dict):
+                    raise RequestError(f"'{event}' takes one JSON object, got "
+                                       f"{_kind(payload)}")
+                limit = current_app.config["MAX_PAYLOAD_BYTES"]
+                size = len(json.dumps(payload, separators=(",", ":")))
+                if size > limit:
+                    raise RequestError(f"the '{event}' payload is {size} bytes; the limit is "
+                                       f"{limit}")
+                return {"ok": True, **fn(payload)}
+            except (RequestError, ScenarioError) as exc:
+                return {"ok": False, "error": str(exc)}
+            except Exception:
+                log.exception("'%s' failed", event)
+                return {"ok": False, "error": f"the server failed while handling '{event}'; "
+                                              "nothing was changed"}
+
+        socketio.on(event)(on_event)
+        return fn
+
+    return wrap
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _field(payload: dict, name: str, types, what: str, required: bool = True):
+    if name not in payload:
+        if required:
+            raise RequestError(f"'{name}' is missing ({what})")
+        return None
+    value = payload[name]
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
+        raise RequestError(f"'{name}' must be {what}, not {_kind(value)}")
+    return value
+
+
+def _tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _session_id(payload: dict) -> str:
+    value = _field(payload, "session", str, "a session id string")
+    if not SESSION_ID.match(value):
+        raise RequestError("'session' is not a session id of this playground")
+    return value
+
+
+def _controlled(payload: dict):
+    """The session a request with a token controls (checks session, token, process)."""
+    session_id = _session_id(payload)
+    token = _field(payload, "token", str, "the session's control token", required=False)
+    registry = _registry()
+    session = registry.get(session_id)
+    if session is None:
+        entry = registry.elsewhere(session_id)
+        if entry is not None:
+            raise RequestError(f"session {session_id} runs on another server process; control "
+                               "requests must reach the process that created it (sticky "
+                               "sessions)")
+        raise RequestError(f"no session {session_id} (it ended, expired, or never existed)")
+    if token is None:
+        raise RequestError("this client watches read-only: controlling a session needs its "
+                           "token")
+    if not secrets.compare_digest(token, session.token):
+        raise RequestError(f"wrong token for session {session_id}: only its owner controls "
+                           "it")
+    return session
+
+
+def _scenario(source) -> dict:
+    if isinstance(source, dict):
+        return validate(source)
+    if not isinstance(source, str) or not source.strip():
+        raise RequestError("'scenario' must be a preset name, a scenario object or a share "
+                           f"link, not {_kind(source)}")
+    source = source.strip()
+    if source in presets():
+        return presets()[source]
+    if share.looks_like_share(source):
+        return share.decode(source)
+    raise RequestError(f"no preset named '{source[:80]}', and it is not a share link")
+
+
+@handler("create")
+def on_create(payload: dict) -> dict:
+    _limit("create", "CREATES_PER_SECOND", "new sessions")
+    if "scenario" not in payload:
+        raise RequestError("'scenario' is missing (a preset name, a scenario object or a "
+                           "share link)")
+    session = _registry().create(_scenario(payload["scenario"]))
+    return {"session": session.id, "token": session.token, "share_url": session.share_url,
+            "watch_url": session.watch_url}
+
+
+@handler("join")
+def on_join(payload: dict) -> dict:
+    _limit("join", "CONTROLS_PER_SECOND", "requests")
+    session_id = _session_id(payload)
+    token = _field(payload, "token", str, "the session's control token", required=False)
+    registry = _registry()
+    session = registry.get(session_id)
+    extra = {}
+    if session is not None:
+        if token is not None and not secrets.compare_digest(token, session.token):
+            raise RequestError(f"wrong token for session {session_id}; join without a token "
+                               "to watch")
+        role = "watch" if token is None else "control"
+        metadata = session.metadata()
+    else:
+        entry = registry.elsewhere(session_id)
+        if entry is None:
+            raise RequestError(f"no session {session_id} (it ended, expired, or never existed)")
+        if token is not None and not registry.token_matches(entry, token):
+            raise RequestError(f"wrong token for session {session_id}; join without a token "
+                               "to watch")
+        role = "watch"
+        metadata = entry["scenario"]
+        if token is not None:
+            extra["note"] = ("this session runs on another server process: this connection "
+                             "can watch it but not control it")
+    previous = registry.clients.get(request.sid)
+    if previous is not None:
+        leave_room(room_of(previous))
+        registry.unwatch(request.sid)
+    join_room(room_of(session_id))
+    registry.watch(request.sid, session_id)
+    return {"role": role, "scenario": metadata,
+            "models": {metadata["model"]: serializer.model_info(MODELS[metadata["model"]])},
+            **extra}
+
+
+@handler("leave")
+def on_leave(payload: dict) -> dict:
+    session_id = _session_id(payload)
+    registry = _registry()
+    if registry.clients.get(request.sid) != session_id:
+        raise RequestError(f"this client does not watch session {session_id}")
+    leave_room(room_of(session_id))
+    registry.unwatch(request.sid)
+    return {}
+
+
+@handler("control")
+def on_control(payload: dict) -> dict:
+    _limit("control", "CONTROLS_PER_SECOND", "control requests")
+    session = _controlled(payload)
+    op = _field(payload, "op", str, f"one of {', '.join(OPS)}")
+    if op not in OPS:
+        raise RequestError(f"unknown op '{op[:40]}' (ops are {', '.join(OPS)})")
+    value = payload.get("value")
+    if op == "speed":
+        cap = current_app.config["MAX_SPEED"]
+        if value != "max" and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                               or not MIN_SPEED <= value <= cap):
+            raise RequestError(f"speed: 'value' is a number from {MIN_SPEED} to {cap:g} "
+                               "(simulated seconds per wall second) or \"max\"")
+    elif op == "seek":
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise RequestError("seek: 'value' is a simulated time in ms, 0 or more")
+    elif op == "step":
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                  or not 0 < value <= MAX_STEP_MS):
+            raise RequestError(f"step: 'value' is omitted (the next event) or a number of "
+                               f"simulated ms from 0 to {MAX_STEP_MS}")
+    elif value is not None:
+        raise RequestError(f"'{op}' takes no 'value'")
+    return session.control(op, value)
+
+
+@handler("act")
+def on_act(payload: dict) -> dict:
+    _limit("act", "ACTIONS_PER_SECOND", "actions")
+    session = _controlled(payload)
+    action = _field(payload, "action", dict, "a command object such as "
+                    "{\"type\": \"crash\", \"node\": \"n2\"}")
+    if "at_ms" in action:
+        raise RequestError("action: live actions happen now; 'at_ms' belongs in scenario "
+                           "files")
+    command = parse_command(session.scenario["model"], action, session.sim.node_ids)
+    return session.act(command)
+
+
+@socketio.on("*")
+def on_unknown(event, *args):
+    return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
+                                  "join, leave, control, act)"}
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_reason):
+    registry = _registry()
+    registry.unwatch(request.sid, disconnecting=True)
+    registry.limits.pop(request.sid, None)

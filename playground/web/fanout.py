@@ -1,0 +1,170 @@
+"""Frame fan-out: every client gets the newest frame, and a slow one skips stale frames.
+
+Theory of operation
+-------------------
+A session's runner emits each frame once, to the session's room. The Socket.IO client
+manager delivers it; with a message queue (Redis) every server process receives it and
+delivers to its own clients. The managers below replace that last step for frames:
+
+* Each process keeps, per session with local watchers, a **mirror**: the last full frame
+  with every later delta merged into it (``serializer.merge``), plus the newest trace
+  records. It can therefore hand any client a full frame of its own at any moment.
+* Each local client has a **cursor**: the ``seq`` of the last frame it was sent, or
+  ``None`` when it needs a full frame (it just joined, or it skipped a frame).
+* On each frame, a client whose transport queue is short and whose cursor is the
+  previous ``seq`` gets the frame itself (encoded once for all of them). A client whose
+  queue holds more than ``BACKLOG_LIMIT`` packets is skipped and its cursor cleared: it
+  is behind, so stale frames are not piled onto it. A client with no cursor and a short
+  queue gets a full frame built from the mirror, so after a stall it resumes at the newest
+  state. Nothing here waits on a client: the frame is queued or skipped.
+* A process that has watchers but no mirror (it joined late, or the previous frame was
+  lost) asks the session for a full frame.
+
+Cluster messages (watcher counts, requests for a frame) travel on the same channel as
+the frames, as events named ``playground:*`` that the managers hand to ``on_cluster``
+instead of to clients.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from socketio import Manager, RedisManager
+
+from . import serializer
+
+BACKLOG_LIMIT = 4  # queued transport packets beyond which a client is considered behind
+FRAME = "frame"
+CLUSTER_PREFIX = "playground:"
+ROOM_PREFIX = "s:"
+
+
+def room_of(session_id: str) -> str:
+    return ROOM_PREFIX + session_id
+
+
+class Mirror:
+    """The latest full picture of one session, as seen by this process."""
+
+    __slots__ = ("picture",)
+
+    def __init__(self):
+        self.picture = None
+
+
+class FanoutMixin(Manager):
+    """Local delivery of frames with per-client cursors (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._mirrors: dict[str, Mirror] = {}
+        self._cursors: dict[str, int | None] = {}
+        self.on_cluster = None  # callable(event, data), set by the app
+        self.stats = {"sent": 0, "full": 0, "skipped": 0}
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
+             to=None, **kwargs):
+        room = to or room
+        if event == FRAME and isinstance(room, str) and room.startswith(ROOM_PREFIX):
+            self._deliver(room, data, namespace or "/")
+            return
+        if isinstance(event, str) and event.startswith(CLUSTER_PREFIX):
+            if self.on_cluster is not None:
+                self.on_cluster(event, data)
+            return
+        super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
+                     **kwargs)
+
+    # -- watchers --------------------------------------------------------------------
+    def watch(self, sid: str, session_id: str) -> bool:
+        """Start sending ``session_id``'s frames to ``sid``; True when a full frame went
+        out at once, False when the session must be asked for one."""
+        room = room_of(session_id)
+        with self._lock:
+            mirror = self._mirrors.setdefault(room, Mirror())
+            self._cursors[sid] = None
+            if mirror.picture is None:
+                return False
+            full = serializer.full_from(mirror.picture)
+            self._cursors[sid] = full["seq"]
+        super().emit(FRAME, full, "/", room=sid)
+        self.stats["full"] += 1
+        return True
+
+    def unwatch(self, sid: str) -> None:
+        with self._lock:
+            self._cursors.pop(sid, None)
+        self._forget_empty()
+
+    def local_watchers(self, session_id: str) -> int:
+        return sum(1 for _ in self.get_participants("/", room_of(session_id)))
+
+    def watched_sessions(self) -> dict[str, int]:
+        """Local watcher counts by session id."""
+        ns = self.rooms.get("/", {})
+        return {room[len(ROOM_PREFIX):]: len(members) for room, members in list(ns.items())
+                if isinstance(room, str) and room.startswith(ROOM_PREFIX) and len(members)}
+
+    def _forget_empty(self) -> None:
+        with self._lock:
+            for room in list(self._mirrors):
+                if not any(True for _ in self.get_participants("/", room)):
+                    del self._mirrors[room]
+
+    # -- delivery --------------------------------------------------------------------
+    def _behind(self, eio_sid) -> bool:
+        sock = self.server.eio.sockets.get(eio_sid) if self.server.eio else None
+        return sock is not None and sock.queue.qsize() > BACKLOG_LIMIT
+
+    def _deliver(self, room: str, frame: dict, namespace: str) -> None:
+        participants = list(self.get_participants(namespace, room))
+        if not participants:
+            return
+        seq = frame.get("seq")
+        catch_up = []
+        skip = []
+        with self._lock:
+            mirror = self._mirrors.setdefault(room, Mirror())
+            mirror.picture = serializer.merge(mirror.picture, frame)
+            if mirror.picture is None:
+                need_full = True  # a delta without its base: ask for a full frame
+            else:
+                need_full = False
+            for sid, eio_sid in participants:
+                cursor = self._cursors.get(sid)
+                if self._behind(eio_sid):
+                    skip.append(sid)
+                    self._cursors[sid] = None
+                    self.stats["skipped"] += 1
+                elif frame.get("full") or (cursor is not None and cursor == seq - 1):
+                    self._cursors[sid] = seq
+                elif mirror.picture is not None:
+                    skip.append(sid)
+                    catch_up.append(sid)
+                    self._cursors[sid] = seq
+                else:
+                    skip.append(sid)
+            full = serializer.full_from(mirror.picture) if catch_up else None
+        if len(skip) < len(participants):
+            super().emit(FRAME, frame, namespace, room=room, skip_sid=skip)
+            self.stats["sent"] += len(participants) - len(skip)
+        for sid in catch_up:
+            super().emit(FRAME, full, namespace, room=sid)
+            self.stats["full"] += 1
+        if need_full:
+            self.emit(CLUSTER_PREFIX + "frame_wanted", {"session": room[len(ROOM_PREFIX):]},
+                      namespace)
+
+
+class FanoutManager(FanoutMixin):
+    """The client manager of a single server process."""
+
+
+class FanoutRedisManager(RedisManager, FanoutMixin):
+    """The client manager of one of several processes sharing a Redis message queue.
+
+    ``RedisManager.emit`` publishes to every process and delivers locally through
+    ``FanoutMixin.emit`` (next in the method order), as each other process does when the
+    message arrives.
+    """

@@ -1,0 +1,219 @@
+"""The sessions of one server process, and what it knows about sessions elsewhere.
+
+The :class:`Registry` belongs to the app (``app.extensions["playground"]``). It creates
+sessions under a cap, finds them by id, counts their audience (local watchers plus those
+other processes report) and expires a session nobody has watched or driven for
+``SESSION_IDLE_SECONDS``.
+
+With a message queue, several processes serve one audience. A session runs in the
+process that created it; the others learn of it from a small directory in Redis (owner
+and metadata, refreshed while it lives) and send the owner ``playground:*`` cluster
+messages on the Socket.IO channel: how many clients they have watching, and requests
+for a full frame. Control requests are not forwarded: the process that receives one for
+a session running elsewhere answers with an error that says so (deployments keep the
+controlling browser on its process with sticky sessions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+
+from ..engine.errors import ScenarioError
+from .fanout import CLUSTER_PREFIX
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE_EVERY = 5.0  # s between reports of this process's watcher counts
+REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
+DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
+DIRECTORY_PREFIX = "playground:session:"
+
+
+def new_id(nbytes: int) -> str:
+    """An unguessable identifier (``nbytes`` × 8 random bits, URL-safe)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Directory:
+    """Which process runs which session, shared through Redis."""
+
+    def __init__(self, url: str):
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=2)
+
+    def put(self, session: Session, host: str) -> None:
+        entry = {"host": host, "token_sha256": _digest(session.token),
+                 "scenario": session.metadata()}
+        self.redis.set(DIRECTORY_PREFIX + session.id, json.dumps(entry), ex=DIRECTORY_TTL)
+
+    def get(self, session_id: str) -> dict | None:
+        raw = self.redis.get(DIRECTORY_PREFIX + session_id)
+        return None if raw is None else json.loads(raw)
+
+    def remove(self, session_id: str) -> None:
+        self.redis.delete(DIRECTORY_PREFIX + session_id)
+
+
+class Registry:
+    """The app's sessions; see the module docstring."""
+
+    def __init__(self, socketio, manager, config):
+        self.socketio = socketio
+        self.manager = manager
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self.clients: dict[str, str] = {}  # Socket.IO sid -> the session it watches
+        self.limits: dict[str, dict] = {}  # Socket.IO sid -> request kind -> rate bucket
+        self.remote: dict[str, dict[str, tuple[int, float]]] = {}  # session -> host -> (n, when)
+        self.lock = threading.Lock()
+        self.host = getattr(manager, "host_id", "local")
+        queue = config.get("MESSAGE_QUEUE")
+        self.directory = Directory(queue) if queue else None
+        manager.on_cluster = self.on_cluster
+        self._started = False
+
+    # -- sessions ----------------------------------------------------------------------
+    def create(self, scenario: dict) -> Session:
+        with self.lock:
+            if len(self.sessions) >= self.config["MAX_SESSIONS"]:
+                raise ScenarioError(f"this server already runs {len(self.sessions)} sessions, "
+                                    "its limit; try again later")
+            self._start_maintenance()
+            sid = new_id(16)
+            session = Session(sid, new_id(24), scenario, socketio=self.socketio,
+                              audience=lambda: self.audience(sid),
+                              max_speed=self.config["MAX_SPEED"])
+            self.sessions[sid] = session
+        if self.directory is not None:
+            self.directory.put(session, self.host)
+        session.start()
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def elsewhere(self, session_id: str) -> dict | None:
+        """The directory entry of a session another process runs, if any."""
+        if self.directory is None or session_id in self.sessions:
+            return None
+        entry = self.directory.get(session_id)
+        if entry is None or entry["host"] == self.host:
+            return None
+        return entry
+
+    def token_matches(self, entry: dict, token: str) -> bool:
+        return secrets.compare_digest(entry["token_sha256"], _digest(token))
+
+    def close(self, session_id: str) -> None:
+        with self.lock:
+            session = self.sessions.pop(session_id, None)
+        if session is None:
+            return
+        session.close()
+        if self.directory is not None:
+            try:
+                self.directory.remove(session_id)
+            except Exception:
+                log.exception("cannot remove session %s from the directory", session_id)
+
+    # -- audience ----------------------------------------------------------------------
+    def audience(self, session_id: str) -> int:
+        local = self.manager.local_watchers(session_id)
+        remote = self.remote.get(session_id)
+        if remote:
+            cutoff = time.monotonic() - REMOTE_TTL
+            local += sum(n for n, when in remote.values() if when >= cutoff)
+        return local
+
+    def watch(self, sid: str, session_id: str) -> None:
+        """Record that client ``sid`` now watches ``session_id`` (and only that one)."""
+        self.clients[sid] = session_id
+        with self.lock:
+            self._start_maintenance()
+        if not self.manager.watch(sid, session_id):
+            self.want_frame(session_id, full=True)
+        else:
+            self.want_frame(session_id, full=False)
+        self.announce(session_id)
+
+    def unwatch(self, sid: str, disconnecting: bool = False) -> str | None:
+        session_id = self.clients.pop(sid, None)
+        self.manager.unwatch(sid)
+        if session_id is not None:
+            self.announce(session_id, minus=1 if disconnecting else 0)
+        return session_id
+
+    # -- cluster messages ----------------------------------------------------------------
+    def want_frame(self, session_id: str, full: bool) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.poke(full)
+        elif self.directory is not None:
+            self.socketio.emit(CLUSTER_PREFIX + "frame_wanted",
+                               {"session": session_id, "full": full})
+
+    def announce(self, session_id: str, minus: int = 0) -> None:
+        """Tell the process that runs ``session_id`` how many clients watch it here."""
+        if self.directory is None or session_id in self.sessions:
+            return
+        count = max(0, self.manager.local_watchers(session_id) - minus)
+        self.socketio.emit(CLUSTER_PREFIX + "watchers",
+                           {"session": session_id, "host": self.host, "count": count})
+
+    def on_cluster(self, event: str, data) -> None:
+        """A cluster message from this or another process (never re-broadcast here)."""
+        if not isinstance(data, dict):
+            return
+        session = self.sessions.get(data.get("session"))
+        if session is None:
+            return
+        if event == CLUSTER_PREFIX + "frame_wanted":
+            session.poke(bool(data.get("full", True)))
+        elif event == CLUSTER_PREFIX + "watchers" and data.get("host") != self.host:
+            hosts = self.remote.setdefault(session.id, {})
+            before = hosts.get(data["host"], (0, 0))[0]
+            hosts[data["host"]] = (int(data.get("count", 0)), time.monotonic())
+            if data.get("count", 0) > before:
+                session.wake.set()
+
+    # -- upkeep --------------------------------------------------------------------------
+    def _start_maintenance(self) -> None:
+        if not self._started:
+            self._started = True
+            self.socketio.start_background_task(self._maintain)
+
+    def _maintain(self) -> None:
+        last_announce = last_directory = time.monotonic()
+        while True:
+            self.socketio.sleep(1.0)
+            try:
+                now = time.monotonic()
+                idle = self.config["SESSION_IDLE_SECONDS"]
+                for session in list(self.sessions.values()):
+                    if self.audience(session.id) > 0:
+                        session.last_active = now
+                    elif now - session.last_active > idle:
+                        log.info("session %s expired after %g s idle", session.id, idle)
+                        self.close(session.id)
+                if self.directory is not None:
+                    if now - last_announce >= ANNOUNCE_EVERY:
+                        last_announce = now
+                        for session_id in self.manager.watched_sessions():
+                            self.announce(session_id)
+                    if now - last_directory >= DIRECTORY_TTL / 3:
+                        last_directory = now
+                        for session in list(self.sessions.values()):
+                            self.directory.put(session, self.host)
+            except Exception:
+                log.exception("session upkeep failed; retrying")

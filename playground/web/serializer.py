@@ -1,0 +1,191 @@
+"""Snapshots of a running session as JSON frames, and the deltas between them.
+
+One serializer turns engine objects into the wire format of ``docs/protocol.md``; nothing
+else in the web layer reads simulation internals for display. A :class:`FrameBuilder`
+belongs to one session and remembers what it sent last, so each frame after a full one
+carries only what changed: node entries that differ (ignoring ``clock_ms``, which a client
+computes from ``offset_ms`` and ``rate``), the trace records appended since the previous
+frame, and the other sections only when their content changed. The complete list of
+messages in flight is in every frame: it moves every frame anyway.
+
+``merge`` is the inverse used by the fan-out (``playground.web.fanout``): it folds a delta
+into the last full picture so that any server process can hand a late or slow client a
+full frame of its own.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..engine.simulation import PPM
+from ..engine.trace import record_json
+
+MAX_EVENTS_PER_FRAME = 300
+FULL_EVENTS = 500  # trace records a full frame carries (the space-time diagram's history)
+
+
+def _ms(us: int | float) -> float:
+    return round(us / 1000, 3)
+
+
+def node_entry(sim, nid: str) -> dict:
+    """One node as the UI sees it (without ``clock_ms``, which moves every frame)."""
+    node = sim.nodes[nid]
+    model = sim.model
+    timers = sorted((name, node.true_at(due_local)) for name, (_seq, due_local, _c)
+                    in node.timers.items())
+    return {
+        "id": nid,
+        "status": node.status,
+        "offset_ms": _ms(node.offset),
+        "rate": node.rate / PPM,
+        "role": model.role(node.state),
+        "summary": model.summary(nid, node.state),
+        "timers": [{"name": name, "due_ms": _ms(due)} for name, due in timers],
+    }
+
+
+def links(sim) -> dict:
+    """Cut directed links, the partition's groups and links with their own settings."""
+    groups = None
+    if sim.groups:
+        by_group: dict[int, list] = {}
+        for nid in sim.node_ids:
+            by_group.setdefault(sim.groups.get(nid, -1), []).append(nid)
+        groups = [by_group[g] for g in sorted(by_group)]
+    return {
+        "cut": [[a, b] for (a, b) in sim.cuts],
+        "groups": groups,
+        "custom": [{"from": a, "to": b, "latency_ms": [_ms(link.lo), _ms(link.hi)],
+                    "loss": link.loss, "duplicate": link.duplicate}
+                   for (a, b), link in sim.links.items()],
+    }
+
+
+def messages(sim) -> list:
+    return [{"id": mid, "from": src, "to": dst, "kind": type(msg).__name__,
+             "sent_ms": _ms(sent), "due_ms": _ms(due)}
+            for mid, (src, dst, msg, sent, due) in sim.in_flight.items()]
+
+
+def violations(sim) -> list:
+    return [{"invariant": v.invariant, "at_ms": _ms(v.at), "event": v.event, "node": v.node,
+             "detail": v.detail} for v in sim.violations]
+
+
+def events(trace, start: int, end: int, limit: int) -> tuple[list, int]:
+    """Records ``start``..``end`` as JSON, the last ``limit`` of them, and how many were left out."""
+    first = max(start, end - limit)
+    return [record_json(i, trace[i]) for i in range(first, end)], first - start
+
+
+def with_clocks(nodes: list, t_ms: float) -> list:
+    """Node entries with ``clock_ms`` filled in for time ``t_ms``."""
+    return [{**n, "clock_ms": round(n["offset_ms"] + n["rate"] * t_ms, 3)} for n in nodes]
+
+
+class FrameBuilder:
+    """Builds one session's frames; remembers the previous one to send deltas."""
+
+    # Sections sent only when their content changed (compared as built values).
+    _SECTIONS = ("links", "violations", "metrics", "panel", "caption", "share_url", "failure")
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+        self.seq = 0
+        self._nodes: dict[str, dict] = {}
+        self._sections: dict[str, object] = {}
+        self._trace_end = 0
+        self._n_violations = -1
+
+    def build(self, sim, *, full: bool, head: dict, sections: dict) -> dict:
+        """The next frame. ``head`` is always sent (time, playing, speed...); ``sections``
+        (caption, share_url, failure...) are sent when they changed, or always if full."""
+        self.seq += 1
+        t_ms = _ms(sim.now)
+        frame = {"session": self.session_id, "seq": self.seq, "full": full, "t_ms": t_ms,
+                 **head}
+        nodes = [node_entry(sim, nid) for nid in sim.node_ids]
+        if full:
+            frame["nodes"] = with_clocks(nodes, t_ms)
+        else:
+            frame["nodes"] = with_clocks(
+                [n for n in nodes if self._nodes.get(n["id"]) != n], t_ms)
+        self._nodes = {n["id"]: n for n in nodes}
+        frame["messages"] = messages(sim)
+        end = len(sim.trace)
+        if full or end < self._trace_end:
+            frame["events"], skipped = events(sim.trace, 0, end, FULL_EVENTS)
+        else:
+            frame["events"], skipped = events(sim.trace, self._trace_end, end,
+                                              MAX_EVENTS_PER_FRAME)
+            if skipped:
+                frame["events_skipped"] = skipped
+        self._trace_end = end
+        current = dict(sections)
+        current["links"] = links(sim)
+        current["metrics"] = sim.metrics()
+        current["panel"] = sim.model.panel(sim)
+        if full or len(sim.violations) != self._n_violations:
+            current["violations"] = violations(sim)
+            self._n_violations = len(sim.violations)
+        else:
+            current["violations"] = self._sections.get("violations")
+        for key in self._SECTIONS:
+            if key not in current:
+                continue
+            value = current[key]
+            if full or self._sections.get(key) != value:
+                frame[key] = value
+            self._sections[key] = value
+        return frame
+
+
+def merge(picture: dict | None, frame: dict) -> dict | None:
+    """Fold ``frame`` into the last full ``picture`` (None when a delta has no base)."""
+    if frame.get("full"):
+        out = dict(frame)
+        out["events"] = deque(frame.get("events", ()), maxlen=FULL_EVENTS)
+        out.pop("events_skipped", None)
+        return out
+    if picture is None or frame.get("seq") != picture.get("seq", 0) + 1:
+        return None
+    for key, value in frame.items():
+        if key == "nodes":
+            by_id = {n["id"]: n for n in picture["nodes"]}
+            for n in value:
+                by_id[n["id"]] = n
+            picture["nodes"] = [by_id[n["id"]] for n in picture["nodes"]]
+        elif key == "events":
+            picture["events"].extend(value)
+        elif key not in ("events_skipped", "full"):
+            picture[key] = value
+    return picture
+
+
+def full_from(picture: dict) -> dict:
+    """A full frame equivalent to the merged ``picture``."""
+    out = dict(picture)
+    out["full"] = True
+    out["events"] = list(picture["events"])
+    out["nodes"] = with_clocks(picture["nodes"], picture["t_ms"])
+    return out
+
+
+def model_info(cls) -> dict:
+    """A model's description for the UI: variants, params, commands, invariants, faults."""
+    from ..engine.commands import FAULT_TYPES
+
+    return {
+        "title": cls.title,
+        "variants": [{"name": v.name, "default": v.default, "description": v.description,
+                      "choices": list(v.choices), "broken": v.broken} for v in cls.variants],
+        "params": [{"name": p.name, "default": p.default, "description": p.description,
+                    "schema": p.schema} for p in cls.params],
+        "commands": cls.commands,
+        "invariants": [{"name": i.name, "description": i.description} for i in cls.invariants],
+        "fault_types": list(FAULT_TYPES),
+        "default_nodes": cls.default_nodes,
+        "min_nodes": cls.min_nodes,
+        "max_nodes": cls.max_nodes,
+    }

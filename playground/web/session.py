@@ -1,0 +1,318 @@
+"""One live session: a simulation, its history, and the runner that paces it.
+
+Theory of operation
+-------------------
+A :class:`Session` owns a scenario, the :class:`~playground.engine.simulation.Simulation`
+built from it and the :class:`~playground.engine.history.History` that seeks and forks it.
+Requests from the socket handlers (``control``, ``act``) and the runner's ticks both hold
+the session's lock, so the simulation only ever sees one caller at a time.
+
+The **runner** is one background task per session. While the session plays and somebody
+watches, each tick advances simulated time by the wall time elapsed times the speed (or,
+at ``"max"``, by as much as fits in a compute budget), stops early at a narrative caption
+marked ``pause``, and emits one frame; ticks are at most 30 per second. Paused or
+unwatched, the runner sleeps until a request wakes it, and emits one frame after each
+control or action so every watcher sees its effect at once. Only the runner emits frames,
+so their ``seq`` numbers are in order.
+
+A live action is recorded at the current simulated time (forking first when the session
+was rewound), so ``recorded(scenario, sim)`` — and the share link made from it — replays
+exactly what the audience saw. An exception raised by the model ends the session's run:
+it is logged, the session answers every later request with the error, and its clients get
+a ``failure`` with the link that reproduces it. Other sessions are untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ..engine import commands as C
+from ..engine.errors import ScenarioError
+from ..engine.history import History
+from ..scenarios import build, recorded, share
+from ..scenarios.schema import MAX_COMMANDS
+from . import serializer
+from .fanout import room_of
+
+log = logging.getLogger(__name__)
+
+FPS = 30
+MAX_TICK_WALL = 0.25  # s of wall time one tick may catch up (a stalled runner does not leap)
+MAX_BUDGET = 0.02  # s of computation per tick at speed "max"
+MAX_CHUNK_US = 20_000  # simulated µs per step at speed "max"
+MIN_SPEED = 0.01
+
+
+class Session:
+    """A live simulation with its controls; see the module docstring."""
+
+    def __init__(self, session_id: str, token: str, scenario: dict, *, socketio,
+                 audience, max_speed: float):
+        self.id = session_id
+        self.token = token
+        self.scenario = scenario
+        self.sim = build(scenario)
+        self.history = History(self.sim)
+        self.frames = serializer.FrameBuilder(session_id)
+        self.socketio = socketio
+        self.audience = audience  # callable: how many clients watch, on every process
+        self.max_speed = max_speed
+        self.end_us = scenario["duration_ms"] * 1000
+        self.playing = False
+        self.speed: float | str = 1.0
+        self.failure: dict | None = None
+        self.finished = False
+        self.share = share.encode(recorded(scenario, self.sim))
+        self.lock = threading.RLock()
+        self.wake = socketio.server.eio.create_event()
+        self.want_frame = False
+        self.want_full = True
+        self.closed = False
+        self.last_active = time.monotonic()
+        self._wall = time.monotonic()
+        self._carry = 0.0
+
+    # -- links -------------------------------------------------------------------------
+    @property
+    def share_url(self) -> str:
+        return "/s/" + self.share
+
+    @property
+    def watch_url(self) -> str:
+        return "/w/" + self.id
+
+    def metadata(self) -> dict:
+        """What a client needs to label the session (sent on join and in full frames)."""
+        sc = self.scenario
+        return {"model": sc["model"], "name": sc.get("name"), "title": sc.get("title"),
+                "description": sc.get("description"), "claims": sc.get("claims", []),
+                "expected": sc.get("expected"), "seed": sc["seed"], "nodes": sc["nodes"],
+                "node_ids": list(self.sim.node_ids), "variant": sc["variant"],
+                "params": sc["params"], "network": sc["network"],
+                "duration_ms": sc["duration_ms"], "narrative": sc["narrative"],
+                "share_url": self.share_url, "watch_url": self.watch_url}
+
+    # -- the runner ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.socketio.start_background_task(self._run)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+    def poke(self, full: bool = False) -> None:
+        """Ask the runner for a frame now (a full one if ``full``)."""
+        with self.lock:
+            self.want_frame = True
+            self.want_full = self.want_full or full
+        self.wake.set()
+
+    def _run(self) -> None:
+        interval = 1 / FPS
+        while not self.closed:
+            started = time.monotonic()
+            self.wake.clear()
+            frame = failure = None
+            with self.lock:
+                watched = self.audience() > 0
+                active = self.playing and watched and self.failure is None
+                try:
+                    if active:
+                        self._tick(started)
+                    else:
+                        self._wall = started
+                    if watched and (active or self.want_frame):
+                        frame = self._frame()
+                except Exception as exc:  # the model or the engine failed: stop this run
+                    failure = self._fail(exc)
+                    frame = self._safe_frame()
+            if frame is not None:
+                self.socketio.emit("frame", frame, to=room_of(self.id))
+            if failure is not None:
+                self.socketio.emit("failure", failure, to=room_of(self.id))
+            if active and self.playing:
+                self.wake.wait(max(0.0, interval - (time.monotonic() - started)))
+            else:
+                self.wake.wait(1.0)
+
+    def _tick(self, wall: float) -> None:
+        """Advance simulated time for the wall time since the previous tick."""
+        sim = self.sim
+        elapsed = min(MAX_TICK_WALL, wall - self._wall)
+        self._wall = wall
+        start = sim.now
+        stop = self.end_us
+        pause_at = self._next_pausing_caption(start)
+        if pause_at is not None:
+            stop = min(stop, pause_at)
+        if self.speed == "max":
+            deadline = time.monotonic() + MAX_BUDGET
+            while sim.now < stop and time.monotonic() < deadline:
+                self.history.advance(min(stop, sim.now + MAX_CHUNK_US))
+        else:
+            self._carry += elapsed * self.speed * 1_000_000
+            step = int(self._carry)
+            self._carry -= step
+            self.history.advance(min(stop, start + step))
+        if sim.now >= self.end_us:
+            self.playing = False
+            self._finish()
+        elif pause_at is not None and sim.now >= pause_at:
+            self.playing = False
+
+    def _next_pausing_caption(self, after_us: int) -> int | None:
+        for caption in self.scenario["narrative"]:
+            at = int(round(caption["at_ms"] * 1000))
+            if at > after_us and caption.get("pause"):
+                return at
+        return None
+
+    def _caption(self) -> dict | None:
+        shown = None
+        for caption in self.scenario["narrative"]:
+            if caption["at_ms"] * 1000 <= self.sim.now:
+                shown = caption
+        return shown
+
+    def _finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.sim.finish()
+
+    def _frame(self) -> dict:
+        full = self.want_full
+        self.want_frame = self.want_full = False
+        head = {"frontier_ms": round(self.history.frontier / 1000, 3),
+                "duration_ms": self.scenario["duration_ms"], "playing": self.playing,
+                "speed": self.speed}
+        sections = {"caption": self._caption(), "share_url": self.share_url,
+                    "failure": self.failure}
+        if full:
+            head["scenario"] = self.metadata()
+        return self.frames.build(self.sim, full=full, head=head, sections=sections)
+
+    def _safe_frame(self) -> dict | None:
+        try:
+            self.want_full = True
+            return self._frame()
+        except Exception:
+            log.exception("session %s: cannot draw the failed simulation", self.id)
+            return None
+
+    def _fail(self, exc: Exception) -> dict:
+        log.exception("session %s failed at t=%d µs", self.id, self.sim.now)
+        self.playing = False
+        try:
+            replay = share.link_path(recorded(self.scenario, self.sim))
+        except Exception:  # the recorded scenario itself is unusable; offer the last good one
+            replay = self.share_url
+        self.failure = {"session": self.id, "error": f"{type(exc).__name__}: {exc}"[:300],
+                        "at_ms": round(self.sim.now / 1000, 3), "replay_url": replay}
+        return self.failure
+
+    # -- requests (called by the socket handlers) ----------------------------------------
+    def _guard(self) -> None:
+        if self.failure is not None:
+            raise ScenarioError(f"this session's simulation failed ({self.failure['error']}); "
+                                f"replay it from {self.failure['replay_url']}")
+
+    def control(self, op: str, value) -> dict:
+        """Apply one control operation; the answer's extra fields, or ScenarioError."""
+        with self.lock:
+            self.last_active = time.monotonic()
+            self._guard()
+            try:
+                answer = self._control(op, value)
+            except ScenarioError:
+                raise
+            except Exception as exc:
+                failure = self._fail(exc)
+                self.socketio.emit("failure", failure, to=room_of(self.id))
+                raise ScenarioError(f"the simulation failed: {failure['error']}") from None
+            self.want_frame = True
+        self.wake.set()
+        return answer
+
+    def _control(self, op: str, value) -> dict:
+        sim = self.sim
+        if op == "play":
+            if sim.now >= self.end_us:
+                raise ScenarioError(f"the run has reached its end ({self.end_us / 1000:g} ms); "
+                                    "seek back to play again")
+            self.playing = True
+            self._wall = time.monotonic()
+            self._carry = 0.0
+        elif op == "pause":
+            self.playing = False
+        elif op == "step":
+            self.playing = False
+            if value is None:
+                target = sim.next_time()
+                if target > self.end_us:
+                    raise ScenarioError("nothing is left to run before the end of the scenario")
+            else:
+                target = min(self.end_us, sim.now + int(round(value * 1000)))
+            self.history.advance(int(target))
+            if sim.now >= self.end_us:
+                self._finish()
+        elif op == "speed":
+            self.speed = value
+            self._carry = 0.0
+        elif op == "seek":
+            frontier_ms = self.history.frontier / 1000
+            if value > frontier_ms:
+                raise ScenarioError(f"seek: {value:g} ms is beyond the furthest moment computed "
+                                    f"({frontier_ms:g} ms)")
+            self.history.seek(int(round(value * 1000)))
+            sim.run_until(sim.now)  # commands recorded at exactly this instant
+            self.finished = False
+            self.want_full = True
+        elif op == "fork":
+            self.history.fork()
+            self.finished = False
+            self.share = share.encode(recorded(self.scenario, sim))
+            self.want_full = True
+        return {"t_ms": round(sim.now / 1000, 3)}
+
+    def act(self, command) -> dict:
+        """Apply a parsed command now and record it; ``{at_ms, share_url}``."""
+        with self.lock:
+            self.last_active = time.monotonic()
+            self._guard()
+            sim = self.sim
+            sim.run_until(sim.now)
+            if sim.now > self.end_us:
+                raise ScenarioError("the run has reached its end; seek back to act")
+            behind = sim.now < self.history.frontier
+            kept = sim.commands[:sim.cmd_pos] if behind else sim.commands
+            if len(kept) >= MAX_COMMANDS:
+                raise ScenarioError(f"this session already holds {MAX_COMMANDS} commands, the "
+                                    "most a scenario may have")
+            candidate = dict(self.scenario)
+            candidate["commands"] = recorded(self.scenario, sim)["commands"][:len(kept)]
+            candidate["commands"].append({"at_ms": sim.now / 1000, **C.to_json(command)})
+            new_share = share.encode(candidate)  # refuses a recording that would not replay
+            if behind:
+                self.history.fork()
+                self.want_full = True
+            try:
+                sim.apply(command)
+            except Exception as exc:
+                failure = self._fail(exc)
+                self.socketio.emit("failure", failure, to=room_of(self.id))
+                raise ScenarioError(f"the simulation failed: {failure['error']}") from None
+            self.history.frontier = max(self.history.frontier, sim.now)
+            self.share = new_share
+            self.want_frame = True
+        self.wake.set()
+        return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
+
+    # -- export --------------------------------------------------------------------------
+    def trace_records(self, limit: int) -> tuple[int, list]:
+        """The index of the first record and the last ``limit`` trace records up to now."""
+        with self.lock:
+            trace = self.sim.trace
+            first = max(0, len(trace) - limit)
+            return first, trace[first:]

@@ -1,0 +1,72 @@
+"""Fixtures for the web layer: an app in threading mode, test clients, a stand-in page."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from playground import create_app, socketio
+
+PAGE = "<!doctype html><script>const BOOT = {{ boot | tojson }};</script>"
+
+
+@pytest.fixture
+def app(tmp_path):
+    (tmp_path / "play.html").write_text(PAGE)
+    app = create_app({"ASYNC": "threading", "TEMPLATE_FOLDER": str(tmp_path),
+                      "TESTING": True})
+    yield app
+    registry = app.extensions["playground"]
+    for session_id in list(registry.sessions):
+        registry.close(session_id)
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def connect(app):
+    """Make Socket.IO test clients; all are disconnected at teardown."""
+    made = []
+
+    def make():
+        client = socketio.test_client(app)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        if client.is_connected():
+            client.disconnect()
+
+
+def frames(client, session=None) -> list[dict]:
+    """The frames a test client has received since the last call."""
+    out = []
+    for packet in client.get_received():
+        if packet["name"] == "frame":
+            frame = packet["args"][0]
+            if session is None or frame["session"] == session:
+                out.append(frame)
+    return out
+
+
+def wait_for(client, predicate, timeout=5.0, session=None) -> list[dict]:
+    """Collect frames until one satisfies ``predicate``; all collected frames."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.extend(frames(client, session))
+        if any(predicate(f) for f in seen):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"no matching frame within {timeout} s ({len(seen)} frames seen)")
+
+
+def toy_scenario(**overrides) -> dict:
+    scenario = {"model": "toy", "seed": 7, "nodes": 5, "duration_ms": 60_000}
+    scenario.update(overrides)
+    return scenario
