@@ -1,0 +1,420 @@
+"""Unit tests of the idempotency model, one transition at a time, and its presets."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from playground.models.base import MS
+from playground.models.fsm import IllegalTransition
+from playground.models.idempotency import (
+    KEYS, LEDGER, SERVER, WORKER, Charge, ChargeRecorded, ClientState, ConditionFailed,
+    DuplicateKey, Idempotency, KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent, KeyRecord,
+    KeyStatus, KeyStoreState, KeyWritten, LedgerState, Observer, PaymentFailed,
+    PaymentInProgress, PaymentReceipt, PaymentRequest, Phase, Receipt,
+)
+from playground.scenarios import build, presets, run
+from playground.scenarios.schema import validate
+from tests.fakes import FakeContext
+
+DEFAULTS = {p.name: p.default for p in Idempotency.params}
+
+
+def model(mode="unique_insert", **params):
+    return Idempotency(5, {**DEFAULTS, **params}, {"mode": mode})
+
+
+def ctx_for(m, node, now=0, ghost=None):
+    return FakeContext(node=node, params=m.p, variant=m.v, ghost=ghost or Observer(), now=now)
+
+
+# -- clients -----------------------------------------------------------------------------
+def test_pay_sends_the_payment_with_its_key_and_arms_the_client_timeout():
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay", "amount": 30}, ctx)
+    assert ctx.sent == [(SERVER, PaymentRequest("c1-1", 30, "c1-1"))]
+    assert ctx.timers == {"retry:c1-1": DEFAULTS["client_timeout_ms"] * MS}
+    assert st.outstanding["c1-1"].attempts == 1
+    assert st.disk.next_payment == 1
+    assert ctx.counters == {"payments": 1}
+
+
+def test_without_keys_the_request_carries_no_idempotency_key():
+    m = model("none")
+    st, ctx = ClientState(), ctx_for(m, "c2")
+    m.on_command(st, {"type": "pay"}, ctx)
+    assert ctx.sent == [(SERVER, PaymentRequest("c2-1", DEFAULTS["amount"], None))]
+
+
+def test_double_submit_sends_two_identical_requests():
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "double_submit", "amount": 40, "key": "order-7"}, ctx)
+    req = PaymentRequest("order-7", 40, "order-7")
+    assert ctx.sent == [(SERVER, req), (SERVER, req)]
+    assert st.outstanding["order-7"].attempts == 2
+    assert ctx.counters == {"payments": 1, "double_submits": 1}
+
+
+def test_paying_an_outstanding_key_again_is_a_retry_of_it():
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay", "key": "k", "amount": 5}, ctx)
+    m.on_command(st, {"type": "pay", "key": "k", "amount": 99}, ctx)
+    assert [msg for _, msg in ctx.sent] == [PaymentRequest("k", 5, "k")] * 2
+    assert st.outstanding["k"].retries == 1
+    assert ctx.counters["retries"] == 1
+
+
+def test_client_timeout_resends_the_same_key_then_gives_up():
+    m = model(max_retries=2)
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay", "amount": 10}, ctx)
+    for _ in range(2):
+        m.on_timer(st, "retry:c1-1", ctx)
+    assert [msg for _, msg in ctx.sent] == [PaymentRequest("c1-1", 10, "c1-1")] * 3
+    assert ctx.counters["retries"] == 2
+    m.on_timer(st, "retry:c1-1", ctx)
+    assert len(ctx.sent) == 3
+    assert st.outstanding == {} and st.gave_up == 1
+    assert ctx.counters["gave_up"] == 1
+
+
+def test_receipt_completes_the_payment_and_later_answers_are_ignored():
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay", "amount": 10}, ctx)
+    ctx.now = 250 * MS
+    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, False), SERVER, ctx)
+    assert st.outstanding == {} and st.paid == 1
+    assert "retry:c1-1" not in ctx.timers
+    assert ctx.samples["payment_latency_ms"] == [250.0]
+    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, True), SERVER, ctx)
+    assert st.paid == 1
+
+
+@pytest.mark.parametrize("answer", [PaymentInProgress("c1-1"), PaymentFailed("c1-1", "x")])
+def test_in_progress_or_failed_answer_resends_after_the_backoff(answer):
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay"}, ctx)
+    m.on_message(st, answer, SERVER, ctx)
+    assert ctx.timers["retry:c1-1"] == DEFAULTS["retry_backoff_ms"] * MS
+    assert "c1-1" in st.outstanding
+
+
+def test_workload_starts_payments_on_the_clients_clock():
+    m = model(payments_per_second=10)
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_start(st, ctx)
+    assert 50 * MS <= ctx.timers["workload"] < 150 * MS
+    m.on_timer(st, "workload", ctx)
+    assert ctx.sent_of(PaymentRequest) == [(SERVER, PaymentRequest("c1-1", 25, "c1-1"))]
+    assert "workload" in ctx.timers
+
+
+# -- server ------------------------------------------------------------------------------
+def server_with(m, *requests):
+    st, ctx = m.init_node(SERVER), ctx_for(m, SERVER)
+    for client, payment in requests:
+        key = None if m.mode.value == "none" else payment
+        m.on_message(st, PaymentRequest(payment, 20, key), client, ctx)
+    return st, ctx
+
+
+def test_no_key_mode_charges_then_replies():
+    m = model("none")
+    st, ctx = server_with(m, ("c1", "p"))
+    assert ctx.sent == [(LEDGER, Charge(1, "p", 20))]
+    assert st.workers[0].phase is Phase.CHARGING
+    ctx.clear()
+    m.on_message(st, ChargeRecorded(1, "ch_1"), LEDGER, ctx)
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, False))]
+    assert st.workers == [None] * DEFAULTS["workers"]
+    assert "worker:0" not in ctx.timers
+
+
+def test_naive_checks_charges_saves_then_replies():
+    m = model("naive")
+    st, ctx = server_with(m, ("c1", "p"))
+    assert ctx.sent == [(KEYS, KeyGet(1, "p"))]
+    assert st.workers[0].phase is Phase.CHECKING
+    ctx.clear()
+    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
+    assert ctx.sent == [(LEDGER, Charge(2, "p", 20))]
+    ctx.clear()
+    m.on_message(st, ChargeRecorded(2, "ch_4"), LEDGER, ctx)
+    assert ctx.sent == [(KEYS, KeyPut(3, "p", KeyStatus.COMPLETED, Receipt("ch_4", 20)))]
+    assert st.workers[0].phase is Phase.SAVING
+    ctx.clear()
+    m.on_message(st, KeyWritten(3, "p"), KEYS, ctx)
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_4", 20, False))]
+    assert st.workers[0] is None and st.ops == {}
+
+
+def test_naive_check_that_finds_the_key_replies_from_the_store():
+    m = model("naive")
+    st, ctx = server_with(m, ("c1", "p"))
+    ctx.clear()
+    m.on_message(st, KeyItem(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20)), KEYS, ctx)
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, True))]
+    assert ctx.counters["replies_from_store"] == 1
+
+
+def test_naive_workers_with_the_same_key_both_pass_the_check():
+    m = model("naive")
+    st, ctx = server_with(m, ("c1", "p"), ("c1", "p"))
+    assert ctx.sent == [(KEYS, KeyGet(1, "p")), (KEYS, KeyGet(2, "p"))]
+    ctx.clear()
+    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
+    m.on_message(st, KeyItem(2, "p", None, None), KEYS, ctx)
+    assert ctx.sent == [(LEDGER, Charge(3, "p", 20)), (LEDGER, Charge(4, "p", 20))]
+
+
+def test_unique_insert_claims_the_key_before_charging():
+    m = model("unique_insert")
+    st, ctx = server_with(m, ("c1", "p"))
+    assert ctx.sent == [(KEYS, KeyInsert(1, "p"))]
+    assert st.workers[0].phase is Phase.CLAIMING
+    ctx.clear()
+    m.on_message(st, KeyWritten(1, "p"), KEYS, ctx)
+    assert ctx.sent == [(LEDGER, Charge(2, "p", 20))]
+
+
+def test_unique_insert_duplicate_reads_the_row_and_stops_if_started():
+    m = model("unique_insert")
+    st, ctx = server_with(m, ("c2", "p"))
+    ctx.clear()
+    m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
+    assert ctx.sent == [(KEYS, KeyGet(2, "p"))]
+    assert st.workers[0].phase is Phase.READING
+    ctx.clear()
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    assert ctx.sent == [("c2", PaymentInProgress("p"))]
+    assert ctx.counters["conflicts"] == 1
+    assert st.workers[0] is None
+
+
+def test_unique_insert_duplicate_of_a_completed_row_gets_the_stored_receipt():
+    m = model("unique_insert")
+    st, ctx = server_with(m, ("c2", "p"))
+    m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
+    ctx.clear()
+    m.on_message(st, KeyItem(2, "p", KeyStatus.COMPLETED, Receipt("ch_9", 20)), KEYS, ctx)
+    assert ctx.sent == [("c2", PaymentReceipt("p", "ch_9", 20, True))]
+
+
+def test_conditional_put_refusal_answers_from_the_returned_item():
+    m = model("conditional_put")
+    st, ctx = server_with(m, ("c1", "p"), ("c2", "p"))
+    assert ctx.sent == [(KEYS, KeyPutIfAbsent(1, "p")), (KEYS, KeyPutIfAbsent(2, "p"))]
+    ctx.clear()
+    m.on_message(st, ConditionFailed(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    assert ctx.sent == [("c2", PaymentInProgress("p"))]
+    m.on_message(st, ConditionFailed(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20)),
+                 KEYS, ctx)
+    assert ctx.sent[-1] == ("c1", PaymentReceipt("p", "ch_1", 20, True))
+
+
+def test_requests_wait_for_a_free_worker():
+    m = model("none", workers=1)
+    st, ctx = server_with(m, ("c1", "a"), ("c2", "b"))
+    assert ctx.sent == [(LEDGER, Charge(1, "a", 20))]
+    assert [req.payment for _, req in st.queue] == ["b"]
+    ctx.clear()
+    m.on_message(st, ChargeRecorded(1, "ch_1"), LEDGER, ctx)
+    assert ctx.sent == [("c1", PaymentReceipt("a", "ch_1", 20, False)),
+                        (LEDGER, Charge(2, "b", 20))]
+    assert st.queue == []
+
+
+def test_worker_timeout_fails_the_request_and_a_late_confirmation_is_only_counted():
+    m = model("naive")
+    st, ctx = server_with(m, ("c1", "p"))
+    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
+    assert ctx.timers["worker:0"] == DEFAULTS["server_timeout_ms"] * MS
+    ctx.clear()
+    m.on_timer(st, "worker:0", ctx)
+    assert ctx.sent == [("c1", PaymentFailed("p", "charging timed out"))]
+    assert st.workers[0] is None and st.ops == {}
+    ctx.clear()
+    m.on_message(st, ChargeRecorded(2, "ch_1"), LEDGER, ctx)
+    assert ctx.sent == []
+    assert ctx.counters["late_charges"] == 1
+
+
+def test_a_reply_to_an_old_operation_is_ignored():
+    m = model("unique_insert")
+    st, ctx = server_with(m, ("c1", "p"))
+    m.on_message(st, KeyWritten(1, "p"), KEYS, ctx)
+    ctx.clear()
+    m.on_message(st, KeyWritten(1, "p"), KEYS, ctx)  # a copy of the claim's answer
+    assert ctx.sent == []
+    assert st.workers[0].phase is Phase.CHARGING
+
+
+def test_worker_transition_table_refuses_illegal_moves():
+    assert WORKER.move(Phase.CLAIMING, Phase.READING) is Phase.READING
+    with pytest.raises(IllegalTransition):
+        WORKER.move(Phase.READING, Phase.CHARGING)
+    with pytest.raises(IllegalTransition):
+        WORKER.move(Phase.IDLE, Phase.SAVING)
+
+
+def test_server_op_counter_survives_a_crash():
+    assert "disk" in Idempotency.durable
+    m = model()
+    st, _ = server_with(m, ("c1", "p"))
+    fresh = m.init_node(SERVER)
+    fresh.disk = st.disk
+    assert fresh.disk.next_op == 1 and fresh.workers == [None] * DEFAULTS["workers"]
+
+
+# -- key store ---------------------------------------------------------------------------
+def test_insert_is_atomic_and_unique():
+    m = model()
+    st, ctx = KeyStoreState(), ctx_for(m, KEYS)
+    m.on_message(st, KeyInsert(1, "k"), SERVER, ctx)
+    m.on_message(st, KeyInsert(2, "k"), SERVER, ctx)
+    assert ctx.sent == [(SERVER, KeyWritten(1, "k")), (SERVER, DuplicateKey(2, "k"))]
+    assert st.disk.items == {"k": KeyRecord(KeyStatus.STARTED, None)}
+
+
+def test_put_if_absent_returns_the_existing_item_when_refused():
+    m = model()
+    st, ctx = KeyStoreState(), ctx_for(m, KEYS)
+    st.disk.items["k"] = KeyRecord(KeyStatus.COMPLETED, Receipt("ch_1", 5))
+    m.on_message(st, KeyPutIfAbsent(3, "k"), SERVER, ctx)
+    m.on_message(st, KeyPutIfAbsent(4, "j"), SERVER, ctx)
+    assert ctx.sent == [(SERVER, ConditionFailed(3, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5))),
+                        (SERVER, KeyWritten(4, "j"))]
+    assert st.disk.items["j"] == KeyRecord(KeyStatus.STARTED, None)
+
+
+def test_get_and_put():
+    m = model()
+    st, ctx = KeyStoreState(), ctx_for(m, KEYS)
+    m.on_message(st, KeyGet(1, "k"), SERVER, ctx)
+    m.on_message(st, KeyPut(2, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)), SERVER, ctx)
+    m.on_message(st, KeyGet(3, "k"), SERVER, ctx)
+    assert ctx.sent == [(SERVER, KeyItem(1, "k", None, None)), (SERVER, KeyWritten(2, "k")),
+                        (SERVER, KeyItem(3, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)))]
+
+
+# -- ledger ------------------------------------------------------------------------------
+def test_ledger_records_a_charge_after_the_processing_time():
+    m = model()
+    ghost = Observer()
+    st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
+    m.on_message(st, Charge(5, "p", 20), SERVER, ctx)
+    assert ctx.timers == {"charge:1": DEFAULTS["charge_ms"] * MS}
+    assert st.disk.entries == [] and ctx.sent == []
+    m.on_timer(st, "charge:1", ctx)
+    assert ctx.sent == [(SERVER, ChargeRecorded(5, "ch_1"))]
+    assert [(e.charge_id, e.payment, e.amount) for e in st.disk.entries] == [("ch_1", "p", 20)]
+    assert ghost.charges == {"p": ["ch_1"]}
+    assert ctx.counters == {"charges": 1}
+
+
+def test_a_second_charge_for_a_payment_is_a_duplicate_and_violates():
+    m = model()
+    ghost = Observer()
+    st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
+    for op in (1, 2):
+        m.on_message(st, Charge(op, "p", 20), SERVER, ctx)
+    view = SimpleNamespace(nodes={LEDGER: SimpleNamespace(state=st)}, ghost=ghost)
+    m.on_timer(st, "charge:1", ctx)
+    assert list(m.check(view, LEDGER)) == []
+    m.on_timer(st, "charge:2", ctx)
+    assert ctx.counters["duplicate_charges"] == 1
+    assert list(m.check(view, LEDGER)) == [
+        ("at_most_one_charge", "payment p charged 2 times (ch_1, ch_2)")]
+    assert list(m.check(view, SERVER)) == []
+
+
+# -- whole runs ----------------------------------------------------------------------------
+def scenario(mode, commands, **params):
+    return validate({"model": "idempotency", "seed": 3, "nodes": 5, "duration_ms": 2000,
+                     "variant": {"mode": mode}, "params": params, "commands": commands})
+
+
+def test_key_store_and_ledger_survive_a_crash():
+    sc = scenario("unique_insert", [
+        {"at_ms": 10, "type": "pay", "node": "c1", "amount": 3},
+        {"at_ms": 500, "type": "crash", "node": "keys"},
+        {"at_ms": 500, "type": "crash", "node": "ledger"},
+        {"at_ms": 600, "type": "restart", "node": "keys"},
+        {"at_ms": 600, "type": "restart", "node": "ledger"},
+        {"at_ms": 700, "type": "pay", "node": "c1", "key": "c1-1", "amount": 3}])
+    sim, rep = run(sc)
+    assert sim.nodes[KEYS].state.disk.items["c1-1"].status is KeyStatus.COMPLETED
+    assert len(sim.nodes[LEDGER].state.disk.entries) == 1
+    assert rep["metrics"]["replies_from_store"] == 1 and rep["violations"] == []
+
+
+def test_panel_and_summaries_describe_stores_ledger_and_clients():
+    sim = build(presets()["idempotency-naive-race"])
+    sim.run_until(1100 * MS)
+    m = sim.model
+    panel = m.panel(sim)
+    assert panel["mode"] == "naive"
+    assert {"key": "c1-1", "status": "COMPLETED", "charge_id": "ch_1", "amount": 25} \
+        in panel["key_store"]
+    assert [w["phase"] for w in panel["workers"] if w] == ["charging", "charging"]
+    assert panel["clients"][1]["outstanding"] == [
+        {"payment": "c2-1", "amount": 40, "attempts": 2, "retries": 0}]
+    sim.run_until(2500 * MS)
+    panel = m.panel(sim)
+    assert [e["duplicate"] for e in panel["ledger"]] == [False, False, True]
+    assert panel["double_charged"] == ["c2-1"]
+    assert m.summary("c1", sim.nodes["c1"].state) == {"outstanding": [], "paid": 1,
+                                                      "gave_up": 0}
+    assert m.summary(SERVER, sim.nodes[SERVER].state)["busy"] == 0
+    assert m.role(sim.nodes[KEYS].state) == "key store"
+
+
+def test_commands_are_addressed_to_clients_only():
+    with pytest.raises(Exception, match="node"):
+        scenario("naive", [{"at_ms": 1, "type": "pay", "node": "server"}])
+
+
+# -- presets -------------------------------------------------------------------------------
+PRESET_NUMBERS = {
+    "idempotency-no-key-double-charge": {"charges": 4, "duplicate_charges": 2,
+                                         "replies_from_store": 0, "conflicts": 0},
+    "idempotency-key-stored-reply": {"charges": 2, "duplicate_charges": 0,
+                                     "replies_from_store": 2, "conflicts": 0},
+    "idempotency-naive-race": {"charges": 3, "duplicate_charges": 1,
+                               "replies_from_store": 1, "conflicts": 0},
+    "idempotency-unique-insert": {"charges": 2, "duplicate_charges": 0,
+                                  "replies_from_store": 1, "conflicts": 1},
+    "idempotency-conditional-put": {"charges": 2, "duplicate_charges": 0,
+                                    "replies_from_store": 1, "conflicts": 1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_NUMBERS))
+def test_preset_matches_its_expectation(name):
+    sim, rep = run(presets()[name])
+    assert rep["matches_expected"], rep["mismatches"]
+    got = {k: rep["metrics"][k] for k in PRESET_NUMBERS[name]}
+    assert got == PRESET_NUMBERS[name]
+    assert rep["metrics"]["retries"] >= 1  # the lost receipt was retried
+    assert rep["metrics"]["paid"] == 2
+
+
+def test_mode_presets_share_seed_and_workload():
+    chosen = [presets()[n] for n in sorted(PRESET_NUMBERS)]
+    assert len({(s["seed"], repr(s["commands"]), repr(s["network"])) for s in chosen}) == 1
+    assert {s["variant"]["mode"] for s in chosen} == {"none", "naive", "unique_insert",
+                                                      "conditional_put"}
+    for s in chosen:
+        assert s["narrative"] and s["claims"]
+
+
+def test_race_violation_names_the_payment():
+    _, rep = run(presets()["idempotency-naive-race"])
+    assert [v["detail"] for v in rep["violations"]] == [
+        "payment c2-1 charged 2 times (ch_2, ch_3)"]
