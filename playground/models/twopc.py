@@ -686,6 +686,9 @@ class TwoPhaseCommit(Model):
             _tell(ctx, Finished(ctx.node, tx, outcome))
             ctx.note(f"{tx}: aborted while waiting for row {entry.row}", tx=tx)
             self._prune(state)
+        elif state.disk.outcomes.get(tx, outcome) != outcome:
+            ctx.note(f"{tx}: {type(msg).__name__} arrived, but it already "
+                     f"{'committed' if outcome == ABORT else 'aborted'}", tx=tx)
         elif tx not in state.disk.outcomes:
             if outcome == COMMIT:
                 raise RuntimeError(f"{ctx.node}: Commit for {tx}, which it never prepared")
