@@ -331,6 +331,7 @@ class Outbox(Model):
         if what == "publish":
             event = state.unpublished.get(order) or state.uncommitted.get(order)
             if event is not None:
+                ctx.note(f"order {order}: publishing to the broker")
                 self._publish(event, ctx)
         elif what == "commit":
             event = state.uncommitted.pop(order)
@@ -361,6 +362,8 @@ class Outbox(Model):
                 continue
             if sent is not None:
                 ctx.count("relay_retries")
+            ctx.note(f"publishing order {order} to the broker"
+                     + (" again" if sent is not None else ""))
             state.in_flight[order] = ctx.now
             state.published += 1
             ctx.send(BROKER, Publish(event))
@@ -370,6 +373,7 @@ class Outbox(Model):
     def _relay_on_ack(self, state, msg, ctx):
         state.in_flight.pop(msg.order, None)
         state.acked[msg.order] = msg.offset
+        ctx.note(f"the broker has order {msg.order}; deleting its outbox row")
         ctx.send(SERVICE, DeleteOutboxRow(msg.order))
 
     # -- the broker ------------------------------------------------------------------------

@@ -332,6 +332,8 @@ class Saga(Model):
                 self._give_up(rec, ctx)
             else:
                 ctx.count("retries")
+                ctx.note(f"saga {rec.saga}: no answer to {STEPS[rec.current].compensation}; "
+                         "retrying")
                 self._send_compensate(rec, ctx)
 
     def on_message(self, state, msg, src, ctx):
@@ -374,6 +376,7 @@ class Saga(Model):
         """Resend the step, or after ``max_retries`` resends count it as failed."""
         if rec.current == LAST or rec.attempts <= self.p["max_retries"]:
             ctx.count("retries")
+            ctx.note(f"saga {rec.saga}: no answer to {STEPS[rec.current].action}; retrying")
             self._send_step(rec, ctx)
             return
         step = STEPS[rec.current]
