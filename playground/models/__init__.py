@@ -18,3 +18,5 @@ from . import idempotency  # noqa: E402,F401
 from . import heartbeat  # noqa: E402,F401
 from . import outbox  # noqa: E402,F401
 from . import twopc  # noqa: E402,F401
+from . import raft  # noqa: E402,F401
+from . import lease  # noqa: E402,F401

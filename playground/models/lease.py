@@ -1,0 +1,450 @@
+"""Leader leases: a lock service, candidates with their own clocks, and a fenced resource.
+
+Theory of operation
+-------------------
+Node ``lock`` is the lock service, node ``store`` the shared resource, ``n1`` … ``nK`` the
+candidates (``nodes`` = K + 2). Every time below is read on some node's own clock: clock
+skew, drift and jumps come from the engine (``skew``, ``drift``, ``jump``), never from
+the model.
+
+* A candidate that holds nothing sends ``LeaseRequest(sent_at)`` every ``retry_ms``.
+* The service keeps the truth: ``holder``, ``epoch`` and ``lease_expiry`` on *its* clock.
+  It grants when nobody holds the lease or the holder's ``lease_expiry`` has passed on its
+  clock: ``epoch`` + 1, ``lease_expiry = now + ttl``. A request from the current holder
+  before expiry is a renewal (same epoch, expiry pushed out). Anyone else is denied.
+* The holder counts its lease from the moment it *sent* the request (the grant echoes
+  ``sent_at``), so network delay only shortens it: it believes it is leader until
+  ``sent_at + ttl − drift_margin`` on its own clock. It renews every third of that, writes
+  ``Write(epoch)`` to the store every ``write_ms``, checks its clock before each write, and
+  steps down when its timer ``lease_expiry`` fires, or when the store refuses its epoch.
+* The store, with ``fencing``, refuses a write whose epoch is lower than the highest it
+  has accepted (the epoch is the fencing token); without fencing it accepts everything.
+
+Why a slow clock breaks it: the service waits ``ttl`` on its clock; the holder stops after
+``ttl − margin`` on its own. If the holder's clock runs at rate r_h and the service's at
+r_s, the holder's belief lasts (ttl − margin)/r_h of true time and the service's promise
+ttl/r_s, so the lease is safe exactly when margin ≥ ttl·(1 − r_h/r_s) (TrueTime's
+uncertainty wait). A clock *jump* needs its own margin. Fencing does not stop two nodes
+from believing; it stops the old one's writes from landing once the new epoch has.
+
+Simplifications: the lock service and the store are single durable nodes (their records
+survive a crash, as a replicated lock service's would); candidates keep nothing durable.
+
+Invariants
+----------
+* ``single_holder`` — at any true moment at most one candidate believes it holds the lease
+  (its state says holder and its own clock reads before its ``lease_expiry``; with the
+  broken ``step_down`` off, its state alone, since it never looks at its clock). Beliefs end
+  by themselves as clocks advance, so the check runs when a belief *starts* (a grant, or a
+  clock change that revives one), comparing with every other candidate at that instant.
+* ``no_stale_write`` — the store never accepts a write whose epoch is older than one it
+  has already accepted (the old leader's write overwriting the new leader's).
+
+Metrics: ``handovers`` (grants to a different node), ``renewals``, ``double_leadership_ms``
+(true time during which two or more candidates believed), ``stale_writes_accepted``,
+``stale_writes_rejected``, ``writes_accepted``.
+
+Claims: C21 (the lease contract), C22 (clock drift breaks leases; margin or fencing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from playground.models import register
+from playground.models.base import MS, Invariant, Model, Param, Variant
+
+LOCK = "lock"
+STORE = "store"
+INF = float("inf")
+
+
+# -- messages -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LeaseRequest:
+    """Acquire or renew; ``sent_at`` is the requester's clock when it sent this."""
+
+    sent_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    epoch: int
+    ttl: int  # µs
+    sent_at: int  # echoed from the request
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseDenied:
+    holder: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write to the shared resource; ``epoch`` is the fencing token."""
+
+    epoch: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAck:
+    accepted: bool
+    epoch: int  # the store's highest accepted epoch
+
+
+# -- states ---------------------------------------------------------------------------------
+class LeaseRole(Enum):
+    FOLLOWER = "follower"
+    LEADER = "leader"
+
+
+@dataclass(slots=True)
+class CandidateState:
+    role: LeaseRole = LeaseRole.FOLLOWER
+    epoch: int = 0
+    lease_expiry: int = 0  # own clock, µs
+    writes_sent: int = 0
+    steps_down: int = 0
+
+
+@dataclass(slots=True)
+class LeaseRecord:
+    """The lock service's truth about the lease."""
+
+    holder: str | None = None
+    epoch: int = 0
+    lease_expiry: int = 0  # the service's clock, µs
+
+
+@dataclass(slots=True)
+class LockState:
+    record: LeaseRecord = field(default_factory=LeaseRecord)
+
+
+@dataclass(slots=True)
+class StoreState:
+    max_epoch: int = 0
+    last_writer: str | None = None
+    last_seq: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+@dataclass(slots=True)
+class LeaseGhost:
+    """The observer's notebook: belief intervals in true time, accepted writes."""
+
+    open: dict = field(default_factory=dict)  # node -> [start, epoch, true end projected]
+    closed: list = field(default_factory=list)  # (start, end, node, epoch)
+    writes: list = field(default_factory=list)  # accepted writes not yet judged
+    max_accepted: int = 0
+    stale_accepted: int = 0
+
+
+@register
+class Leases(Model):
+    name = "lease"
+    title = "Leader leases under clock drift"
+    invariants = (
+        Invariant("single_holder", "At any moment at most one node believes it holds the "
+                                   "lease."),
+        Invariant("no_stale_write", "The store never accepts a write older than one it has "
+                                    "already accepted."),
+    )
+    variants = (
+        Variant("fencing", True, "The store refuses writes with an epoch below the highest it "
+                "has accepted.", broken=False),
+        Variant("step_down", True, "The holder gives the lease up when its own clock says it "
+                "expired; off, it keeps acting until someone tells it otherwise.",
+                broken=False),
+    )
+    params = (
+        Param("ttl_ms", 1000, "Lease time-to-live granted by the lock service.",
+              {"type": "number", "minimum": 10, "maximum": 600000}),
+        Param("drift_margin_ms", 0, "The holder gives up this much early: the bound on clock "
+              "drift over one lease (TrueTime-style uncertainty wait).",
+              {"type": "number", "minimum": 0, "maximum": 600000}),
+        Param("retry_ms", 200, "How often a node without the lease asks for it.",
+              {"type": "number", "minimum": 1, "maximum": 600000}),
+        Param("write_ms", 100, "How often the leader writes to the store.",
+              {"type": "number", "minimum": 1, "maximum": 600000}),
+    )
+    default_nodes = 5
+    min_nodes = 3
+
+    # -- the cluster -------------------------------------------------------------------
+    def node_ids(self):
+        return [LOCK, STORE] + [f"n{i}" for i in range(1, self.n - 1)]
+
+    def peers_of(self, node_id, all_ids):
+        if node_id in (LOCK, STORE):
+            return tuple(x for x in all_ids if x not in (LOCK, STORE))
+        return (LOCK, STORE)
+
+    def init_node(self, node_id):
+        if node_id == LOCK:
+            return LockState()
+        if node_id == STORE:
+            return StoreState()
+        return CandidateState()
+
+    durable = ("record", "max_epoch", "last_writer", "last_seq", "accepted", "rejected")
+
+    def init_ghost(self):
+        return LeaseGhost()
+
+    def _ttl(self) -> int:
+        return int(self.p["ttl_ms"] * MS)
+
+    def _held_for(self) -> int:
+        """How long the holder trusts a grant, on its own clock."""
+        return self._ttl() - int(self.p["drift_margin_ms"] * MS)
+
+    def _renew_every(self) -> int:
+        return max(1, self._held_for() // 3)
+
+    # -- handlers ----------------------------------------------------------------------
+    def on_start(self, state, ctx):
+        """Candidates start asking for the lease after a random delay."""
+        if isinstance(state, CandidateState):
+            ctx.set_timer("acquire", ctx.rng.randint(1, int(self.p["retry_ms"] * MS)))
+
+    def on_message(self, state, msg, src, ctx):
+        kind = type(msg)
+        if kind is LeaseRequest:
+            self._on_request(state, msg, src, ctx)
+        elif kind is LeaseGrant:
+            self._on_grant(state, msg, ctx)
+        elif kind is LeaseDenied:
+            if state.role is LeaseRole.LEADER and msg.epoch > state.epoch:
+                self._step_down(state, f"the lock service says {msg.holder} holds epoch "
+                                       f"{msg.epoch}", ctx)
+        elif kind is Write:
+            self._on_write(state, msg, src, ctx)
+        elif kind is WriteAck:
+            if not msg.accepted and state.role is LeaseRole.LEADER:
+                self._step_down(state, f"the store is fenced at epoch {msg.epoch}", ctx)
+
+    def on_timer(self, state, name, ctx):
+        """acquire / renew / write / lease_expiry, all on the candidate's own clock."""
+        if name == "acquire":
+            if state.role is LeaseRole.FOLLOWER:
+                ctx.send(LOCK, LeaseRequest(ctx.now))
+            ctx.set_timer("acquire", int(self.p["retry_ms"] * MS))
+        elif name == "renew":
+            if state.role is LeaseRole.LEADER:
+                ctx.send(LOCK, LeaseRequest(ctx.now))
+                ctx.set_timer("renew", self._renew_every())
+        elif name == "write":
+            if state.role is not LeaseRole.LEADER:
+                return
+            if self.v["step_down"] and ctx.now >= state.lease_expiry:
+                self._step_down(state, "my clock says the lease expired", ctx)
+                return
+            state.writes_sent += 1
+            ctx.send(STORE, Write(state.epoch, state.writes_sent))
+            ctx.set_timer("write", int(self.p["write_ms"] * MS))
+        elif name == "lease_expiry":
+            if state.role is LeaseRole.LEADER and self.v["step_down"]:
+                self._step_down(state, "my clock says the lease expired", ctx)
+
+    # -- the lock service --------------------------------------------------------------
+    def _on_request(self, lock: LockState, msg: LeaseRequest, src: str, ctx) -> None:
+        """Renew for the holder, grant if free or expired on this clock, else deny."""
+        state = lock.record
+        now = ctx.now
+        live = state.holder is not None and now < state.lease_expiry
+        if live and state.holder == src:
+            state.lease_expiry = now + self._ttl()
+            ctx.count("renewals")
+        elif not live:
+            if state.holder is not None and state.holder != src:
+                ctx.count("handovers")
+                ctx.note(f"lease of {state.holder} (epoch {state.epoch}) expired on the lock "
+                         f"service's clock; granting to {src}", previous=state.holder)
+            state.epoch += 1
+            state.holder = src
+            state.lease_expiry = now + self._ttl()
+            ctx.count("grants")
+            ctx.note(f"granted epoch {state.epoch} to {src}", epoch=state.epoch, holder=src,
+                     lease_expiry=state.lease_expiry)
+        else:
+            ctx.send(src, LeaseDenied(state.holder, state.epoch))
+            return
+        ctx.send(src, LeaseGrant(state.epoch, self._ttl(), msg.sent_at))
+
+    # -- candidates ----------------------------------------------------------------------
+    def _on_grant(self, state: CandidateState, msg: LeaseGrant, ctx) -> None:
+        """Hold the lease until ``sent_at + ttl − margin`` on this node's clock."""
+        expiry = msg.sent_at + msg.ttl - int(self.p["drift_margin_ms"] * MS)
+        if expiry <= ctx.now:
+            ctx.note(f"grant of epoch {msg.epoch} arrived already expired on my clock")
+            return
+        if state.role is LeaseRole.LEADER and msg.epoch == state.epoch:
+            state.lease_expiry = max(state.lease_expiry, expiry)
+        else:
+            if msg.epoch < state.epoch:
+                return  # a late grant of an epoch this node has already moved past
+            state.role = LeaseRole.LEADER
+            state.epoch = msg.epoch
+            state.lease_expiry = expiry
+            ctx.note(f"became leader, epoch {msg.epoch}", epoch=msg.epoch,
+                     lease_expiry=expiry)
+            ctx.set_timer("renew", self._renew_every())
+            ctx.set_timer("write", 1)
+        if self.v["step_down"]:
+            ctx.set_timer("lease_expiry", state.lease_expiry - ctx.now)
+
+    def _step_down(self, state: CandidateState, why: str, ctx) -> None:
+        state.role = LeaseRole.FOLLOWER
+        state.steps_down += 1
+        ctx.cancel_timer("renew")
+        ctx.cancel_timer("write")
+        ctx.cancel_timer("lease_expiry")
+        ctx.note(f"stepped down from epoch {state.epoch}: {why}", epoch=state.epoch)
+
+    # -- the store -----------------------------------------------------------------------
+    def _on_write(self, state: StoreState, msg: Write, src: str, ctx) -> None:
+        if self.v["fencing"] and msg.epoch < state.max_epoch:
+            state.rejected += 1
+            ctx.count("stale_writes_rejected")
+            ctx.note(f"refused write {msg.seq} of {src}: epoch {msg.epoch} < "
+                     f"{state.max_epoch}", epoch=msg.epoch)
+            ctx.send(src, WriteAck(False, state.max_epoch))
+            return
+        state.accepted += 1
+        state.max_epoch = max(state.max_epoch, msg.epoch)
+        state.last_writer, state.last_seq = src, msg.seq
+        ctx.ghost.writes.append((src, msg.epoch, msg.seq))
+        ctx.send(src, WriteAck(True, state.max_epoch))
+
+    # -- checking ----------------------------------------------------------------------------
+    def _believes(self, view, nid: str) -> bool:
+        """Leader, and (unless it ignores its clock) its clock reads before the expiry."""
+        st = view.nodes[nid].state
+        if st.role is not LeaseRole.LEADER:
+            return False
+        return not self.v["step_down"] or view.local_time(nid) < st.lease_expiry
+
+    def _belief_end(self, node) -> float:
+        """The true time this node's belief ends by itself, at its clock's current rate."""
+        return node.true_at(node.state.lease_expiry) if self.v["step_down"] else INF
+
+    def check(self, view, node_id):
+        if node_id is None or node_id == LOCK:
+            return ()
+        ghost = view.ghost
+        if node_id == STORE:
+            return self._check_writes(view, ghost)
+        return self._check_belief(view, ghost, node_id)
+
+    def _check_writes(self, view, ghost):
+        found = []
+        for src, epoch, seq in ghost.writes:
+            if epoch < ghost.max_accepted:
+                ghost.stale_accepted += 1
+                found.append(("no_stale_write", f"the store accepted write {seq} of {src} "
+                                                f"with epoch {epoch} after accepting epoch "
+                                                f"{ghost.max_accepted}"))
+            ghost.max_accepted = max(ghost.max_accepted, epoch)
+        ghost.writes.clear()
+        return found
+
+    def _check_belief(self, view, ghost, nid: str):
+        """Track ``nid``'s belief in true time; when one starts, look for another."""
+        now = view.now
+        node = view.nodes[nid]
+        st = node.state
+        believes = self._believes(view, nid)
+        rec = ghost.open.get(nid)
+        if rec is not None:
+            start, epoch, end = rec
+            if end <= now or not believes:
+                ghost.closed.append((start, min(end, now), nid, epoch))
+                del ghost.open[nid]
+                rec = None
+            else:
+                rec[1] = st.epoch
+                rec[2] = self._belief_end(node)
+        if not believes or rec is not None:
+            return ()
+        ghost.open[nid] = [now, st.epoch, self._belief_end(node)]
+        found = []
+        for other in view.node_ids[2:]:
+            if other != nid and self._believes(view, other):
+                o = view.nodes[other].state
+                found.append(("single_holder", f"{nid} (epoch {st.epoch}) and {other} (epoch "
+                                               f"{o.epoch}) both believe they hold the lease"))
+        return found
+
+    # -- display and metrics -------------------------------------------------------------------
+    def metrics(self, view):
+        ghost = view.ghost
+        intervals = [(s, e) for s, e, _n, _ep in ghost.closed]
+        intervals += [(s, min(e, view.now)) for s, _ep, e in ghost.open.values()]
+        return {
+            "handovers": view.counters.get("handovers", 0),
+            "renewals": view.counters.get("renewals", 0),
+            "double_leadership_ms": overlap(intervals) / MS,
+            "stale_writes_accepted": ghost.stale_accepted,
+            "stale_writes_rejected": view.counters.get("stale_writes_rejected", 0),
+            "writes_accepted": view.nodes[STORE].state.accepted,
+            "epoch": view.nodes[LOCK].state.record.epoch,
+        }
+
+    def role(self, state):
+        if isinstance(state, LockState):
+            return "lock service"
+        if isinstance(state, StoreState):
+            return "store"
+        return state.role.value
+
+    def summary(self, node_id, state):
+        if isinstance(state, LockState):
+            rec = state.record
+            return {"holder": rec.holder, "epoch": rec.epoch,
+                    "lease_expiry_ms": rec.lease_expiry / MS}
+        if isinstance(state, StoreState):
+            return {"max_epoch": state.max_epoch, "last_writer": state.last_writer,
+                    "accepted": state.accepted, "rejected": state.rejected}
+        return {"leader": state.role is LeaseRole.LEADER, "epoch": state.epoch,
+                "lease_expiry_ms": state.lease_expiry / MS}
+
+    def panel(self, view):
+        lock = view.nodes[LOCK].state.record
+        lock_now = view.local_time(LOCK)
+        truth = {"holder": lock.holder, "epoch": lock.epoch,
+                 "lease_expiry_ms": lock.lease_expiry / MS,
+                 "clock_ms": lock_now / MS,
+                 "expired": lock.holder is None or lock_now >= lock.lease_expiry}
+        beliefs = []
+        for nid in view.node_ids[2:]:
+            st = view.nodes[nid].state
+            now = view.local_time(nid)
+            beliefs.append({"node": nid, "believes_leader": self._believes(view, nid),
+                            "epoch": st.epoch, "lease_expiry_ms": st.lease_expiry / MS,
+                            "clock_ms": now / MS,
+                            "remaining_ms": max(0, st.lease_expiry - now) / MS
+                            if st.role is LeaseRole.LEADER else 0,
+                            "clock_rate": view.nodes[nid].rate / 1_000_000})
+        store = view.nodes[STORE].state
+        return {"truth": truth, "beliefs": beliefs,
+                "store": {"max_epoch": store.max_epoch, "last_writer": store.last_writer,
+                          "accepted": store.accepted, "rejected": store.rejected,
+                          "fencing": self.v["fencing"]}}
+
+
+def overlap(intervals) -> int:
+    """Total length of time covered by two or more of the ``[start, end)`` intervals."""
+    events = sorted([(s, 1) for s, e in intervals if e > s] +
+                    [(e, -1) for s, e in intervals if e > s])
+    total, depth, last = 0, 0, None
+    for t, d in events:
+        if depth >= 2:
+            total += t - last
+        depth += d
+        last = t
+    return total
