@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from playground.engine import commands as C
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
 from playground.models.idempotency import (
@@ -352,6 +353,18 @@ def test_key_store_and_ledger_survive_a_crash():
     assert sim.nodes[KEYS].state.disk.items["c1-1"].status is KeyStatus.COMPLETED
     assert len(sim.nodes[LEDGER].state.disk.entries) == 1
     assert rep["metrics"]["replies_from_store"] == 1 and rep["violations"] == []
+
+
+def test_dropping_the_receipt_in_flight_makes_the_client_retry_and_a_key_answers_it():
+    sim = build(scenario("conditional_put", [{"at_ms": 10, "type": "pay", "node": "c1"}]))
+    while not any(type(f[2]) is PaymentReceipt for f in sim.in_flight.values()):
+        assert sim.step()
+    (mid,) = [m for m, f in sim.in_flight.items() if type(f[2]) is PaymentReceipt]
+    sim.apply(C.DropMessage(mid))
+    sim.run_until(2000 * MS)
+    metrics = sim.metrics()
+    assert (metrics["retries"], metrics["charges"], metrics["replies_from_store"],
+            metrics["paid"]) == (1, 1, 1, 1)
 
 
 def test_panel_and_summaries_describe_stores_ledger_and_clients():
