@@ -1,0 +1,479 @@
+"""Two-phase commit: one event per test on one handler, then presets and random faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.engine.faults import random_schedule
+from playground.models.base import MS
+from playground.models.fsm import IllegalTransition
+from playground.models.twopc import (
+    ABORT, COMMIT, COORDINATOR_MACHINE, PARTICIPANT_MACHINE, Abort, Ack, Commit,
+    Decision, End, Finished, Ledger, Prepare,
+    PreparedRecord, StatusRequest, TwoPhaseCommit, VoteAbort, VoteCommit, CP, PP)
+from playground.scenarios import load, run, validate
+from tests.fakes import FakeContext
+
+PARTICIPANTS = ("orders", "inventory", "payments")
+
+
+def model(nodes=3, broken=False, **params):
+    resolved = {p.name: p.default for p in TwoPhaseCommit.params}
+    resolved.update(params)
+    return TwoPhaseCommit(nodes, resolved, {"participant_unilateral_abort": broken})
+
+
+def coordinator_ctx(m, **kw):
+    return FakeContext("coordinator", peers=m.participant_ids, params=m.p, variant=m.v,
+                       ghost=Ledger(), **kw)
+
+
+def participant_ctx(m, node="orders", **kw):
+    return FakeContext(node, peers=m.coordinator_ids, params=m.p, variant=m.v,
+                       ghost=Ledger(), **kw)
+
+
+def begun(m, rows=None):
+    """A coordinator that has just sent Prepare for A1."""
+    st = m.init_node("coordinator")
+    ctx = coordinator_ctx(m)
+    m.on_start(st, ctx)
+    m.on_command(st, {"type": "transaction", "rows": rows or {p: 0 for p in PARTICIPANTS}},
+                 ctx)
+    ctx.clear()
+    return st, ctx
+
+
+def prepared(m, node="orders", tx="A1", row=0, now=0):
+    """A participant that voted yes on ``tx`` for ``row``."""
+    st = m.init_node(node)
+    ctx = participant_ctx(m, node, now=now)
+    m.on_message(st, Prepare(tx, row), "coordinator", ctx)
+    assert st.txs[tx].phase is PP.PREPARED
+    ctx.clear()
+    return st, ctx
+
+
+# -- transition tables -------------------------------------------------------------------
+def test_transition_tables_allow_the_protocol_and_refuse_the_rest():
+    assert COORDINATOR_MACHINE.move(CP.PREPARING, CP.COMMITTING) is CP.COMMITTING
+    assert COORDINATOR_MACHINE.move(CP.ABORTING, CP.ENDED) is CP.ENDED
+    assert PARTICIPANT_MACHINE.move(PP.WAITING, PP.PREPARED) is PP.PREPARED
+    assert PARTICIPANT_MACHINE.move(PP.PREPARED, PP.ABORTED) is PP.ABORTED
+    for machine, a, b in ((COORDINATOR_MACHINE, CP.COMMITTING, CP.ABORTING),
+                          (COORDINATOR_MACHINE, CP.ENDED, CP.COMMITTING),
+                          (COORDINATOR_MACHINE, CP.PREPARING, CP.ENDED),
+                          (PARTICIPANT_MACHINE, PP.WAITING, PP.COMMITTED),
+                          (PARTICIPANT_MACHINE, PP.COMMITTED, PP.ABORTED),
+                          (PARTICIPANT_MACHINE, PP.ABORTED, PP.PREPARED)):
+        with pytest.raises(IllegalTransition, match=f"{a.name} -> {b.name}"):
+            machine.move(a, b)
+
+
+# -- coordinator ---------------------------------------------------------------------------
+def test_transaction_sends_prepare_to_every_participant_and_arms_the_vote_timeout():
+    m = model()
+    st = m.init_node("coordinator")
+    ctx = coordinator_ctx(m)
+    m.on_command(st, {"type": "transaction", "rows": {"orders": 2}}, ctx)
+    sent = ctx.sent_of(Prepare)
+    assert [to for to, _ in sent] == list(PARTICIPANTS)
+    assert {m.tx for _, m in sent} == {"A1"}
+    assert sent[0][1].row == 2
+    assert all(0 <= msg.row < 3 for _, msg in sent)
+    assert st.active["A1"].phase is CP.PREPARING
+    assert st.disk.next_tx == 1
+    assert ctx.timers["votes:A1"] == 1000 * MS
+
+
+def test_workload_timer_starts_a_transaction_and_rearms():
+    m = model(tps=10)
+    st = m.init_node("coordinator")
+    ctx = coordinator_ctx(m)
+    m.on_start(st, ctx)
+    assert "workload" in ctx.timers
+    m.on_timer(st, "workload", ctx)
+    assert len(ctx.sent_of(Prepare)) == 3 and "workload" in ctx.timers
+
+
+def test_all_votes_yes_logs_commit_then_sends_it():
+    m = model()
+    st, ctx = begun(m)
+    for p in PARTICIPANTS[:-1]:
+        m.on_message(st, VoteCommit("A1"), p, ctx)
+        assert st.active["A1"].phase is CP.PREPARING and not ctx.sent
+    m.on_message(st, VoteCommit("A1"), "payments", ctx)
+    assert st.disk.log == [Decision("A1", COMMIT, PARTICIPANTS)]
+    assert st.disk.decisions == {"A1": COMMIT}
+    assert st.active["A1"].phase is CP.COMMITTING
+    assert [(to, msg) for to, msg in ctx.sent] == [(p, Commit("A1")) for p in PARTICIPANTS]
+    assert "votes:A1" not in ctx.timers and "resend" in ctx.timers
+    assert ctx.counters["decided_commit"] == 1
+
+
+def test_one_vote_abort_aborts_everyone():
+    m = model()
+    st, ctx = begun(m)
+    m.on_message(st, VoteCommit("A1"), "orders", ctx)
+    m.on_message(st, VoteAbort("A1", "row 0 out of stock"), "inventory", ctx)
+    assert st.disk.log == [Decision("A1", ABORT, PARTICIPANTS)]
+    assert st.active["A1"].phase is CP.ABORTING
+    assert ctx.sent == [(p, Abort("A1")) for p in PARTICIPANTS]
+
+
+def test_vote_timeout_aborts():
+    m = model()
+    st, ctx = begun(m)
+    m.on_message(st, VoteCommit("A1"), "orders", ctx)
+    m.on_timer(st, "votes:A1", ctx)
+    assert st.disk.decisions == {"A1": ABORT}
+    assert ctx.counters["vote_timeouts"] == 1
+    assert len(ctx.sent_of(Abort)) == 3
+
+
+def test_late_vote_after_the_decision_changes_nothing():
+    m = model()
+    st, ctx = begun(m)
+    m.on_timer(st, "votes:A1", ctx)
+    ctx.clear()
+    m.on_message(st, VoteCommit("A1"), "orders", ctx)
+    assert st.active["A1"].phase is CP.ABORTING and not ctx.sent
+
+
+def test_every_ack_ends_the_transaction_in_the_log():
+    m = model()
+    st, ctx = begun(m)
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A1"), p, ctx)
+    m.on_message(st, Ack("A1"), "orders", ctx)
+    m.on_message(st, Ack("A1"), "orders", ctx)  # a duplicate counts once
+    m.on_message(st, Ack("A1"), "inventory", ctx)
+    assert st.active["A1"].acks == ["orders", "inventory"]
+    m.on_message(st, Ack("A1"), "payments", ctx)
+    assert "A1" not in st.active
+    assert st.disk.log[-1] == End("A1")
+
+
+def test_resend_goes_only_to_participants_that_have_not_acknowledged():
+    m = model()
+    st, ctx = begun(m)
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A1"), p, ctx)
+    m.on_message(st, Ack("A1"), "orders", ctx)
+    ctx.clear()
+    m.on_timer(st, "resend", ctx)
+    assert ctx.sent == [("inventory", Commit("A1")), ("payments", Commit("A1"))]
+    assert "resend" in ctx.timers
+
+
+def test_status_request_is_answered_from_the_log_or_presumed_abort():
+    m = model()
+    st, ctx = begun(m)
+    m.on_message(st, StatusRequest("A1"), "orders", ctx)
+    assert ctx.sent == []  # still collecting votes: ask again later
+    m.on_message(st, StatusRequest("A7"), "orders", ctx)
+    assert ctx.sent == [("orders", Abort("A7"))]
+    assert ctx.counters["presumed_aborts"] == 1
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A1"), p, ctx)
+    ctx.clear()
+    m.on_message(st, StatusRequest("A1"), "payments", ctx)
+    assert ctx.sent == [("payments", Commit("A1"))]
+
+
+def test_vote_for_a_transaction_the_coordinator_lost_is_answered_abort():
+    m = model()
+    st = m.init_node("coordinator")
+    ctx = coordinator_ctx(m)
+    m.on_message(st, VoteCommit("A3"), "inventory", ctx)
+    assert ctx.sent == [("inventory", Abort("A3"))]
+
+
+def test_restart_finishes_logged_decisions_and_forgets_undecided_ones():
+    m = model()
+    st, ctx = begun(m)  # A1: undecided
+    m.on_command(st, {"type": "transaction"}, ctx)  # A2: will commit
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A2"), p, ctx)
+    m.on_command(st, {"type": "transaction"}, ctx)  # A3: commits and ends
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A3"), p, ctx)
+    for p in PARTICIPANTS:
+        m.on_message(st, Ack("A3"), p, ctx)
+    fresh = m.init_node("coordinator")  # what a crash leaves: only the disk
+    fresh.disk = st.disk
+    ctx = coordinator_ctx(m)
+    m.on_start(fresh, ctx)
+    assert list(fresh.active) == ["A2"]
+    assert fresh.active["A2"].phase is CP.COMMITTING
+    assert ctx.sent == [(p, Commit("A2")) for p in PARTICIPANTS]
+    assert fresh.disk.next_tx == 3  # transaction ids are never reused
+    ctx.clear()
+    m.on_message(fresh, StatusRequest("A1"), "orders", ctx)
+    assert ctx.sent == [("orders", Abort("A1"))]
+
+
+# -- participant ---------------------------------------------------------------------------
+def test_prepare_on_a_free_row_locks_it_and_votes_commit():
+    m = model(abort_probability=0)
+    st = m.init_node("orders")
+    ctx = participant_ctx(m, now=5 * MS)
+    m.on_message(st, Prepare("A1", 1), "coordinator", ctx)
+    assert st.locks == {1: "A1"}
+    assert st.disk.prepared == {"A1": PreparedRecord("A1", 1, "coordinator", 5 * MS)}
+    assert st.txs["A1"].phase is PP.PREPARED and st.txs["A1"].vote == "yes"
+    assert ctx.sent == [("coordinator", VoteCommit("A1"))]
+    assert ctx.timers == {"status:A1": 500 * MS}  # no give-up timer when correct
+
+
+def test_prepare_on_a_locked_row_queues_without_voting():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    assert st.queues == {0: ["B1"]} and st.txs["B1"].phase is PP.WAITING
+    assert ctx.sent == [] and ctx.counters["blocked"] == 1
+
+
+def test_out_of_stock_votes_abort_and_keeps_no_lock():
+    m = model()
+    st = m.init_node("inventory")
+    ctx = participant_ctx(m, "inventory")
+    m.on_command(st, {"type": "out_of_stock", "node": "inventory", "row": 2}, ctx)
+    assert st.disk.stock == [1000, 1000, 0]
+    m.on_message(st, Prepare("A1", 2), "coordinator", ctx)
+    assert ctx.sent == [("coordinator", VoteAbort("A1", "row 2 out of stock"))]
+    assert st.locks == {} and st.disk.outcomes == {"A1": ABORT}
+    assert st.txs["A1"].phase is PP.ABORTED
+    m.on_command(st, {"type": "restock", "node": "inventory", "row": 2, "quantity": 4}, ctx)
+    assert st.disk.stock[2] == 4
+
+
+def test_business_rule_refuses_with_its_probability():
+    m = model(abort_probability=1.0)
+    st = m.init_node("payments")
+    ctx = participant_ctx(m, "payments")
+    m.on_message(st, Prepare("A1", 0), "coordinator", ctx)
+    assert ctx.sent == [("coordinator", VoteAbort("A1", "refused by a business rule"))]
+
+
+def test_commit_applies_releases_the_lock_and_grants_the_next_in_queue():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    ctx.now = 40 * MS
+    m.on_message(st, Commit("A1"), "coordinator", ctx)
+    assert st.txs["A1"].phase is PP.COMMITTED
+    assert st.disk.stock[0] == 999 and st.disk.outcomes["A1"] == COMMIT
+    assert "A1" not in st.disk.prepared
+    assert st.locks == {0: "B1"} and st.queues == {}
+    assert ctx.sent == [("coordinator2", VoteCommit("B1")), ("coordinator", Ack("A1"))]
+    assert ctx.samples["lock_held_ms.orders"] == [40.0]
+    assert ctx.samples["lock_wait_ms"] == [40.0]
+    assert "status:A1" not in ctx.timers and "status:B1" in ctx.timers
+
+
+def test_abort_of_a_prepared_transaction_releases_without_applying():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Abort("A1"), "coordinator", ctx)
+    assert st.txs["A1"].phase is PP.ABORTED
+    assert st.disk.stock[0] == 1000 and st.locks == {}
+    assert ctx.sent == [("coordinator", Ack("A1"))]
+
+
+def test_abort_of_a_waiting_transaction_leaves_the_queue():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    m.on_message(st, Abort("B1"), "coordinator2", ctx)
+    assert st.queues == {} and st.locks == {0: "A1"}
+    assert st.txs["B1"].phase is PP.ABORTED
+    assert ctx.sent == [("coordinator2", Ack("B1"))]
+
+
+def test_abort_before_prepare_is_remembered():
+    m = model(abort_probability=0)
+    st = m.init_node("orders")
+    ctx = participant_ctx(m)
+    m.on_message(st, Abort("A1"), "coordinator", ctx)
+    assert st.disk.outcomes == {"A1": ABORT} and ctx.sent == [("coordinator", Ack("A1"))]
+    ctx.clear()
+    m.on_message(st, Prepare("A1", 0), "coordinator", ctx)
+    assert ctx.sent == [("coordinator", VoteAbort("A1", "already aborted"))]
+    assert st.locks == {}
+
+
+def test_duplicate_prepare_repeats_the_vote():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("A1", 0), "coordinator", ctx)
+    assert ctx.sent == [("coordinator", VoteCommit("A1"))] and st.locks == {0: "A1"}
+
+
+def test_in_doubt_participant_asks_the_coordinator_again_and_again():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_timer(st, "status:A1", ctx)
+    assert ctx.sent == [("coordinator", StatusRequest("A1"))]
+    assert ctx.timers["status:A1"] == 500 * MS
+    assert st.txs["A1"].phase is PP.PREPARED  # it never decides alone
+
+
+def test_restarted_participant_retakes_its_locks_and_asks():
+    m = model(abort_probability=0)
+    st, _ = prepared(m, now=10 * MS)
+    fresh = m.init_node("orders")
+    fresh.disk = st.disk
+    ctx = participant_ctx(m, now=900 * MS)
+    m.on_start(fresh, ctx)
+    assert fresh.locks == {0: "A1"} and fresh.txs["A1"].phase is PP.PREPARED
+    assert fresh.txs["A1"].locked_at == 10 * MS
+    assert "status:A1" in ctx.timers
+
+
+def test_commit_for_a_transaction_waiting_for_its_lock_is_illegal():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    with pytest.raises(IllegalTransition, match="WAITING -> COMMITTED"):
+        m.on_message(st, Commit("B1"), "coordinator2", ctx)
+
+
+def test_broken_variant_gives_up_after_the_in_doubt_timeout():
+    m = model(broken=True, abort_probability=0)
+    st, ctx = prepared(m)
+    assert ctx.timers["give_up:A1"] == 1000 * MS
+    m.on_timer(st, "give_up:A1", ctx)
+    assert st.txs["A1"].phase is PP.ABORTED and st.locks == {}
+    assert ctx.counters["unilateral_aborts"] == 1
+    ctx.clear()
+    m.on_message(st, Commit("A1"), "coordinator", ctx)  # too late
+    assert ctx.sent == [("coordinator", Ack("A1"))]
+    assert st.disk.outcomes["A1"] == ABORT
+
+
+def test_commands_for_the_wrong_kind_of_node_are_refused():
+    m = model()
+    st = m.init_node("orders")
+    ctx = participant_ctx(m)
+    m.on_command(st, {"type": "transaction"}, ctx)
+    cst = m.init_node("coordinator")
+    cctx = coordinator_ctx(m)
+    m.on_command(cst, {"type": "out_of_stock", "node": "coordinator", "row": 0}, cctx)
+    m.on_command(cst, {"type": "transaction", "rows": {"orders": 7}}, cctx)
+    assert not ctx.sent and not cctx.sent and not cst.active
+    assert "refused" in ctx.notes[0][0] and len(cctx.notes) == 2
+
+
+# -- the checker ----------------------------------------------------------------------------
+class View:
+    def __init__(self, ledger, now):
+        self.ghost, self.now = ledger, now
+
+
+def test_atomicity_fires_once_when_outcomes_differ():
+    m = model(broken=True, abort_probability=0)
+    ledger = Ledger()
+    cst = m.init_node("coordinator")
+    cctx = coordinator_ctx(m)
+    cctx.ghost = ledger
+    m.on_command(cst, {"type": "transaction", "rows": {p: 0 for p in PARTICIPANTS}}, cctx)
+    states = {}
+    for p in PARTICIPANTS:
+        states[p] = m.init_node(p)
+        ctx = participant_ctx(m, p)
+        ctx.ghost = ledger
+        m.on_message(states[p], Prepare("A1", 0), "coordinator", ctx)
+    assert not m.check(View(ledger, 0), None)
+    assert ledger.locks == {p: {0: ("A1", 0)} for p in PARTICIPANTS}
+    for p in PARTICIPANTS[:2]:
+        ctx = participant_ctx(m, p)
+        ctx.ghost = ledger
+        m.on_message(states[p], Commit("A1"), "coordinator", ctx)
+    assert not m.check(View(ledger, 50 * MS), "inventory")
+    ctx = participant_ctx(m, "payments")
+    ctx.ghost = ledger
+    m.on_timer(states["payments"], "give_up:A1", ctx)
+    found = m.check(View(ledger, 1000 * MS), "payments")
+    assert found == [("atomicity", "transaction A1 committed at orders, inventory but "
+                                   "aborted at payments")]
+    assert ledger.committed == 1 and ledger.aborted == 0
+    assert ledger.longest_hold == 1000 * MS and ledger.longest_in_doubt == 1000 * MS
+    ledger.pending.append(Finished("payments", "A1", ABORT))  # the same conflict again
+    assert not m.check(View(ledger, 1001 * MS), "payments")
+
+
+# -- presets ---------------------------------------------------------------------------------
+def test_preset_commit_and_abort():
+    sim, rep = run(load("twopc-commit-and-abort"))
+    assert rep["matches_expected"], rep["mismatches"]
+    m = rep["metrics"]
+    assert (m["committed"], m["aborted"], m["vote_timeouts"]) == (1, 2, 1)
+    outcomes = {p: sim.nodes[p].state.disk.outcomes for p in PARTICIPANTS}
+    assert all(o == {"A1": COMMIT, "A2": ABORT, "A3": ABORT} for o in outcomes.values())
+    assert sim.nodes["inventory"].state.disk.stock == [999, 0, 1000]
+
+
+def test_preset_coordinator_crash_blocks_until_recovery():
+    sim, rep = run(load("twopc-coordinator-crash"))
+    assert rep["matches_expected"], rep["mismatches"]
+    m = rep["metrics"]
+    assert 4900 <= m["longest_lock_hold_ms"] <= 5200  # crash at 3 s, restart at 8 s
+    per_second = m["commits_per_second"]
+    assert sum(per_second[:3]) >= 12  # before the crash
+    assert sum(per_second[3:8]) <= 3  # while row 0 is locked everywhere
+    assert sum(per_second[8:]) >= 12  # after the coordinator recovered
+    assert m["blocked"] >= 10 and m["locks_held_now"] <= 3
+
+
+def test_preset_unilateral_abort_is_caught_and_the_correct_protocol_waits():
+    sim, rep = run(load("twopc-unilateral-abort"))
+    assert rep["matches_expected"], rep["mismatches"]
+    assert [v["detail"] for v in rep["violations"]] == [
+        "transaction A1 committed at inventory, orders but aborted at payments"]
+    scenario = dict(load("twopc-unilateral-abort"))
+    scenario["variant"] = {"participant_unilateral_abort": False}
+    del scenario["expected"]
+    sim, rep = run(validate(scenario))
+    assert rep["violations"] == []
+    assert sim.nodes["payments"].state.disk.outcomes == {"A1": COMMIT}
+    assert rep["metrics"]["longest_in_doubt_ms"] >= 2400  # blocked until the restart
+
+
+# -- random faults -----------------------------------------------------------------------------
+FAULT_PARAMS = {"tps": 10, "vote_timeout_ms": 400, "status_interval_ms": 200,
+                "decision_retry_ms": 150, "in_doubt_timeout_ms": 400}
+
+
+def fault_run(seed, broken):
+    coordinators = 1 + seed % 2
+    m = model(coordinators=coordinators)
+    nodes = m.node_ids()
+    scenario = validate({
+        "model": "twopc", "seed": seed, "duration_ms": 4000,
+        "params": {**FAULT_PARAMS, "coordinators": coordinators},
+        "variant": {"participant_unilateral_abort": broken},
+        "commands": random_schedule(seed, nodes, 4000, faults=5, settle_ms=2000,
+                                    max_down=2)})
+    return run(scenario)
+
+
+def test_random_fault_schedules_never_break_atomicity_and_always_unblock():
+    for seed in range(500):
+        sim, rep = fault_run(seed, broken=False)
+        assert rep["violations"] == [], (seed, rep["violations"])
+        # faults end 2 s before the run does: every transaction in doubt before then has
+        # been resolved (votes time out, restarted coordinators answer status requests)
+        stuck = {k: v for k, v in sim.ghost.in_doubt.items() if sim.now - v > 1600 * MS}
+        assert not stuck, (seed, stuck)
+        assert rep["metrics"]["committed"] > 0, seed
+
+
+def test_random_search_catches_the_unilateral_abort():
+    for seed in range(100):
+        sim, rep = fault_run(seed, broken=True)
+        if rep["violations"]:
+            assert {v["invariant"] for v in rep["violations"]} == {"atomicity"}
+            assert rep["metrics"]["unilateral_aborts"] >= 1
+            return
+    pytest.fail("100 random fault schedules did not break atomicity")
