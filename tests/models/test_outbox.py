@@ -1,0 +1,292 @@
+"""Unit tests of the dual-write / transactional-outbox model, and its presets."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from playground.models.base import MS
+from playground.models.outbox import (
+    BROKER, CONSUMER, RELAY, SERVICE, BrokerState, ConsumerState, DeleteOutboxRow, Deliver,
+    DeliveryAck, Outbox, OutboxGhost, OutboxRows, OrderCreated, PollOutbox, Publish,
+    PublishAck, RelayState, ServiceState,
+)
+from playground.scenarios import presets, run
+from tests.fakes import FakeContext
+
+DEFAULTS = {p.name: p.default for p in Outbox.params}
+EVENT = OrderCreated(1, "book")
+
+
+def model(mode="outbox", idempotent=True, **params):
+    return Outbox(4, {**DEFAULTS, **params}, {"mode": mode, "idempotent_consumer": idempotent})
+
+
+def ctx_for(m, node, ghost=None, now=0):
+    return FakeContext(node=node, params=m.p, variant=m.v, ghost=ghost or OutboxGhost(),
+                       now=now)
+
+
+def view_of(m, ghost=None, now=0, **states):
+    nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
+             for nid in m.node_ids()}
+    return SimpleNamespace(nodes=nodes, ghost=ghost or OutboxGhost(), now=now)
+
+
+# -- the order service --------------------------------------------------------------------
+def test_outbox_mode_writes_the_order_and_its_event_in_one_transaction():
+    m = model()
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    m.on_command(st, {"type": "place_order"}, ctx)
+    assert st.db.orders == {1: "book"} and st.db.outbox == {1: EVENT}
+    assert ctx.sent == [] and ctx.timers == {}  # the relay publishes, not the service
+    assert ctx.ghost.dirty == [("committed", 1)]
+
+
+def test_dual_write_commits_then_publishes_after_a_gap():
+    m = model("dual_write")
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    m.on_command(st, {"type": "place_order"}, ctx)
+    assert st.db.orders == {1: "book"} and st.db.outbox == {}
+    assert st.unpublished == {1: EVENT} and ctx.sent == []
+    assert ctx.timers == {"publish:1": DEFAULTS["publish_delay_ms"] * MS}
+    m.on_timer(st, "publish:1", ctx)
+    assert ctx.sent == [(BROKER, Publish(EVENT))]
+    assert ctx.timers == {"publish:1": DEFAULTS["publish_timeout_ms"] * MS}  # resend later
+    m.on_message(st, PublishAck(1, 0), BROKER, ctx)
+    assert st.unpublished == {} and ctx.timers == {}
+
+
+def test_a_crash_in_the_dual_write_gap_forgets_the_event():
+    m = model("dual_write")
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    m.on_command(st, {"type": "place_order"}, ctx)
+    fresh = m.init_node(SERVICE)
+    for name in m.durable:  # what the engine does on a crash
+        setattr(fresh, name, getattr(st, name))
+    assert fresh.db.orders == {1: "book"} and fresh.unpublished == {}
+    view = view_of(m, **{SERVICE: fresh})
+    assert m.metrics(view)["lost_events"] == 1
+
+
+def test_publish_first_commits_only_after_the_acknowledgement_and_a_gap():
+    m = model("publish_first")
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    m.on_command(st, {"type": "place_order"}, ctx)
+    assert st.db.orders == {} and st.uncommitted == {1: EVENT}
+    assert ctx.sent == [(BROKER, Publish(EVENT))]
+    m.on_message(st, PublishAck(1, 0), BROKER, ctx)
+    assert ctx.timers == {"commit:1": DEFAULTS["publish_delay_ms"] * MS}
+    m.on_timer(st, "commit:1", ctx)
+    assert st.db.orders == {1: "book"} and st.uncommitted == {}
+
+
+def test_the_service_answers_polls_and_deletes_rows():
+    m = model(batch=2)
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    for _ in range(3):
+        m.on_command(st, {"type": "place_order"}, ctx)
+    m.on_message(st, PollOutbox(2), RELAY, ctx)
+    assert ctx.sent == [(RELAY, OutboxRows((EVENT, OrderCreated(2, "book"))))]
+    m.on_message(st, DeleteOutboxRow(1), RELAY, ctx)
+    m.on_message(st, DeleteOutboxRow(1), RELAY, ctx)  # idempotent
+    assert list(st.db.outbox) == [2, 3]
+
+
+def test_the_workload_places_orders_until_its_count():
+    m = model(orders=2)
+    st, ctx = ServiceState(), ctx_for(m, SERVICE)
+    m.on_start(st, ctx)
+    m.on_timer(st, "workload", ctx)
+    assert "workload" in ctx.timers
+    del ctx.timers["workload"]
+    m.on_timer(st, "workload", ctx)
+    assert len(st.db.orders) == 2 and "workload" not in ctx.timers
+    m.on_start(st, ctx)  # a restart does not place more
+    assert "workload" not in ctx.timers
+
+
+# -- the relay ----------------------------------------------------------------------------
+def test_the_relay_polls_on_its_timer_only_in_outbox_mode():
+    for mode, armed in (("outbox", True), ("dual_write", False)):
+        m = model(mode)
+        ctx = ctx_for(m, RELAY)
+        m.on_start(RelayState(), ctx)
+        assert ("poll" in ctx.timers) is armed
+    m = model()
+    st, ctx = RelayState(), ctx_for(m, RELAY)
+    m.on_timer(st, "poll", ctx)
+    assert ctx.sent == [(SERVICE, PollOutbox(DEFAULTS["batch"]))] and st.polls == 1
+
+
+def test_the_relay_publishes_a_row_once_while_it_is_in_flight():
+    m = model()
+    st, ctx = RelayState(), ctx_for(m, RELAY, now=5 * MS)
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    assert ctx.sent == [(BROKER, Publish(EVENT))]
+    ctx.now += DEFAULTS["publish_timeout_ms"] * MS  # no acknowledgement: publish again
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    assert ctx.sent[-1] == (BROKER, Publish(EVENT)) and ctx.counters == {"relay_retries": 1}
+
+
+def test_the_relay_deletes_a_row_only_after_the_broker_acknowledges():
+    m = model()
+    st, ctx = RelayState(), ctx_for(m, RELAY)
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    assert ctx.sent_of(DeleteOutboxRow) == []
+    m.on_message(st, PublishAck(1, 0), BROKER, ctx)
+    assert ctx.sent_of(DeleteOutboxRow) == [(SERVICE, DeleteOutboxRow(1))]
+    assert st.in_flight == {} and st.acked == {1: 0}
+    ctx.clear()
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)  # the delete was lost
+    assert ctx.sent == [(SERVICE, DeleteOutboxRow(1))]  # ask again, do not republish
+    m.on_message(st, OutboxRows(()), SERVICE, ctx)
+    assert st.acked == {}
+
+
+def test_a_restarted_relay_publishes_an_undeleted_row_again():
+    m = model()
+    st, ctx = RelayState(), ctx_for(m, RELAY)
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    st = m.init_node(RELAY)  # crashed: nothing durable
+    m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
+    assert ctx.sent_of(Publish) == [(BROKER, Publish(EVENT))] * 2
+
+
+# -- the broker ---------------------------------------------------------------------------
+def test_the_broker_appends_acknowledges_and_pushes_without_deduplicating():
+    m = model()
+    st, ctx = BrokerState(), ctx_for(m, BROKER)
+    m.on_message(st, Publish(EVENT), RELAY, ctx)
+    m.on_message(st, Publish(EVENT), RELAY, ctx)
+    assert st.db.entries == [EVENT, EVENT] and list(st.db.unacked) == [0, 1]
+    assert ctx.sent == [(RELAY, PublishAck(1, 0)), (CONSUMER, Deliver(0, EVENT)),
+                        (RELAY, PublishAck(1, 1)), (CONSUMER, Deliver(1, EVENT))]
+    assert ctx.timers == {"redeliver": DEFAULTS["redeliver_ms"] * MS}
+    m.on_message(st, DeliveryAck(0), CONSUMER, ctx)
+    assert list(st.db.unacked) == [1]
+
+
+def test_the_broker_redelivers_what_the_consumer_has_not_acknowledged():
+    m = model()
+    st, ctx = BrokerState(), ctx_for(m, BROKER)
+    m.on_message(st, Publish(EVENT), RELAY, ctx)
+    ctx.clear()
+    ctx.now = DEFAULTS["redeliver_ms"] * MS
+    m.on_timer(st, "redeliver", ctx)
+    assert ctx.sent == [(CONSUMER, Deliver(0, EVENT))]
+    assert ctx.counters == {"broker_redeliveries": 1}
+    m.on_start(m.init_node(BROKER), ctx)  # nothing unacked after a fresh start: no timer
+    restarted = BrokerState(db=st.db)
+    ctx.timers.clear()
+    m.on_start(restarted, ctx)
+    assert "redeliver" in ctx.timers
+
+
+# -- the consumer -------------------------------------------------------------------------
+def test_an_idempotent_consumer_applies_an_event_once():
+    m = model()
+    st, ctx = ConsumerState(), ctx_for(m, CONSUMER)
+    st.db.stock = 10
+    m.on_message(st, Deliver(0, EVENT), BROKER, ctx)
+    m.on_message(st, Deliver(1, EVENT), BROKER, ctx)
+    assert st.db.reserved == {1: 1} and st.db.stock == 9
+    assert ctx.sent == [(BROKER, DeliveryAck(0)), (BROKER, DeliveryAck(1))]
+    assert ctx.counters == {"duplicate_deliveries": 1}
+
+
+def test_a_non_idempotent_consumer_applies_a_duplicate_again():
+    m = model(idempotent=False)
+    st, ctx = ConsumerState(), ctx_for(m, CONSUMER)
+    st.db.stock = 10
+    view = view_of(m, ghost=ctx.ghost, **{CONSUMER: st})
+    m.on_message(st, Deliver(0, EVENT), BROKER, ctx)
+    assert m.check(view, CONSUMER) == []
+    m.on_message(st, Deliver(1, EVENT), BROKER, ctx)
+    assert st.db.reserved == {1: 2} and st.db.stock == 8
+    assert m.check(view, CONSUMER) == [
+        ("exactly_once_effect", "order 1: the consumer applied its event 2 times "
+                                "(reserved 2 items)")]
+
+
+# -- the checker --------------------------------------------------------------------------
+def test_relay_lag_is_commit_to_broker_in_true_time():
+    m = model()
+    ghost = OutboxGhost()
+    view = view_of(m, ghost, now=100 * MS)
+    ghost.dirty.append(("committed", 1))
+    m.check(view, SERVICE)
+    view.now = 137 * MS
+    ghost.dirty.append(("stored", 1))
+    ghost.dirty.append(("stored", 1))  # a duplicate publish does not count twice
+    m.check(view, BROKER)
+    assert ghost.relay_lag == [37.0]
+    assert m.metrics(view)["relay_lag_max_ms"] == 37.0
+
+
+def test_check_final_names_lost_and_phantom_orders():
+    m = model()
+    service = ServiceState()
+    service.db.orders = {1: "book", 2: "book", 3: "book"}
+    service.db.outbox = {3: OrderCreated(3, "book")}
+    consumer = ConsumerState()
+    consumer.db.reserved = {1: 1, 9: 1}
+    ghost = OutboxGhost(stored_at={1: 0, 9: 0})
+    view = view_of(m, ghost, **{SERVICE: service, CONSUMER: consumer})
+    assert list(m.check_final(view)) == [
+        ("no_lost_event", "order 2 was committed but its OrderCreated event was never "
+                          "consumed (it was never published: the service failed between "
+                          "commit and publish)"),
+        ("no_lost_event", "order 3 was committed but its OrderCreated event was never "
+                          "consumed (it is still in the outbox)"),
+        ("no_phantom_event", "OrderCreated for order 9 reached the broker and the consumer "
+                             "reserved an item for it, but order 9 was never committed"),
+    ]
+    metrics = m.metrics(view)
+    assert (metrics["lost_events"], metrics["phantom_events"]) == (1, 1)  # 3 is not lost
+
+
+def test_summary_and_panel_are_json_ready():
+    m = model()
+    view = view_of(m)
+    json.dumps(m.panel(view))
+    for nid in m.node_ids():
+        json.dumps(m.summary(nid, view.nodes[nid].state))
+    assert [m.role(view.nodes[n].state) for n in m.node_ids()] == [
+        "order service", "relay", "broker", "consumer"]
+
+
+# -- presets ------------------------------------------------------------------------------
+OUTBOX_PRESETS = sorted(n for n in presets() if n.startswith("outbox-"))
+
+
+def test_the_claims_and_broken_settings_have_presets():
+    assert {c for n in OUTBOX_PRESETS for c in presets()[n]["claims"]} >= {"C10", "C11"}
+    fired = {v for n in OUTBOX_PRESETS for v in presets()[n]["expected"]["violations"]}
+    assert fired == {inv.name for inv in Outbox.invariants}
+
+
+@pytest.mark.parametrize("name", OUTBOX_PRESETS)
+def test_preset_matches_its_expectation(name):
+    _sim, rep = run(presets()[name])
+    assert rep["matches_expected"], rep["mismatches"]
+
+
+def test_the_same_crash_loses_an_event_under_dual_write_and_none_with_the_outbox():
+    _sim, naive = run(presets()["outbox-dual-write-loses-event"])
+    _sim, outbox = run(presets()["outbox-service-crash-loses-nothing"])
+    assert naive["metrics"]["lost_events"] == 1
+    assert outbox["metrics"]["lost_events"] == 0
+    assert outbox["metrics"]["events_consumed"] == outbox["metrics"]["orders_committed"] == 3
+
+
+def test_the_relay_crash_duplicate_is_absorbed_or_double_applied():
+    sim, good = run(presets()["outbox-relay-crash-duplicate"])
+    assert sim.nodes[CONSUMER].state.db.reserved == {1: 1, 2: 1, 3: 1}
+    assert good["metrics"]["duplicate_deliveries"] >= 1
+    sim, bad = run(presets()["outbox-non-idempotent-consumer"])
+    assert sim.nodes[CONSUMER].state.db.reserved[1] == 2
+    assert bad["violations"][0]["detail"].startswith("order 1: the consumer applied")
