@@ -41,9 +41,10 @@ Invariant
 
 Detection *quality* is not a safety property — no detector in an asynchronous system is
 both complete and accurate — so the phenomena are metrics, judged against the engine's
-truth: ``false_suspicions`` (a worker marked DOWN while it is alive, not paused and its
-links to the registry are intact), ``flaps`` (DOWN → UP), ``detection_time_ms`` for real
-crashes, ``probe_load`` (probes per second), ``registry_queue_max`` and ``_avg``,
+truth: ``false_suspicions`` (a worker marked DOWN while it is alive, not paused, its links
+to the registry intact, and has been so for at least ``timeout_ms``; a verdict within a
+timeout after a real outage ended is a ``late_detection``), ``flaps`` (DOWN → UP),
+``detection_time_ms`` for real crashes, ``probe_load`` (probes per second), ``registry_queue_max`` and ``_avg``,
 ``probe_round_ms`` and ``pulse_wait_ms`` (time a pulse or reply waited in the queue).
 
 Claims: C17 (push, overloaded registry), C18 (pull, probe load grows with N), C19 (crashed,
@@ -59,6 +60,7 @@ from enum import Enum
 from playground.engine.simulation import summarize
 from playground.models import register
 from playground.models.base import MS, SECOND, Invariant, Model, Param, Variant
+from playground.models.fsm import IllegalTransition
 
 REGISTRY = "registry"
 PHI_WINDOW = 16  # inter-arrival samples kept per worker for the phi-accrual detector
@@ -121,7 +123,8 @@ def transition(health: Health, evidence: Evidence) -> Health:
     try:
         return TRANSITIONS[(health, evidence)]
     except KeyError:
-        raise ValueError(f"illegal detector transition {health.name} on {evidence.name}") from None
+        raise IllegalTransition(f"detector: no transition from {health.name} on "
+                                f"{evidence.name}") from None
 
 
 # -- registry jobs ------------------------------------------------------------------------
@@ -186,6 +189,8 @@ class HeartbeatGhost:
     successes: dict = field(default_factory=dict)  # worker -> consecutive successes seen
     downs: dict = field(default_factory=dict)  # worker -> times marked down
     failed_since: dict = field(default_factory=dict)  # worker -> (kind, true µs)
+    recovered_at: dict = field(default_factory=dict)  # worker -> true µs its last failure ended
+    late_detections: list = field(default_factory=list)  # (worker, true µs)
     false_suspicions: list = field(default_factory=list)  # (worker, true µs)
     detections: list = field(default_factory=list)  # (worker, kind, ms)
 
@@ -222,6 +227,9 @@ class Heartbeats(Model):
               {"type": "integer", "minimum": 1, "maximum": 100}),
         Param("phi_threshold", 8, "Suspicion level counted as a miss (detector = phi).",
               {"type": "number", "minimum": 0.1, "maximum": 100}),
+        Param("phi_min_std_ms", 20, "Floor on the standard deviation of inter-arrival times "
+              "(detector = phi), so a very regular worker is not suspected at once.",
+              {"type": "number", "minimum": 0.001, "maximum": 600000}),
         Param("queue_limit", 100000, "Jobs the registry's queue holds; more are dropped.",
               {"type": "integer", "minimum": 1, "maximum": 10000000}),
     )
@@ -379,10 +387,15 @@ class Heartbeats(Model):
 
     # -- the failure detector ---------------------------------------------------------------
     def _suspicion(self, view: WorkerView, now: int) -> float:
-        """Phi-accrual (exponential model): −log10 P(silence this long | recent intervals)."""
+        """Phi accrual (Hayashibara et al.): −log10 P(a pulse comes later than this silence),
+        with the inter-arrival times of recent pulses taken as normally distributed."""
         silence = now - view.last_heard
-        mean = (sum(view.intervals) / len(view.intervals)) if view.intervals else self._interval()
-        return silence / (max(1.0, mean) * math.log(10))
+        samples = view.intervals or [self._interval()]
+        mean = sum(samples) / len(samples)
+        var = sum((x - mean) ** 2 for x in samples) / len(samples)
+        std = max(math.sqrt(var), self.p["phi_min_std_ms"] * MS)
+        p_later = 0.5 * math.erfc((silence - mean) / (std * math.sqrt(2)))
+        return -math.log10(max(p_later, 1e-300))
 
     def _sweep(self, state, ctx) -> None:
         """Count a miss for every worker the registry has not heard from recently enough."""
@@ -406,9 +419,8 @@ class Heartbeats(Model):
         view = state.views.get(w)
         if view is None:
             return
-        if view.health is not Health.DOWN:
-            view.intervals.append(ctx.now - view.last_heard)
-            del view.intervals[:-PHI_WINDOW]
+        view.intervals.append(ctx.now - view.last_heard)
+        del view.intervals[:-PHI_WINDOW]
         view.last_heard = ctx.now
         view.misses = 0
         view.successes += 1
@@ -485,6 +497,7 @@ class Heartbeats(Model):
         if kind is None:
             if known is not None:
                 del ghost.failed_since[w]
+                ghost.recovered_at[w] = view.now
         elif known is None or known[0] != kind:
             ghost.failed_since[w] = (kind, view.now)
 
@@ -492,7 +505,11 @@ class Heartbeats(Model):
         self._note_failure(view, ghost, w)
         failed = ghost.failed_since.get(w)
         if failed is None:
-            ghost.false_suspicions.append((w, view.now))
+            healthy_for = view.now - ghost.recovered_at.get(w, 0)
+            if healthy_for >= self.p["timeout_ms"] * MS:
+                ghost.false_suspicions.append((w, view.now))
+            else:  # an outage that ended less than a timeout ago: detected, but too late
+                ghost.late_detections.append((w, view.now))
         else:
             ghost.detections.append((w, failed[0], (view.now - failed[1]) / MS))
 
@@ -507,6 +524,7 @@ class Heartbeats(Model):
         waits = view.samples.get("pulse_wait_ms", [])
         return {
             "false_suspicions": len(ghost.false_suspicions),
+            "late_detections": len(ghost.late_detections),
             "flaps": view.counters.get("flaps", 0),
             "marked_down": view.counters.get("marked_down", 0),
             "suspicions": view.counters.get("suspicions", 0),

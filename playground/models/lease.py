@@ -54,6 +54,7 @@ from enum import Enum
 
 from playground.models import register
 from playground.models.base import MS, Invariant, Model, Param, Variant
+from playground.models.fsm import Transitions
 
 LOCK = "lock"
 STORE = "store"
@@ -99,6 +100,10 @@ class WriteAck:
 class LeaseRole(Enum):
     FOLLOWER = "follower"
     LEADER = "leader"
+
+
+ROLE = Transitions("lease candidate", {LeaseRole.FOLLOWER: (LeaseRole.LEADER,),
+                                       LeaseRole.LEADER: (LeaseRole.FOLLOWER,)})
 
 
 @dataclass(slots=True)
@@ -288,7 +293,10 @@ class Leases(Model):
         else:
             if msg.epoch < state.epoch:
                 return  # a late grant of an epoch this node has already moved past
-            state.role = LeaseRole.LEADER
+            if state.role is LeaseRole.LEADER:  # an older epoch's lease: this one replaces it
+                ctx.note(f"epoch {msg.epoch} replaces epoch {state.epoch}")
+            else:
+                state.role = ROLE.move(state.role, LeaseRole.LEADER)
             state.epoch = msg.epoch
             state.lease_expiry = expiry
             ctx.note(f"became leader, epoch {msg.epoch}", epoch=msg.epoch,
@@ -299,7 +307,7 @@ class Leases(Model):
             ctx.set_timer("lease_expiry", state.lease_expiry - ctx.now)
 
     def _step_down(self, state: CandidateState, why: str, ctx) -> None:
-        state.role = LeaseRole.FOLLOWER
+        state.role = ROLE.move(state.role, LeaseRole.FOLLOWER)
         state.steps_down += 1
         ctx.cancel_timer("renew")
         ctx.cancel_timer("write")
