@@ -70,6 +70,7 @@ recovers from its log).
 from __future__ import annotations
 
 import math
+from itertools import islice
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -888,7 +889,8 @@ class TwoPhaseCommit(Model):
         ledger = view.ghost
         now = view.now
         transactions = []
-        for tx in list(ledger.txs)[-RECENT:]:
+        recent = list(islice(reversed(ledger.txs), RECENT))
+        for tx in reversed(recent):
             record = ledger.txs[tx]
             entry = None
             if view.alive(record.coordinator):
