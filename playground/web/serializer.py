@@ -3,10 +3,15 @@
 One serializer turns engine objects into the wire format of ``docs/protocol.md``; nothing
 else in the web layer reads simulation internals for display. A :class:`FrameBuilder`
 belongs to one session and remembers what it sent last, so each frame after a full one
-carries only what changed: node entries that differ (ignoring ``clock_ms``, which a client
-computes from ``offset_ms`` and ``rate``), the trace records appended since the previous
-frame, and the other sections only when their content changed. The complete list of
-messages in flight is in every frame: it moves every frame anyway.
+carries only what changed:
+
+* a node entry with its ``id`` and the fields that changed (``summary`` by key), and
+  ``clock_ms``, which a client can also compute from ``offset_ms`` and ``rate``;
+* the trace records appended since the previous frame, in the compact array form of
+  :func:`compact` (message bodies stay on the server: see the ``inspect`` request);
+* ``metrics`` by key; ``links``, ``panel``, ``violations`` and the session's own sections
+  whole, only when they changed;
+* the complete list of messages in flight (it changes every frame anyway).
 
 ``merge`` is the inverse used by the fan-out (``playground.web.fanout``): it folds a delta
 into the last full picture so that any server process can hand a late or slow client a
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..engine.simulation import PPM
-from ..engine.trace import record_json
+from ..engine.trace import plain
 
 MAX_EVENTS_PER_FRAME = 300
 FULL_EVENTS = 500  # trace records a full frame carries (the space-time diagram's history)
@@ -36,12 +41,12 @@ def node_entry(sim, nid: str) -> dict:
                     in node.timers.items())
     return {
         "id": nid,
-        "status": node.status,
+        "status": str(node.status),
         "offset_ms": _ms(node.offset),
         "rate": node.rate / PPM,
         "role": model.role(node.state),
         "summary": model.summary(nid, node.state),
-        "timers": [{"name": name, "due_ms": _ms(due)} for name, due in timers],
+        "timers": {name: _ms(due) for name, due in timers},
     }
 
 
@@ -73,10 +78,67 @@ def violations(sim) -> list:
              "detail": v.detail} for v in sim.violations]
 
 
+def compact(index: int, rec) -> list:
+    """A trace record as ``[i, t_us, kind, node, cause, *fields]`` (see docs/protocol.md).
+
+    The fields follow the kind: send ``to, msg``; deliver ``from, msg``; drop ``from, msg,
+    reason``; timer ``timer``; command ``command``; note ``text, fields``; violation
+    ``invariant, detail``; start none. It is ``record_json`` without the message body.
+    """
+    time, kind, node, cause, data = rec
+    out = [index, time, kind, node, cause]
+    if kind == "send":
+        out += (data[0], data[1])
+    elif kind == "note":
+        out += (data[0], plain(data[1]))
+    elif kind != "start":
+        out += data
+    return out
+
+
 def events(trace, start: int, end: int, limit: int) -> tuple[list, int]:
-    """Records ``start``..``end`` as JSON, the last ``limit`` of them, and how many were left out."""
+    """Records ``start``..``end`` in compact form, the last ``limit`` of them, and how many
+    were left out."""
     first = max(start, end - limit)
-    return [record_json(i, trace[i]) for i in range(first, end)], first - start
+    return [compact(i, trace[i]) for i in range(first, end)], first - start
+
+
+def node_delta(old: dict | None, new: dict) -> dict | None:
+    """The fields of a node entry that changed (``summary`` by key); None if nothing did."""
+    if old is None:
+        return new
+    out = {}
+    for key, value in new.items():
+        if old.get(key) == value:
+            continue
+        if key in ("summary", "timers") and isinstance(value, dict) \
+                and isinstance(old.get(key), dict):
+            before = old[key]
+            value = {k: v for k, v in value.items() if before.get(k) != v}
+            value.update({k: None for k in before if k not in new[key]})
+        out[key] = value
+    if not out:
+        return None
+    out["id"] = new["id"]
+    return out
+
+
+def keyed_delta(old: dict | None, new: dict) -> dict | None:
+    """The keys of a flat dict that changed (a removed key as None); None if nothing did."""
+    if old is None:
+        return new
+    out = {k: v for k, v in new.items() if old.get(k, _MISSING) != v}
+    out.update({k: None for k in old if k not in new})
+    return out or None
+
+
+_MISSING = object()
+
+
+def _clock(old: dict, delta: dict, t_ms: float) -> float:
+    offset = delta.get("offset_ms", old["offset_ms"])
+    rate = delta.get("rate", old["rate"])
+    return round(offset + rate * t_ms, 3)
 
 
 def with_clocks(nodes: list, t_ms: float) -> list:
@@ -88,7 +150,9 @@ class FrameBuilder:
     """Builds one session's frames; remembers the previous one to send deltas."""
 
     # Sections sent only when their content changed (compared as built values).
-    _SECTIONS = ("links", "violations", "metrics", "panel", "caption", "share_url", "failure")
+    _SECTIONS = ("links", "violations", "caption", "share_url", "failure", "frontier_ms",
+                 "duration_ms", "playing", "speed", "scenario")
+    _KEYED = ("metrics", "panel")
 
     def __init__(self, session_id: str):
         self.session_id = session_id
@@ -97,20 +161,23 @@ class FrameBuilder:
         self._sections: dict[str, object] = {}
         self._trace_end = 0
         self._n_violations = -1
+        self._keyed: dict[str, dict] = {}
 
-    def build(self, sim, *, full: bool, head: dict, sections: dict) -> dict:
-        """The next frame. ``head`` is always sent (time, playing, speed...); ``sections``
-        (caption, share_url, failure...) are sent when they changed, or always if full."""
+    def build(self, sim, *, full: bool, sections: dict) -> dict:
+        """The next frame. ``sections`` (playing, speed, caption, share_url, failure...) are
+        sent when they changed, or always if full."""
         self.seq += 1
         t_ms = _ms(sim.now)
-        frame = {"session": self.session_id, "seq": self.seq, "full": full, "t_ms": t_ms,
-                 **head}
+        frame = {"session": self.session_id, "seq": self.seq, "full": full, "t_ms": t_ms}
         nodes = [node_entry(sim, nid) for nid in sim.node_ids]
         if full:
             frame["nodes"] = with_clocks(nodes, t_ms)
         else:
-            frame["nodes"] = with_clocks(
-                [n for n in nodes if self._nodes.get(n["id"]) != n], t_ms)
+            changed = [node_delta(self._nodes.get(n["id"]), n) for n in nodes]
+            frame["nodes"] = [
+                {**n, "clock_ms": _clock(self._nodes[n["id"]], n, t_ms)}
+                if "offset_ms" in n or "rate" in n else n
+                for n in changed if n is not None]
         self._nodes = {n["id"]: n for n in nodes}
         frame["messages"] = messages(sim)
         end = len(sim.trace)
@@ -124,8 +191,11 @@ class FrameBuilder:
         self._trace_end = end
         current = dict(sections)
         current["links"] = links(sim)
-        current["metrics"] = sim.metrics()
-        current["panel"] = sim.model.panel(sim)
+        for key, value in (("metrics", sim.metrics()), ("panel", sim.model.panel(sim))):
+            changed = value if full else keyed_delta(self._keyed.get(key), value)
+            if changed:
+                frame[key] = changed
+            self._keyed[key] = value
         if full or len(sim.violations) != self._n_violations:
             current["violations"] = violations(sim)
             self._n_violations = len(sim.violations)
@@ -154,13 +224,31 @@ def merge(picture: dict | None, frame: dict) -> dict | None:
         if key == "nodes":
             by_id = {n["id"]: n for n in picture["nodes"]}
             for n in value:
-                by_id[n["id"]] = n
+                by_id[n["id"]] = merge_node(by_id[n["id"]], n)
             picture["nodes"] = [by_id[n["id"]] for n in picture["nodes"]]
+        elif key in ("metrics", "panel"):
+            picture[key] = merge_keys(picture.get(key, {}), value)
         elif key == "events":
             picture["events"].extend(value)
         elif key not in ("events_skipped", "full"):
             picture[key] = value
     return picture
+
+
+def merge_keys(old: dict, delta: dict) -> dict:
+    """A flat dict with a keyed delta applied (a key that disappeared reads null)."""
+    return {**old, **delta}
+
+
+def merge_node(old: dict, delta: dict) -> dict:
+    """A node entry with a node delta applied (``summary`` merged by key)."""
+    out = {**old, **delta}
+    if "summary" in delta and isinstance(old.get("summary"), dict):
+        out["summary"] = merge_keys(old["summary"], delta["summary"])
+    if "timers" in delta:  # null marks a timer that is no longer armed
+        out["timers"] = {k: v for k, v in merge_keys(old.get("timers", {}), delta["timers"])
+                         .items() if v is not None}
+    return out
 
 
 def full_from(picture: dict) -> dict:

@@ -184,14 +184,13 @@ class Session:
     def _frame(self) -> dict:
         full = self.want_full
         self.want_frame = self.want_full = False
-        head = {"frontier_ms": round(self.history.frontier / 1000, 3),
-                "duration_ms": self.scenario["duration_ms"], "playing": self.playing,
-                "speed": self.speed}
-        sections = {"caption": self._caption(), "share_url": self.share_url,
-                    "failure": self.failure}
+        sections = {"frontier_ms": round(self.history.frontier / 1000, 3),
+                    "duration_ms": self.scenario["duration_ms"], "playing": self.playing,
+                    "speed": self.speed, "caption": self._caption(),
+                    "share_url": self.share_url, "failure": self.failure}
         if full:
-            head["scenario"] = self.metadata()
-        return self.frames.build(self.sim, full=full, head=head, sections=sections)
+            sections["scenario"] = self.metadata()
+        return self.frames.build(self.sim, full=full, sections=sections)
 
     def _safe_frame(self) -> dict | None:
         try:

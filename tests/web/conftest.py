@@ -15,7 +15,7 @@ PAGE = "<!doctype html><script>const BOOT = {{ boot | tojson }};</script>"
 def app(tmp_path):
     (tmp_path / "play.html").write_text(PAGE)
     app = create_app({"ASYNC": "threading", "TEMPLATE_FOLDER": str(tmp_path),
-                      "TESTING": True})
+                      "TESTING": True, "CREATES_PER_SECOND": 50})
     yield app
     registry = app.extensions["playground"]
     for session_id in list(registry.sessions):

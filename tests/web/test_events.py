@@ -1,0 +1,280 @@
+"""The Socket.IO protocol, event by event, with its error answers (threading test client)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.web.conftest import frames, toy_scenario, wait_for
+
+
+def create(client, scenario=None):
+    answer = client.emit("create", {"scenario": scenario or toy_scenario()}, callback=True)
+    assert answer["ok"], answer
+    return answer
+
+
+def test_create_answers_ids_and_links(connect):
+    answer = create(connect())
+    assert set(answer) == {"ok", "session", "token", "share_url", "watch_url"}
+    assert len(answer["session"]) >= 22 and len(answer["token"]) >= 22  # ≥ 128 bits
+    assert answer["watch_url"] == "/w/" + answer["session"]
+    assert answer["share_url"].startswith("/s/1.")
+
+
+def test_create_from_share_link_replays_the_same_scenario(connect, app):
+    client = connect()
+    first = create(client, toy_scenario(seed=99, commands=[{"at_ms": 50, "type": "crash",
+                                                            "node": "n3"}]))
+    second = create(client, first["share_url"])
+    registry = app.extensions["playground"]
+    a, b = registry.get(first["session"]), registry.get(second["session"])
+    assert a.scenario == b.scenario
+    assert second["share_url"] == first["share_url"]
+
+
+def test_create_refuses_bad_scenarios(connect):
+    client = connect()
+    for scenario, words in [("no-such-preset", "no preset named"),
+                            ("/etc/passwd.json", "no preset named"),
+                            ({"model": "toy"}, "seed"),
+                            ({"model": "toy", "seed": 1, "nodes": 500}, "nodes"),
+                            ("1.damaged", "share link"),
+                            (12, "must be a preset name")]:
+        answer = client.emit("create", {"scenario": scenario}, callback=True)
+        assert answer["ok"] is False and words in answer["error"], (scenario, answer)
+    assert "'scenario' is missing" in client.emit("create", {}, callback=True)["error"]
+
+
+def test_join_with_token_controls_without_watches(connect):
+    owner, watcher = connect(), connect()
+    made = create(owner)
+    joined = owner.emit("join", {"session": made["session"], "token": made["token"]},
+                        callback=True)
+    assert joined["ok"] and joined["role"] == "control"
+    assert joined["scenario"]["model"] == "toy"
+    assert "toy" in joined["models"] and joined["models"]["toy"]["invariants"]
+    watched = watcher.emit("join", {"session": made["session"]}, callback=True)
+    assert watched["ok"] and watched["role"] == "watch"
+    first = wait_for(watcher, lambda f: f["full"])[0]
+    assert first["full"] and len(first["nodes"]) == 5
+    assert first["scenario"]["share_url"] == made["share_url"]
+    assert {"id", "status", "clock_ms", "role", "summary", "timers"} <= set(first["nodes"][0])
+
+
+def test_join_refusals(connect):
+    client = connect()
+    made = create(client)
+    for payload, words in [({"session": "A" * 22}, "no session"),
+                           ({"session": made["session"], "token": "wrong"}, "wrong token"),
+                           ({"session": made["session"], "token": 5}, "'token' must be"),
+                           ({}, "'session' is missing"),
+                           ({"session": "../etc"}, "not a session id")]:
+        answer = client.emit("join", payload, callback=True)
+        assert answer["ok"] is False and words in answer["error"], (payload, answer)
+
+
+def test_play_streams_paced_frames(connect):
+    client = connect()
+    made = create(client)
+    client.emit("join", {"session": made["session"], "token": made["token"]}, callback=True)
+    frames(client)
+    assert client.emit("control", {"session": made["session"], "token": made["token"],
+                                   "op": "play"}, callback=True)["ok"]
+    time.sleep(1.0)
+    got = frames(client)
+    assert 20 <= len(got) <= 33, len(got)  # up to 30 frames per second
+    assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + len(got)))
+    assert 700 <= got[-1]["t_ms"] <= 1300  # speed 1: simulated time follows the wall clock
+    assert "playing" not in got[-1]  # sent when it changes
+    assert [f["playing"] for f in got if "playing" in f][-1] is True
+
+
+def test_pause_stops_frames_and_step_sends_one(connect):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("join", ids, callback=True)
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    time.sleep(0.3)
+    client.emit("control", {**ids, "op": "pause"}, callback=True)
+    time.sleep(0.1)
+    frames(client)
+    time.sleep(0.4)
+    assert frames(client) == []
+    before = client.emit("control", {**ids, "op": "step"}, callback=True)
+    assert before["ok"]
+    got = wait_for(client, lambda f: True)
+    assert "playing" not in got[-1]  # still paused
+
+
+def test_speed_seek_fork(connect, app):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("join", ids, callback=True)
+    assert client.emit("control", {**ids, "op": "speed", "value": "max"}, callback=True)["ok"]
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(client, lambda f: f["t_ms"] >= 2000)
+    client.emit("control", {**ids, "op": "pause"}, callback=True)
+    session = app.extensions["playground"].get(made["session"])
+    frontier = session.history.frontier / 1000
+    seek = client.emit("control", {**ids, "op": "seek", "value": 500}, callback=True)
+    assert seek == {"ok": True, "t_ms": 500.0}
+    got = wait_for(client, lambda f: f["full"] and f["t_ms"] == 500.0)
+    assert got[-1]["frontier_ms"] == pytest.approx(frontier)
+    assert got[-1]["events"] and got[-1]["events"][-1][1] <= 500_000
+    assert client.emit("control", {**ids, "op": "fork"}, callback=True)["ok"]
+    got = wait_for(client, lambda f: f["full"] and f["frontier_ms"] == 500.0)
+    beyond = client.emit("control", {**ids, "op": "seek", "value": 900}, callback=True)
+    assert beyond["ok"] is False and "beyond the furthest moment" in beyond["error"]
+
+
+@pytest.mark.parametrize("payload,words", [
+    ({"op": "jump"}, "unknown op"),
+    ({"op": 3}, "'op' must be"),
+    ({"op": "speed", "value": 0}, "speed"),
+    ({"op": "speed", "value": 1e9}, "speed"),
+    ({"op": "speed", "value": "fast"}, "speed"),
+    ({"op": "seek", "value": -1}, "seek"),
+    ({"op": "seek"}, "seek"),
+    ({"op": "step", "value": "x"}, "step"),
+    ({"op": "play", "value": 1}, "takes no 'value'"),
+    ({}, "'op' is missing"),
+])
+def test_control_refusals(connect, payload, words):
+    client = connect()
+    made = create(client)
+    answer = client.emit("control", {"session": made["session"], "token": made["token"],
+                                     **payload}, callback=True)
+    assert answer["ok"] is False and words in answer["error"], answer
+
+
+def test_watcher_is_refused_control_and_actions(connect):
+    owner, watcher = connect(), connect()
+    made = create(owner)
+    watcher.emit("join", {"session": made["session"]}, callback=True)
+    for event, extra in [("control", {"op": "play"}),
+                         ("act", {"action": {"type": "crash", "node": "n1"}})]:
+        answer = watcher.emit(event, {"session": made["session"], **extra}, callback=True)
+        assert answer["ok"] is False and "read-only" in answer["error"]
+        answer = watcher.emit(event, {"session": made["session"], "token": "guess", **extra},
+                              callback=True)
+        assert answer["ok"] is False and "wrong token" in answer["error"]
+
+
+def test_act_applies_records_and_shows_in_frames(connect, app):
+    owner, watcher = connect(), connect()
+    made = create(owner)
+    ids = {"session": made["session"], "token": made["token"]}
+    owner.emit("join", ids, callback=True)
+    watcher.emit("join", {"session": made["session"]}, callback=True)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    time.sleep(0.3)
+    answer = owner.emit("act", {**ids, "action": {"type": "crash", "node": "n2"}},
+                        callback=True)
+    assert answer["ok"] and answer["at_ms"] > 0
+    assert answer["share_url"] != made["share_url"]
+    got = wait_for(watcher, lambda f: any(n["id"] == "n2" and n.get("status") == "crashed"
+                                          for n in f["nodes"]))
+    crash_events = [e for f in got for e in f["events"] if e[2] == "command"]
+    assert crash_events[-1][5] == {"type": "crash", "node": "n2"}
+    # The share link replays the crash at the moment it happened.
+    from playground.scenarios import share
+    replay = share.decode(answer["share_url"])
+    assert replay["commands"][-1] == {"at_ms": answer["at_ms"], "type": "crash", "node": "n2"}
+    assert owner.emit("act", {**ids, "action": {"type": "poke", "node": "n1", "times": 2}},
+                      callback=True)["ok"]
+
+
+def test_act_behind_the_frontier_forks_first(connect, app):
+    client = connect()
+    made = create(client, toy_scenario(commands=[{"at_ms": 3000, "type": "crash",
+                                                  "node": "n5"}]))
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("join", ids, callback=True)
+    client.emit("control", {**ids, "op": "speed", "value": "max"}, callback=True)
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(client, lambda f: f["t_ms"] >= 4000)
+    client.emit("control", {**ids, "op": "pause"}, callback=True)
+    client.emit("control", {**ids, "op": "seek", "value": 1000}, callback=True)
+    answer = client.emit("act", {**ids, "action": {"type": "pause", "node": "n1"}},
+                         callback=True)
+    assert answer["ok"] and answer["at_ms"] == 1000.0
+    session = app.extensions["playground"].get(made["session"])
+    assert session.history.frontier == 1_000_000
+    from playground.scenarios import share
+    commands = share.decode(answer["share_url"])["commands"]
+    assert commands == [{"at_ms": 1000.0, "type": "pause", "node": "n1"}]  # the crash at 3 s is gone
+
+
+@pytest.mark.parametrize("action,words", [
+    ({"type": "crash", "node": "n9"}, "unknown node 'n9'"),
+    ({"type": "crash"}, "'node' is a required property"),
+    ({"type": "explode", "node": "n1"}, "unknown command 'explode'"),
+    ({"type": "cut", "from": "n1", "to": "n1"}, "two different nodes"),
+    ({"type": "skew", "node": "n1", "offset_ms": "lots"}, "offset_ms"),
+    ({"type": "crash", "node": "n1", "at_ms": 5}, "live actions happen now"),
+    ({"type": ["crash"]}, "'type' is a string"),
+])
+def test_act_refusals(connect, action, words):
+    client = connect()
+    made = create(client)
+    answer = client.emit("act", {"session": made["session"], "token": made["token"],
+                                 "action": action}, callback=True)
+    assert answer["ok"] is False and words in answer["error"], answer
+
+
+def test_act_rate_limit(connect, app):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    answers = [client.emit("act", {**ids, "action": {"type": "poke", "node": "n1"}},
+                           callback=True) for _ in range(app.config["ACTIONS_PER_SECOND"] + 5)]
+    refused = [a for a in answers if not a["ok"]]
+    assert refused and "rate limit" in refused[0]["error"]
+    assert answers[0]["ok"]
+
+
+def test_malformed_payloads_of_every_event(connect, app):
+    client = connect()
+    big = {"session": "x" * 30, "pad": "y" * (app.config["MAX_PAYLOAD_BYTES"] + 10)}
+    for event in ("create", "join", "leave", "control", "act"):
+        for payload in (None, [], "text", 7, True):
+            answer = client.emit(event, payload, callback=True)
+            assert answer["ok"] is False and "takes one JSON object" in answer["error"]
+        answer = client.emit(event, big, callback=True)
+        assert answer["ok"] is False and "limit" in answer["error"], answer
+        answer = client.emit(event, {"a": 1}, {"b": 2}, callback=True)
+        assert answer["ok"] is False and "one JSON object" in answer["error"]
+    assert client.emit("nonsense", {}, callback=True)["ok"] is False
+    assert client.is_connected()
+
+
+def test_leave_stops_frames(connect):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("join", ids, callback=True)
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(client, lambda f: not f["full"])
+    assert client.emit("leave", {"session": made["session"]}, callback=True) == {"ok": True}
+    time.sleep(0.1)
+    frames(client)
+    time.sleep(0.3)
+    assert frames(client) == []
+    again = client.emit("leave", {"session": made["session"]}, callback=True)
+    assert again["ok"] is False and "does not watch" in again["error"]
+
+
+def test_unwatched_session_does_not_run(connect, app):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    time.sleep(0.4)
+    session = app.extensions["playground"].get(made["session"])
+    assert session.sim.now == 0  # playing, but nobody watches: no simulation, no frames
+    client.emit("join", ids, callback=True)
+    wait_for(client, lambda f: f["t_ms"] > 100)

@@ -1,0 +1,120 @@
+"""Sessions: pacing, captions that pause, the end of a run, failures kept to one session,
+expiry and caps."""
+
+from __future__ import annotations
+
+import time
+
+from tests.web.conftest import frames, toy_scenario, wait_for
+
+
+def start(client, scenario=None, speed=None):
+    made = client.emit("create", {"scenario": scenario or toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("join", ids, callback=True)
+    if speed is not None:
+        assert client.emit("control", {**ids, "op": "speed", "value": speed},
+                           callback=True)["ok"]
+    assert client.emit("control", {**ids, "op": "play"}, callback=True)["ok"]
+    return made, ids
+
+
+def test_speed_scales_simulated_time(connect):
+    client = connect()
+    start(client, speed=10)
+    time.sleep(0.5)
+    got = frames(client)
+    assert 3000 <= got[-1]["t_ms"] <= 7000
+    assert [f["speed"] for f in got if "speed" in f][-1] == 10
+
+
+def test_caption_with_pause_stops_the_session_exactly_there(connect, app):
+    client = connect()
+    scenario = toy_scenario(narrative=[{"at_ms": 300, "text": "Watch n1 now.", "pause": True},
+                                       {"at_ms": 100, "text": "It begins."}])
+    made, ids = start(client, scenario, speed=2)
+    got = wait_for(client, lambda f: f.get("playing") is False and f["t_ms"] == 300.0)
+    captions = [f["caption"] for f in got if f.get("caption")]
+    assert captions[0]["text"] == "It begins." and captions[-1]["text"] == "Watch n1 now."
+    time.sleep(0.2)
+    assert app.extensions["playground"].get(made["session"]).sim.now == 300_000
+    client.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(client, lambda f: f["t_ms"] > 300.0)  # playing on does not stop again
+
+
+def test_run_stops_at_its_end_and_checks_final_properties(connect, app):
+    client = connect()
+    made, ids = start(client, toy_scenario(duration_ms=1500), speed="max")
+    got = wait_for(client, lambda f: f["t_ms"] == 1500.0 and f.get("playing") is False)
+    assert got[-1]["frontier_ms"] == 1500.0
+    answer = client.emit("control", {**ids, "op": "play"}, callback=True)
+    assert answer["ok"] is False and "reached its end" in answer["error"]
+    assert app.extensions["playground"].get(made["session"]).finished
+
+
+def test_a_failing_simulation_is_reported_and_other_sessions_go_on(connect, app):
+    broken_client, healthy_client = connect(), connect()
+    broken, broken_ids = start(broken_client)
+    healthy, _ = start(healthy_client)
+    session = app.extensions["playground"].get(broken["session"])
+
+    def explode(state, name, ctx):
+        raise RuntimeError("the model tripped")
+
+    session.sim.model.on_timer = explode
+    deadline = time.monotonic() + 5
+    failures = []
+    while not failures and time.monotonic() < deadline:
+        failures = [p["args"][0] for p in broken_client.get_received()
+                    if p["name"] == "failure"]
+        time.sleep(0.05)
+    assert failures, "no failure reported"
+    failure = failures[0]
+    assert "RuntimeError: the model tripped" in failure["error"]
+    assert failure["replay_url"].startswith("/s/1.")
+    answer = broken_client.emit("control", {**broken_ids, "op": "play"}, callback=True)
+    assert answer["ok"] is False and "failed" in answer["error"]
+    assert failure["replay_url"] in answer["error"]
+    frames(healthy_client)
+    time.sleep(0.3)
+    assert len(frames(healthy_client)) >= 5  # the other session keeps streaming
+
+
+def test_session_cap(connect, app):
+    app.config["MAX_SESSIONS"] = 2
+    client = connect()
+    for _ in range(2):
+        assert client.emit("create", {"scenario": toy_scenario()}, callback=True)["ok"]
+    answer = client.emit("create", {"scenario": toy_scenario()}, callback=True)
+    assert answer["ok"] is False and "limit" in answer["error"]
+
+
+def test_create_rate_limit(connect, app):
+    app.config["CREATES_PER_SECOND"] = 2
+    client = connect()
+    answers = [client.emit("create", {"scenario": toy_scenario()}, callback=True)
+               for _ in range(4)]
+    assert [a["ok"] for a in answers[:2]] == [True, True]
+    assert "rate limit" in answers[-1]["error"]
+
+
+def test_idle_sessions_expire(connect, app):
+    app.config["SESSION_IDLE_SECONDS"] = 0.5
+    client = connect()
+    made = client.emit("create", {"scenario": toy_scenario()}, callback=True)
+    registry = app.extensions["playground"]
+    deadline = time.monotonic() + 5
+    while registry.get(made["session"]) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert registry.get(made["session"]) is None
+    answer = client.emit("join", {"session": made["session"]}, callback=True)
+    assert answer["ok"] is False and "no session" in answer["error"]
+
+
+def test_watched_sessions_do_not_expire(connect, app):
+    app.config["SESSION_IDLE_SECONDS"] = 0.5
+    client = connect()
+    made = client.emit("create", {"scenario": toy_scenario()}, callback=True)
+    client.emit("join", {"session": made["session"]}, callback=True)
+    time.sleep(2.0)
+    assert app.extensions["playground"].get(made["session"]) is not None
