@@ -66,6 +66,7 @@ RELAY = "relay"
 BROKER = "broker"
 CONSUMER = "consumer"
 MODES = ("outbox", "dual_write", "publish_first")
+COUNTERS = ("orders_placed", "duplicate_deliveries", "relay_retries", "broker_redeliveries")
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -486,7 +487,8 @@ class Outbox(Model):
         ghost = view.ghost
         reserved = view.nodes[CONSUMER].state.db.reserved
         lag = summarize(ghost.relay_lag)
-        out = {
+        out = {name: view.counters.get(name, 0) for name in COUNTERS}  # zeros shown too
+        out |= {
             "orders_committed": len(view.nodes[SERVICE].state.db.orders),
             "events_consumed": len(reserved),
             "lost_events": len(self._lost(view)),

@@ -97,6 +97,9 @@ STEPS = (
 LAST = len(STEPS) - 1
 ACTIONS = tuple(s.action for s in STEPS)
 REJECTABLE = tuple(s.action for s in STEPS if s.rejectable)
+COUNTERS = ("sagas_started", "sagas_completed", "sagas_compensated", "compensations_run",
+            "retries", "steps_rejected", "steps_timed_out", "compensations_given_up",
+            "duplicate_requests")
 REJECT_REASON = {"charge": "card declined", "reserve_item": "out of stock",
                  "schedule_shipping": "address undeliverable"}
 
@@ -609,7 +612,8 @@ class Saga(Model):
     def metrics(self, view):
         ghost = view.ghost
         windows = summarize(ghost.windows)
-        out = {"inconsistency_window_ms": windows,
+        out = {name: view.counters.get(name, 0) for name in COUNTERS}  # zeros shown too
+        out |= {"inconsistency_window_ms": windows,
                "open_inconsistency_windows": len(ghost.window_open)}
         for key in ("p50", "p99", "max"):
             out[f"inconsistency_window_{key}_ms"] = windows.get(key, 0)

@@ -32,7 +32,7 @@ def ctx_for(m, node, ghost=None, now=0):
 def view_of(m, ghost=None, now=0, **states):
     nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
              for nid in m.node_ids()}
-    return SimpleNamespace(nodes=nodes, ghost=ghost or OutboxGhost(), now=now)
+    return SimpleNamespace(nodes=nodes, ghost=ghost or OutboxGhost(), now=now, counters={})
 
 
 # -- the order service --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from playground.models.saga import (
     Outcome, Saga, SagaGhost, SagaPhase, SagaRecord, StepReply, StepRequest, StepStatus,
 )
 from playground.scenarios import presets, run
+from tests.fakes import FakeContext
 
 DEFAULTS = {p.name: p.default for p in Saga.params}
 TIMEOUT = DEFAULTS["step_timeout_ms"] * MS
@@ -24,7 +25,6 @@ def model(broken=False, **params):
 
 
 def ctx_for(m, node, ghost=None, now=0):
-    from tests.fakes import FakeContext
     return FakeContext(node=node, params=m.p, variant=m.v, ghost=ghost or SagaGhost(), now=now)
 
 
@@ -47,7 +47,7 @@ def running_at(step: int, saga=1) -> SagaRecord:
 def view_of(m, ghost=None, now=0, **states):
     nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
              for nid in m.node_ids()}
-    return SimpleNamespace(nodes=nodes, ghost=ghost or SagaGhost(), now=now)
+    return SimpleNamespace(nodes=nodes, ghost=ghost or SagaGhost(), now=now, counters={})
 
 
 # -- orchestrator: forward ----------------------------------------------------------------
