@@ -271,10 +271,27 @@ def on_act(payload: dict) -> dict:
     return session.act(command)
 
 
+@handler("inspect")
+def on_inspect(payload: dict) -> dict:
+    """One trace record in full (a message's body), for any client of the session."""
+    _limit("inspect", "CONTROLS_PER_SECOND", "requests")
+    session_id = _session_id(payload)
+    index = _field(payload, "event", int, "a trace record index (a message's id)")
+    session = _registry().get(session_id)
+    if session is None:
+        if _registry().elsewhere(session_id) is not None:
+            raise RequestError(f"session {session_id} runs on another server process")
+        raise RequestError(f"no session {session_id} (it ended, expired, or never existed)")
+    record = session.trace_record(index)
+    if record is None:
+        raise RequestError(f"event {index} is not in the trace up to now")
+    return {"record": record}
+
+
 @socketio.on("*")
 def on_unknown(event, *args):
     return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
-                                  "join, leave, control, act)"}
+                                  "join, leave, control, act, inspect)"}
 
 
 @socketio.on("disconnect")

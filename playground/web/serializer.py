@@ -236,8 +236,12 @@ def merge(picture: dict | None, frame: dict) -> dict | None:
 
 
 def merge_keys(old: dict, delta: dict) -> dict:
-    """A flat dict with a keyed delta applied (a key that disappeared reads null)."""
-    return {**old, **delta}
+    """A flat dict with a keyed delta applied; a key set to null is gone."""
+    out = {**old, **delta}
+    for k, v in delta.items():
+        if v is None:
+            del out[k]
+    return out
 
 
 def merge_node(old: dict, delta: dict) -> dict:
@@ -245,9 +249,8 @@ def merge_node(old: dict, delta: dict) -> dict:
     out = {**old, **delta}
     if "summary" in delta and isinstance(old.get("summary"), dict):
         out["summary"] = merge_keys(old["summary"], delta["summary"])
-    if "timers" in delta:  # null marks a timer that is no longer armed
-        out["timers"] = {k: v for k, v in merge_keys(old.get("timers", {}), delta["timers"])
-                         .items() if v is not None}
+    if "timers" in delta and isinstance(old.get("timers"), dict):
+        out["timers"] = merge_keys(old["timers"], delta["timers"])
     return out
 
 

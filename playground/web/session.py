@@ -31,6 +31,7 @@ import time
 from ..engine import commands as C
 from ..engine.errors import ScenarioError
 from ..engine.history import History
+from ..engine.trace import record_json
 from ..scenarios import build, recorded, share
 from ..scenarios.schema import MAX_COMMANDS
 from . import serializer
@@ -309,6 +310,14 @@ class Session:
         return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
 
     # -- export --------------------------------------------------------------------------
+    def trace_record(self, index: int) -> dict | None:
+        """One trace record as ``record_json`` (with its message body), if it exists now."""
+        with self.lock:
+            trace = self.sim.trace
+            if not 0 <= index < len(trace):
+                return None
+            return record_json(index, trace[index])
+
     def trace_records(self, limit: int) -> tuple[int, list]:
         """The index of the first record and the last ``limit`` trace records up to now."""
         with self.lock:

@@ -240,7 +240,7 @@ def test_act_rate_limit(connect, app):
 def test_malformed_payloads_of_every_event(connect, app):
     client = connect()
     big = {"session": "x" * 30, "pad": "y" * (app.config["MAX_PAYLOAD_BYTES"] + 10)}
-    for event in ("create", "join", "leave", "control", "act"):
+    for event in ("create", "join", "leave", "control", "act", "inspect"):
         for payload in (None, [], "text", 7, True):
             answer = client.emit(event, payload, callback=True)
             assert answer["ok"] is False and "takes one JSON object" in answer["error"]
@@ -278,3 +278,23 @@ def test_unwatched_session_does_not_run(connect, app):
     assert session.sim.now == 0  # playing, but nobody watches: no simulation, no frames
     client.emit("join", ids, callback=True)
     wait_for(client, lambda f: f["t_ms"] > 100)
+
+
+def test_inspect_gives_a_message_body_to_any_client(connect):
+    owner, watcher = connect(), connect()
+    made = create(owner)
+    ids = {"session": made["session"], "token": made["token"]}
+    owner.emit("join", ids, callback=True)
+    watcher.emit("join", {"session": made["session"]}, callback=True)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    got = wait_for(watcher, lambda f: any(e[2] == "send" for e in f["events"]))
+    send = next(e for f in got for e in f["events"] if e[2] == "send")
+    answer = watcher.emit("inspect", {"session": made["session"], "event": send[0]},
+                          callback=True)
+    assert answer["ok"] and answer["record"]["msg"] == "Ping"
+    assert answer["record"]["body"] == {"seq": answer["record"]["body"]["seq"]}
+    for bad, words in [(10**9, "not in the trace"), (-1, "not in the trace"),
+                       ("3", "'event' must be")]:
+        answer = watcher.emit("inspect", {"session": made["session"], "event": bad},
+                              callback=True)
+        assert answer["ok"] is False and words in answer["error"]

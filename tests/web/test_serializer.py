@@ -15,8 +15,12 @@ SECTIONS = {"frontier_ms": 0.0, "duration_ms": 10_000, "playing": True, "speed":
 
 
 def comparable(frame: dict) -> dict:
-    return {k: (list(v) if k == "events" else v) for k, v in frame.items()
-            if k not in ("seq", "full")}
+    """A frame without its sequence number, null summary values read as absent."""
+    out = {k: (list(v) if k == "events" else v) for k, v in frame.items()
+           if k not in ("seq", "full")}
+    out["nodes"] = [{**n, "summary": {k: v for k, v in n["summary"].items() if v is not None}}
+                    for n in out["nodes"]]
+    return out
 
 
 def test_merged_deltas_equal_a_full_frame_at_every_moment():
