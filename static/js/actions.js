@@ -1,6 +1,6 @@
 // Everything a user does to the run: presets and variants (new sessions), node and link
 // menus, dropping messages, partitions and each model's client requests.
-import { h, humanize } from "./dom.js";
+import { h, humanize, fill } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +30,7 @@ export class Actions {
       if (!byModel.has(p.model)) byModel.set(p.model, []);
       byModel.get(p.model).push(p);
     }
-    sel.replaceChildren(h("option", { value: "" }, "— choose a scenario —"),
+    fill(sel, h("option", { value: "" }, "— choose a scenario —"),
       ...[...byModel].map(([model, list]) => h("optgroup", { label: this.app.models[model]?.title || model },
         list.map((p) => h("option", { value: p.name, title: `${p.description || ""} ${claimText(p)}` },
           `${p.title} ${p.claims?.length ? `(${p.claims.join(", ")})` : ""}`)))));
@@ -55,7 +55,8 @@ export class Actions {
   fillVariants() {
     const sc = this.app.scenario;
     const variants = this.meta.variants || [];
-    $("variants").replaceChildren(...variants.map((v) => {
+    $("variant-card").hidden = !variants.length;
+    fill($("variants"), ...variants.map((v) => {
       const current = sc.variant?.[v.name] ?? v.default;
       const choices = v.choices && v.choices.length ? v.choices : [false, true];
       const id = `variant-${v.name}`;
@@ -88,53 +89,65 @@ export class Actions {
     const cmds = this.meta.commands || {};
     const entries = Object.entries(cmds);
     $("client-card").hidden = !entries.length;
-    $("client").replaceChildren(...entries.map(([type, schema]) => this.commandForm(type, schema, null)));
+    fill($("client"), ...entries.map(([type, schema]) => this.commandForm(type, schema, null)));
   }
 
   commandForm(type, schema, node) {
-    const props = schema.properties || {};
+    const props = { ...(schema.properties || {}) };
     const required = schema.required || [];
+    if (required.includes("node") && !props.node) props.node = { type: "string" };
     const inputs = {};
     const fields = Object.entries(props).filter(([k]) => !(node && k === "node")).map(([k, p]) => {
       let input;
-      if (k === "node" || k === "target") {
-        input = h("select", {}, this.app.store.order.map((id) => h("option", { value: id }, id)));
+      if (k === "node") {
+        const ids = this.app.store.order.filter((id) => !p.pattern || new RegExp(p.pattern).test(id));
+        input = h("select", {}, required.includes(k) ? null : h("option", { value: "" }, "any"),
+          ids.map((id) => h("option", { value: id }, id)));
       } else if (p.enum) {
-        input = h("select", {}, p.enum.map((v) => h("option", { value: JSON.stringify(v) }, String(v))));
+        input = h("select", {}, required.includes(k) ? null : h("option", { value: "" }, "–"),
+          p.enum.map((v) => h("option", { value: JSON.stringify(v) }, String(v))));
         input._json = true;
       } else if (p.type === "boolean") {
         input = h("input", { type: "checkbox" });
       } else if (p.type === "integer" || p.type === "number") {
         input = h("input", { type: "number", step: p.type === "integer" ? "1" : "any", min: p.minimum, max: p.maximum,
           value: p.default ?? (required.includes(k) ? p.minimum ?? 1 : "") });
+      } else if (p.type === "object" || p.type === "array") {
+        input = h("input", { type: "text", placeholder: p.type === "object" ? '{"p1": 3}' : "[…]", class: "json" });
+        input._json = true;
       } else {
-        input = h("input", { type: "text", value: p.default ?? "", maxlength: p.maxLength });
+        input = h("input", { type: "text", value: p.default ?? "", maxlength: p.maxLength, size: 8 });
       }
       inputs[k] = [input, p];
-      return h("label", { title: p.description || humanize(k) }, humanize(k), input);
+      return h("label", { title: p.description || `${humanize(k)}${required.includes(k) ? " (required)" : " (optional)"}` }, humanize(k), input);
     });
     const send = () => {
       const action = { type };
       if (node) action.node = node;
-      for (const [k, [input, p]] of Object.entries(inputs)) {
-        if (input.type === "checkbox") action[k] = input.checked;
-        else if (input._json) action[k] = JSON.parse(input.value);
-        else if (input.value === "") continue;
-        else if (p.type === "integer") action[k] = parseInt(input.value, 10);
-        else if (p.type === "number") action[k] = Number(input.value);
-        else action[k] = input.value;
+      try {
+        for (const [k, [input, p]] of Object.entries(inputs)) {
+          if (input.type === "checkbox") action[k] = input.checked;
+          else if (input.value === "") continue;
+          else if (input._json) action[k] = JSON.parse(input.value);
+          else if (p.type === "integer") action[k] = parseInt(input.value, 10);
+          else if (p.type === "number") action[k] = Number(input.value);
+          else action[k] = input.value;
+        }
+      } catch {
+        return this.app.toast("a field holds JSON that does not parse", true);
       }
       this.app.act(action, `${humanize(type)} sent`);
+      if (node) this.closeMenu();
     };
-    return h("form", { class: "cmd", onsubmit: (ev) => { ev.preventDefault(); send(); } }, ...fields,
-      h("button", { type: "submit", title: schema.description || `Send a ${type} request` }, humanize(type)));
+    return h("form", { class: "cmd", onsubmit: (ev) => { ev.preventDefault(); send(); } },
+      h("button", { type: "submit", title: schema.description || `Send a ${type} request` }, humanize(type)), ...fields);
   }
 
   // -- the node and link menus -------------------------------------------------------
   openMenu(ev, title, ...content) {
     const menu = $("menu");
     const stage = $("stage").getBoundingClientRect();
-    menu.replaceChildren(h("h3", {}, title), ...content);
+    fill(menu, h("h3", {}, title), ...content);
     menu.hidden = false;
     const x = Math.min(ev.clientX - stage.left + 12, stage.width - menu.offsetWidth - 8);
     const y = Math.min(ev.clientY - stage.top + 12, stage.height - menu.offsetHeight - 8);
@@ -165,7 +178,10 @@ export class Actions {
     const drift = num("Rate", 0.9, "0.01", "Clock speed: 1 is true speed, 0.9 runs 10% slow");
     const jump = num("By ms", 500, "any", "Jump this node's clock forward (negative: back)");
     const val = (label) => Number(label.querySelector("input").value);
-    const nodeCmds = Object.entries(this.meta.commands || {}).filter(([, sch]) => sch.properties && "node" in sch.properties);
+    const nodeCmds = Object.entries(this.meta.commands || {}).filter(([, sch]) => {
+      const p = sch.properties?.node || (sch.required?.includes("node") ? {} : null);
+      return p && (!p.pattern || new RegExp(p.pattern).test(id));
+    });
     this.openMenu(ev, `${id} · ${n.status}${n.role ? ` · ${n.role}` : ""}`,
       h("div", { class: "row" },
         h("button", { disabled: down || !app.canControl, title: "Stop the node: volatile state, timers and queued input are lost", onclick: () => act({ type: "crash", node: id }, `${id} crashed`) }, "Crash"),

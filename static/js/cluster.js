@@ -33,8 +33,8 @@ export class ClusterView {
     if (key === this.layoutKey) return;
     this.layoutKey = key;
     const n = order.length;
-    this.R = n <= 1 ? 0 : Math.max(170, Math.min(360, 60 * n / Math.PI));
-    this.r = Math.max(17, Math.min(40, 230 / Math.max(n, 1) + 14));
+    this.R = n <= 1 ? 0 : Math.max(230, Math.min(440, 36 * n));
+    this.r = Math.max(18, Math.min(40, 230 / Math.max(n, 1) + 14));
     const pad = this.r + 70;
     const side = this.R + pad;
     this.svg.setAttribute("viewBox", `${-side} ${-side + 10} ${2 * side} ${2 * side - 10}`);
@@ -97,7 +97,6 @@ export class ClusterView {
         if (state === "oneway-back") ang += 180;
         attrs(g.querySelector(".cutmark"), { transform: `translate(${mx},${my})` });
         attrs(g.querySelector(".dirmark"), { transform: `translate(${mx},${my}) rotate(${ang})` });
-        attrs(g.querySelector("title"), null);
         g.querySelector("title").textContent = state === "cut" ? `link ${a} ↔ ${b} is cut both ways`
           : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way)`;
       }
@@ -122,7 +121,7 @@ export class ClusterView {
     text(g.children[4], status === "alive" ? n.role || "" : status);
     const clock = store.clock(n, t);
     attrs(g.children[5], { y: r + 30, "font-size": 13 });
-    text(g.children[5], clock == null ? "" : `⏱ ${fmtMs(clock)}`);
+    text(g.children[5], clock == null ? "" : `clock ${fmtMs(clock)}`);
     const skew = clock == null ? 0 : clock - t;
     const drift = n.rate != null && Math.abs(n.rate - 1) > 1e-9;
     attrs(g.children[6], { y: r + 45, "font-size": 12, class: `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}` });
@@ -133,7 +132,7 @@ export class ClusterView {
     text(g.children[7], label || "");
     attrs(g.children[8], { d: `M${-r * 0.6},${-r * 0.6}L${r * 0.6},${r * 0.6}M${-r * 0.6},${r * 0.6}L${r * 0.6},${-r * 0.6}` });
     attrs(g.children[9], { y: -r * 0.15, "font-size": r * 0.7 });
-    const timers = (n.timers || []).filter((tm) => tm.due_ms != null);
+    const timers = n.timerList.filter((tm) => tm.due_ms != null);
     g.children[10].textContent = `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}\n` +
       `local clock ${fmtMs(clock)}${skew ? ` (skew ${fmtMs(skew)})` : ""}\n` +
       timers.map((tm) => `timer ${tm.name}: due at ${fmtMs(tm.due_ms)}`).join("\n") +

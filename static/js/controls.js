@@ -1,5 +1,5 @@
 // The control bar, the timeline, captions and lecture mode with its keyboard.
-import { h, fmtMs } from "./dom.js";
+import { h, fmtMs, fill } from "./dom.js";
 
 const SPEEDS = [["1", 0.01], ["2", 0.02], ["3", 0.05], ["4", 0.1], ["5", 0.25], ["6", 0.5],
   ["7", 1], ["8", 2], ["9", 5], ["0", "max"]];
@@ -79,7 +79,7 @@ export class Controls {
       ...this.captions.map((c) => ["caption", c.at_ms, `caption: ${c.text}`]),
       ...(this.app.store.violations || []).map((v) => ["violation", v.at_ms, `${v.invariant}: ${v.detail}`]),
     ];
-    $("ticks").replaceChildren(...marks.map(([cls, at, title]) => h("button", {
+    fill($("ticks"), ...marks.map(([cls, at, title]) => h("button", {
       class: `tick ${cls}`, style: `left:${(100 * at) / dur}%`, title, "aria-label": `Seek to ${cls} at ${fmtMs(at)}`,
       tabindex: "-1", onclick: () => this.seek(at) })));
   }

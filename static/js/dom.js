@@ -22,6 +22,12 @@ export const h = (tag, attrs, ...children) => build(document.createElement(tag),
 export const s = (tag, attrs, ...children) =>
   build(document.createElementNS(SVGNS, tag), attrs, children);
 
+/** Replace an element's children, skipping null and false. */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
+  return el;
+}
+
 /** Set attributes, touching the DOM only where a value changed. */
 export function attrs(el, values) {
   const cache = el._a || (el._a = {});

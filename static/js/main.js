@@ -2,7 +2,7 @@
 // frames into the store and draws every view. Views render; the server decides.
 import { Connection } from "./connection.js";
 import { Store } from "./store.js";
-import { ClusterView } from "./cluster.js";
+import { ClusterView, roleColour } from "./cluster.js";
 import { SpaceTime } from "./spacetime.js";
 import { panelFor } from "./panels/index.js";
 import { Controls } from "./controls.js";
@@ -163,6 +163,20 @@ class App {
     return this.control("seek", t);
   }
 
+  /** Which colour is which role or phase, for the roles on screen. */
+  legend() {
+    const roles = [...new Set(this.store.order.map((id) => this.store.node(id).role).filter(Boolean))];
+    const key = roles.join("|");
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    $("legend").replaceChildren(...roles.map((r) => {
+      const el = document.createElement("span");
+      el.style.setProperty("--c", roleColour(r));
+      el.textContent = r;
+      return el;
+    }));
+  }
+
   loop(now) {
     const store = this.store;
     const t = store.simTime(now);
@@ -174,6 +188,12 @@ class App {
     }
     this.controls.render(t, dirty);
     if (dirty.size) this.side.render(dirty);
+    if (dirty.size) {
+      $("share").dataset.url = this.links.share || "";
+      $("watch").dataset.url = this.links.watch || "";
+    }
+    if (dirty.has("full")) { this.actions.fillClient(); this.legend(); }
+    else if (dirty.has("nodes")) this.legend();
     const panelDue = dirty.has("panel") || dirty.has("nodes") || dirty.has("full");
     if (panelDue) this.panelPending = true;
     if (this.panelPending && this.panel && now - this.lastPanel > 200) {

@@ -1,6 +1,6 @@
 // The side views: what this scenario shows, metrics with sparklines, the event log and
 // the invariant-violation banner.
-import { h, s, fmtMs, fmtValue, humanize } from "./dom.js";
+import { h, s, fmtMs, fmtValue, humanize, fill } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const LOG_ROWS = 160;
@@ -31,7 +31,7 @@ export class Side {
     const preset = this.app.presets.find((p) => p.name === sc.name);
     const claims = sc.claims || preset?.claims || [];
     const expected = sc.expected?.violations;
-    $("info").replaceChildren(
+    fill($("info"), 
       h("h2", {}, sc.title || meta.title || sc.model || "Scenario"),
       sc.description ? h("p", {}, sc.description) : null,
       h("p", { class: "small" }, `model ${sc.model} · ${sc.nodes ?? "?"} nodes · seed ${sc.seed}`,
@@ -70,7 +70,7 @@ export class Side {
           ? `p50 ${fmtValue(value.p50)} · p99 ${fmtValue(value.p99)} · n ${value.count}` : fmtValue(value)),
         h("td", { class: "spark", title: chart.title }, chart.el));
     });
-    $("metrics").replaceChildren(h("table", { class: "grid metrics" }, h("tbody", {}, rows)));
+    fill($("metrics"), h("table", { class: "grid metrics" }, h("tbody", {}, rows)));
   }
 
   log() {
@@ -85,7 +85,7 @@ export class Side {
     rows.reverse();
     const ol = $("log");
     const stick = ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 20;
-    ol.replaceChildren(...rows.map((e) => h("li", { class: `ev ${e.kind}`, "data-t": e.t_us / 1000, "data-i": e.i,
+    fill(ol, ...rows.map((e) => h("li", { class: `ev ${e.kind}`, "data-t": e.t_us / 1000, "data-i": e.i,
       title: "click to seek here" }, h("time", {}, fmtMs(e.t_us / 1000)), h("b", {}, e.node || "—"), describe(e))));
     if (stick) ol.scrollTop = ol.scrollHeight;
   }

@@ -48,15 +48,22 @@ export class Store {
     if (f.nodes) {
       for (const n of f.nodes) {
         const old = this.nodes.get(n.id);
-        if (old) Object.assign(old, n);
-        else { this.nodes.set(n.id, { ...n }); this.order.push(n.id); }
+        if (!old) { this.nodes.set(n.id, normalize({ ...n })); this.order.push(n.id); continue; }
+        for (const [k, v] of Object.entries(n)) {
+          if ((k === "summary" || k === "timers") && isPlain(v) && isPlain(old[k])) old[k] = mergeKeys(old[k], v);
+          else old[k] = v;
+        }
+        normalize(old);
       }
       changed.add("nodes");
     }
     if (f.messages) this.messages = f.messages;
     if (f.events && f.events.length) {
       const last = this.events.length ? this.events[this.events.length - 1].i : -1;
-      for (const e of f.events) if (e.i > last || f.full) this.events.push(e);
+      for (const raw of f.events) {
+        const e = Array.isArray(raw) ? expand(raw) : raw;
+        if (e.i > last) this.events.push(e);
+      }
       if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
       changed.add("events");
     }
@@ -69,11 +76,15 @@ export class Store {
       }
       changed.add("events");
     }
-    for (const k of ["violations", "panel", "links", "caption"]) {
+    for (const k of ["violations", "links", "caption"]) {
       if (f[k] !== undefined) { this[k] = f[k]; changed.add(k); }
     }
+    if (f.panel !== undefined) {
+      this.panel = f.full || !isPlain(this.panel) ? f.panel : mergeKeys(this.panel, f.panel);
+      changed.add("panel");
+    }
     if (f.metrics) {
-      this.metrics = f.full ? f.metrics : { ...this.metrics, ...f.metrics };
+      this.metrics = f.full ? f.metrics : mergeKeys(this.metrics, f.metrics);
       this.recordMetrics();
       changed.add("metrics");
     }
@@ -98,7 +109,7 @@ export class Store {
   /** Remember when each timer was (re)armed, to draw how much of it has run. */
   trackTimers() {
     for (const [id, n] of this.nodes) {
-      for (const tm of n.timers || []) {
+      for (const tm of n.timerList) {
         const key = `${id}/${tm.name}`;
         const seen = this.timerSetAt.get(key);
         if (!seen || seen[0] !== tm.due_ms) this.timerSetAt.set(key, [tm.due_ms, Math.min(this.t_ms, tm.due_ms)]);
@@ -133,6 +144,37 @@ export class Store {
     }
     return cut;
   }
+}
+
+const isPlain = (v) => v != null && typeof v === "object" && !Array.isArray(v);
+
+/** A flat dict with a keyed delta applied; a key set to null is gone. */
+function mergeKeys(old, delta) {
+  const out = { ...old };
+  for (const [k, v] of Object.entries(delta)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Timers as a list of {name, due_ms}, whether they came as a map or a list. */
+function normalize(n) {
+  const t = n.timers;
+  n.timerList = Array.isArray(t) ? t : isPlain(t) ? Object.entries(t).map(([name, due_ms]) => ({ name, due_ms })) : [];
+  return n;
+}
+
+const FIELDS = {
+  send: ["to", "msg"], deliver: ["from", "msg"], drop: ["from", "msg", "reason"], timer: ["timer"],
+  command: ["command"], note: ["text", "fields"], violation: ["invariant", "detail"], start: [],
+};
+
+/** A compact trace record ``[i, t_us, kind, node, cause, ...fields]`` as an object. */
+export function expand(r) {
+  const e = { i: r[0], t_us: r[1], kind: r[2], node: r[3], cause: r[4] };
+  (FIELDS[e.kind] || []).forEach((name, j) => { e[name] = r[5 + j]; });
+  return e;
 }
 
 /** Partition groups as node -> group number, from either a list of groups or a map. */

@@ -1,6 +1,6 @@
 // The fallback panel: any model's node summaries and panel data as tables, so a new
 // model shows up without a line of JavaScript. Model panels reuse its helpers.
-import { h, fmtValue, humanize } from "../dom.js";
+import { h, fmtValue, humanize, fill } from "../dom.js";
 
 /** A table from a list of row objects; ``columns`` defaults to the union of keys. */
 export function table(rows, columns, opts = {}) {
@@ -57,5 +57,5 @@ export function render(el, store) {
   const parts = [section("Nodes", nodeTable(store))];
   const panel = store.panel || {};
   for (const [k, v] of Object.entries(panel)) parts.push(anyValue(k, v));
-  el.replaceChildren(...parts);
+  fill(el, ...parts);
 }

@@ -1,0 +1,35 @@
+// Sagas: each saga's steps and compensations as a strip, the services' tables, and the
+// windows in which an observer could see the inconsistent middle.
+import { h, fmtMs, fmtValue, fill } from "../dom.js";
+import { table, section } from "./generic.js";
+
+const STATUS_HUE = { pending: 220, running: 210, done: 140, rejected: 0, compensating: 35,
+  compensated: 280, "given up": 0 };
+
+export function render(el, store, t) {
+  const p = store.panel || {};
+  const steps = p.steps || [];
+  const sagas = p.sagas || [];
+  const head = h("tr", {}, h("th", {}, "saga"), h("th", {}, "phase"),
+    steps.map((s) => h("th", { title: `${s.action} on ${s.service}; undone by ${s.compensation || "nothing"}` }, s.action.replace(/_/g, " "))),
+    h("th", {}, "truth"));
+  const rows = sagas.slice(-12).map((sg) => h("tr", { class: sg.inconsistent_since_us != null ? "bad" : null },
+    h("td", {}, String(sg.saga)), h("td", { title: sg.reason || "" }, sg.phase),
+    (sg.steps || []).map((st, i) => h("td", { class: "step", title: `${steps[i]?.action}: ${st}${st.startsWith("compensat") ? ` (${steps[i]?.compensation})` : ""}` },
+      h("span", { class: "chip", style: `--h:${STATUS_HUE[st] ?? 200}` }, st === "compensated" ? `↶ ${steps[i]?.compensation || ""}` : st))),
+    h("td", { class: "small" }, fmtValue(sg.truth || {}),
+      sg.inconsistent_since_us != null ? h("div", { class: "bad" }, `inconsistent for ${fmtMs(t - sg.inconsistent_since_us / 1000)}`) : null)));
+  const windows = p.inconsistency_windows_ms || [];
+  fill(el, 
+    section(`Sagas (${sagas.length})`, h("div", { class: "scroll" }, h("table", { class: "grid saga" }, h("thead", {}, head), h("tbody", {}, rows)))),
+    section("Inconsistency windows", windows.length
+      ? h("p", {}, `${windows.length} closed · longest ${fmtMs(Math.max(...windows))} · last ${fmtMs(windows[windows.length - 1])}`)
+      : h("p", { class: "small" }, "none closed yet")),
+    section("Service tables", ...Object.entries(p.tables || {}).map(([svc, tbl]) =>
+      h("div", {}, h("b", {}, svc), " ", h("span", { class: "small" }, fmtValue(tbl))))));
+}
+
+export function nodeLabel(summary) {
+  if ("started" in summary) return `sagas ${summary.started} · running ${summary.running}`;
+  return `processed ${summary.processed ?? 0}`;
+}

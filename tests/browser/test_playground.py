@@ -1,0 +1,213 @@
+"""The playground in a real browser against a real server: see, break, rewind, share, watch."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from playground.scenarios import share
+
+pytestmark = pytest.mark.browser
+
+RAFT = {"model": "raft", "seed": 3, "nodes": 5, "duration_ms": 4000}
+LEADER = '[data-role="leader"][data-status="alive"]'
+
+
+def get_json(server: str, path: str):
+    with urllib.request.urlopen(server + path, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def models(server):
+    return get_json(server, "/api/models")
+
+
+def raft_path(server, **overrides) -> str:
+    if "raft" not in models(server):
+        pytest.skip("the raft model is not registered in this build")
+    return share.link_path({**RAFT, **overrides})
+
+
+def first_preset_path(server) -> tuple[str, dict]:
+    presets = get_json(server, "/api/presets")
+    assert presets, "the server lists no presets"
+    preset = presets[0]
+    return get_json(server, f"/api/share?scenario={preset['name']}")["share_url"], preset
+
+
+def sim_time(page) -> float:
+    return float(re.match(r"([\d.]+) (m?s)", page.locator("#clock").text_content()).group(1)) \
+        * (1000 if page.locator("#clock").text_content().split(" ")[1] == "s" else 1)
+
+
+def play(page, speed: str):
+    page.select_option("#speed", speed)
+    page.get_by_role("button", name="Play", exact=True).click()
+
+
+def node_menu(page, node_id: str):
+    page.locator(f'[data-node-id="{node_id}"] circle.body').click()
+    menu = page.locator("#menu")
+    expect(menu).to_be_visible()
+    return menu
+
+
+def test_share_link_shows_every_node_and_link(open_page, server):
+    path, preset = first_preset_path(server)
+    page = open_page(path)
+    scenario = share.decode(path[len("/s/"):])
+    nodes = page.locator("[data-node-id]")
+    expect(nodes).to_have_count(len(set(_ids(page))) or 1)
+    ids = _ids(page)
+    assert len(ids) >= scenario["nodes"]
+    for node in nodes.all():
+        assert node.get_attribute("data-status") in ("alive", "crashed", "paused")
+    expect(page.locator(f'[data-link="{ids[0]}-{ids[1]}"]')).to_have_count(1)
+    expect(page.locator("#info")).to_contain_text(preset["title"])
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
+
+
+def _ids(page) -> list[str]:
+    page.wait_for_selector("[data-node-id]")
+    return page.eval_on_selector_all("[data-node-id]", "els => els.map(e => e.dataset.nodeId)")
+
+
+def test_crash_the_leader_and_a_new_one_is_elected(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "0.5")
+    leader = page.locator(LEADER)
+    expect(leader).to_have_count(1, timeout=30_000)
+    old = leader.get_attribute("data-node-id")
+    node_menu(page, old).get_by_role("button", name="Crash").click()
+    expect(page.locator(f'[data-node-id="{old}"]')).to_have_attribute("data-status", "crashed")
+    new = page.locator(f'{LEADER}:not([data-node-id="{old}"])')
+    expect(new).to_have_count(1, timeout=30_000)
+    # The crash is in the event log and on the space-time diagram.
+    expect(page.locator("#log")).to_contain_text("crash")
+    assert page.locator("#spacetime .command.fault").count() >= 1
+
+
+def test_cut_a_link_both_ways_then_one_way(open_page, server):
+    page = open_page(raft_path(server))
+    link = page.locator('[data-link="n1-n2"]')
+    expect(link).to_have_attribute("data-state", "ok")
+    link.locator("line.hit").click()
+    page.locator("#menu").get_by_role("button", name="Cut link").click()
+    expect(link).to_have_attribute("data-state", "cut")
+    link.locator("line.hit").click()
+    page.locator("#menu").get_by_role("button", name="Heal link").click()
+    expect(link).to_have_attribute("data-state", "ok")
+    link.locator("line.hit").click()
+    page.locator("#menu").get_by_role("button", name="Cut n2 → n1").click()
+    expect(link).to_have_attribute("data-state", "oneway-back")
+
+
+def test_scrub_back_shows_the_earlier_state(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "1")
+    page.wait_for_function("() => window.playground.store.t_ms > 600")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
+    before = sim_time(page)
+    node_menu(page, "n3").get_by_role("button", name="Crash").click()
+    n3 = page.locator('[data-node-id="n3"]')
+    expect(n3).to_have_attribute("data-status", "crashed")
+    # Drag the timeline back to half the time: n3 is alive again, the clock is earlier.
+    page.eval_on_selector("#scrub", "(el, t) => { el.value = t; el.dispatchEvent(new Event('input')); }",
+                          before / 2)
+    expect(n3).to_have_attribute("data-status", "alive")
+    page.wait_for_function(f"() => window.playground.store.t_ms <= {before / 2 + 1}")
+    assert sim_time(page) <= before / 2 + 1
+    # Forward again to the frontier: the recorded crash replays.
+    page.eval_on_selector("#scrub", "(el, t) => { el.value = t; el.dispatchEvent(new Event('input')); }",
+                          before + 50)
+    expect(n3).to_have_attribute("data-status", "crashed")
+
+
+def test_one_share_link_gives_the_same_run_in_two_pages(open_page, server):
+    path = raft_path(server, duration_ms=3000)
+    pages = [open_page(path), open_page(path)]
+    for page in pages:
+        play(page, "max")
+    for page in pages:
+        page.wait_for_function("() => { const s = window.playground.store; "
+                               "return s.t_ms >= s.duration_ms && !s.playing; }", timeout=60_000)
+    texts = [p.eval_on_selector_all("[data-node-id]", "els => els.map(e => e.textContent)")
+             for p in pages]
+    assert texts[0] == texts[1]
+    sessions = [p.evaluate("window.playground.conn.session") for p in pages]
+    assert sessions[0] != sessions[1]
+    traces = [get_json(pages[0].watch.base, f"/api/sessions/{s}/trace.json") for s in sessions]
+    assert len(traces[0]) > 100
+    assert traces[0] == traces[1]
+
+
+def test_an_audience_page_follows_the_presenter(open_page, server):
+    presenter = open_page(raft_path(server, duration_ms=20000))
+    expect(presenter.locator("#role")).to_have_text("presenting")
+    watch_url = presenter.locator("#watch").get_attribute("data-url")
+    assert re.search(r"/w/[\w-]+$", watch_url)
+    audience = open_page(watch_url[len(server):])
+    expect(audience.locator("#role")).to_have_text("watching")
+    expect(audience.get_by_role("button", name="Play", exact=True)).to_be_hidden()
+    play(presenter, "1")
+    audience.wait_for_function("() => window.playground.store.t_ms > 300")
+    node_menu(presenter, "n2").get_by_role("button", name="Crash").click()
+    expect(audience.locator('[data-node-id="n2"]')).to_have_attribute("data-status", "crashed")
+    presenter.get_by_role("button", name="Pause", exact=True).click()
+    audience.wait_for_function("() => !window.playground.store.playing")
+    # The audience may not act: its node menu offers no enabled fault.
+    node_menu(audience, "n1")
+    expect(audience.locator("#menu").get_by_role("button", name="Crash")).to_be_disabled()
+
+
+def test_no_request_leaves_the_machine_and_the_page_is_light(open_page, server):
+    path, _ = first_preset_path(server)
+    page = open_page(path)
+    page.wait_for_selector("[data-node-id]")
+    page.wait_for_load_state("networkidle")
+    watch = page.watch
+    assert watch.local and not watch.foreign
+    static = sorted({u.split("?")[0] for u in watch.local if "/static/" in u})
+    weight = sum(len(urllib.request.urlopen(u, timeout=10).read()) for u in static)
+    assert weight <= 200 * 1024, f"static files weigh {weight} bytes"
+
+
+def test_keyboard_and_lecture_mode(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000) + "?lecture=1")
+    page.wait_for_selector("[data-node-id]")
+    assert "lecture" in page.evaluate("document.body.className")
+    page.locator("body").press("?")
+    expect(page.locator("#help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#help")).to_be_hidden()
+    page.keyboard.press("4")
+    page.wait_for_function("() => window.playground.store.speed === 0.1")
+    page.keyboard.press(" ")
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_enabled()
+    page.keyboard.press(" ")
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
+    before = page.evaluate("window.playground.store.events.length")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => window.playground.store.events.length > {before}")
+
+
+def test_every_model_renders_its_panel(open_page, server):
+    presets = get_json(server, "/api/presets")
+    seen = set()
+    for preset in presets:
+        if preset["model"] in seen:
+            continue
+        seen.add(preset["model"])
+        path = get_json(server, f"/api/share?scenario={preset['name']}")["share_url"]
+        page = open_page(path)
+        page.wait_for_selector("[data-node-id]")
+        play(page, "max")
+        page.wait_for_function("() => window.playground.store.t_ms > 0")
+        expect(page.locator("#panel table, #panel p").first).to_be_visible()
+        page.context.close()
+    assert seen
