@@ -123,8 +123,8 @@ def transition(health: Health, evidence: Evidence) -> Health:
     try:
         return TRANSITIONS[(health, evidence)]
     except KeyError:
-        raise IllegalTransition(f"detector: no transition from {health.name} on "
-                                f"{evidence.name}") from None
+        raise IllegalTransition(f"detector: no transition from {health} on "
+                                f"{evidence}") from None
 
 
 # -- registry jobs ------------------------------------------------------------------------

@@ -1,0 +1,367 @@
+"""Unit tests of the heartbeat model, one transition at a time, and its presets."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.models.base import MS
+from playground.models.fsm import IllegalTransition
+from playground.models.heartbeat import (
+    REGISTRY, TRANSITIONS, Evidence, Health, HealthProbe, HealthReply, Heartbeat,
+    HeartbeatGhost, Heartbeats, Job, JobKind, RegistryState, WorkerState, WorkerView,
+    transition,
+)
+from playground.scenarios import presets, run
+from tests.fakes import FakeContext
+
+DEFAULTS = {p.name: p.default for p in Heartbeats.params}
+WORKERS = ("w1", "w2", "w3")
+
+
+def model(mode="push", detector="timeout", no_hysteresis=False, **params):
+    return Heartbeats(4, {**DEFAULTS, **params},
+                      {"mode": mode, "detector": detector, "no_hysteresis": no_hysteresis})
+
+
+def ctx_for(m, node, now=0, ghost=None):
+    peers = WORKERS if node == REGISTRY else (REGISTRY,)
+    return FakeContext(node=node, peers=peers, params=m.p, variant=m.v,
+                       ghost=ghost if ghost is not None else HeartbeatGhost(), now=now)
+
+
+def started_registry(m, now=0):
+    st, ctx = RegistryState(), ctx_for(m, REGISTRY, now)
+    m.on_start(st, ctx)
+    ctx.clear()
+    ctx.timers.clear()
+    return st, ctx
+
+
+def sweep_at(m, st, ctx, now):
+    ctx.now = now
+    m.on_timer(st, "sweep", ctx)
+
+
+# -- the transition table ------------------------------------------------------------------
+def test_the_table_covers_every_health_and_evidence():
+    assert set(TRANSITIONS) == {(h, e) for h in Health for e in Evidence}
+
+
+@pytest.mark.parametrize("health,evidence,new", [
+    (Health.UP, Evidence.MISS, Health.SUSPECT), (Health.UP, Evidence.MISS_K, Health.DOWN),
+    (Health.SUSPECT, Evidence.SUCCESS, Health.UP), (Health.DOWN, Evidence.SUCCESS, Health.DOWN),
+    (Health.DOWN, Evidence.SUCCESS_M, Health.UP), (Health.DOWN, Evidence.MISS, Health.DOWN),
+])
+def test_transitions(health, evidence, new):
+    assert transition(health, evidence) is new
+
+
+def test_an_evidence_outside_the_table_raises():
+    with pytest.raises(IllegalTransition):
+        transition(Health.UP, "timeout")
+
+
+# -- workers ---------------------------------------------------------------------------------
+def test_a_push_worker_arms_its_pulse_within_one_interval():
+    m = model()
+    st, ctx = WorkerState(), ctx_for(m, "w1")
+    m.on_start(st, ctx)
+    assert 1 <= ctx.timers["pulse"] <= DEFAULTS["interval_ms"] * MS
+
+
+def test_a_pull_worker_sends_nothing_of_its_own():
+    m = model("pull")
+    st, ctx = WorkerState(), ctx_for(m, "w1")
+    m.on_start(st, ctx)
+    assert ctx.timers == {} and ctx.sent == []
+
+
+def test_the_pulse_timer_sends_a_heartbeat_and_rearms():
+    m = model()
+    st, ctx = WorkerState(seq=4), ctx_for(m, "w2")
+    m.on_timer(st, "pulse", ctx)
+    assert ctx.sent == [(REGISTRY, Heartbeat(5))]
+    assert ctx.timers == {"pulse": DEFAULTS["interval_ms"] * MS}
+    assert st.pulses_sent == 1
+
+
+def test_a_worker_answers_a_probe_with_the_same_round():
+    m = model("pull")
+    st, ctx = WorkerState(), ctx_for(m, "w3")
+    m.on_message(st, HealthProbe(7), REGISTRY, ctx)
+    assert ctx.sent == [(REGISTRY, HealthReply(7))]
+    assert st.probes_answered == 1
+
+
+# -- the registry's queue --------------------------------------------------------------------
+def test_the_registry_trusts_every_worker_at_start_and_arms_its_sweep():
+    m = model()
+    st, ctx = RegistryState(), ctx_for(m, REGISTRY, now=5 * MS)
+    m.on_start(st, ctx)
+    assert list(st.views) == list(WORKERS)
+    assert all(v.health is Health.UP and v.last_heard == 5 * MS for v in st.views.values())
+    assert ctx.timers == {"sweep": DEFAULTS["interval_ms"] * MS}
+
+
+def test_pull_mode_also_starts_a_probe_round():
+    m = model("pull")
+    st, ctx = RegistryState(), ctx_for(m, REGISTRY)
+    m.on_start(st, ctx)
+    assert "round" in ctx.timers
+
+
+def test_a_pulse_is_queued_and_served_after_the_service_time():
+    m = model(service_ms=3)
+    st, ctx = started_registry(m)
+    m.on_message(st, Heartbeat(1), "w1", ctx)
+    m.on_message(st, Heartbeat(1), "w2", ctx)
+    assert [j.worker for j in st.queue] == ["w1", "w2"]
+    assert ctx.timers == {"serve": 3 * MS}  # armed once, for the head of the queue
+    assert st.views["w1"].last_heard == 0  # not heard until served
+    ctx.now = 3 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].last_heard == 3 * MS and st.views["w1"].successes == 1
+    assert [j.worker for j in st.queue] == ["w2"]
+    assert ctx.timers == {"serve": 3 * MS}
+    assert ctx.samples["pulse_wait_ms"] == [3.0]
+    assert st.queue_max == 2
+
+
+def test_other_work_from_the_load_command_delays_the_pulses_behind_it():
+    m = model()
+    st, ctx = started_registry(m)
+    m.on_command(st, {"type": "load", "jobs": 3, "job_ms": 10}, ctx)
+    m.on_message(st, Heartbeat(1), "w1", ctx)
+    assert [j.kind for j in st.queue] == [JobKind.WORK] * 3 + [JobKind.PULSE]
+    for t in (10, 20, 30):
+        ctx.now = t * MS
+        m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].successes == 0
+    ctx.now = 32 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].last_heard == 32 * MS
+    assert ctx.samples["pulse_wait_ms"] == [32.0]
+
+
+def test_a_full_queue_drops_the_job():
+    m = model(queue_limit=1)
+    st, ctx = started_registry(m)
+    m.on_message(st, Heartbeat(1), "w1", ctx)
+    m.on_message(st, Heartbeat(1), "w2", ctx)
+    assert len(st.queue) == 1 and st.dropped_jobs == 1
+    assert ctx.counters["registry_jobs_dropped"] == 1
+
+
+def test_the_time_weighted_queue_length_accrues_between_changes():
+    m = model(service_ms=10)
+    st, ctx = started_registry(m)
+    m.on_message(st, Heartbeat(1), "w1", ctx)
+    m.on_message(st, Heartbeat(1), "w2", ctx)
+    ctx.now = 10 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.queue_area == 2 * 10 * MS
+
+
+# -- the detector ------------------------------------------------------------------------------
+def test_silence_beyond_the_timeout_is_a_miss_and_makes_the_worker_suspect():
+    m = model()
+    st, ctx = started_registry(m)
+    sweep_at(m, st, ctx, 300 * MS)  # exactly the timeout: not yet a miss
+    assert st.views["w1"].misses == 0
+    sweep_at(m, st, ctx, 301 * MS)
+    view = st.views["w1"]
+    assert view.misses == 1 and view.health is Health.SUSPECT
+    assert ctx.counters["suspicions"] == 3
+    assert ctx.timers["sweep"] == DEFAULTS["interval_ms"] * MS
+
+
+def test_k_consecutive_misses_mark_a_worker_down():
+    m = model(k=3)
+    st, ctx = started_registry(m)
+    for t in (301, 401):
+        sweep_at(m, st, ctx, t * MS)
+    assert st.views["w1"].health is Health.SUSPECT
+    sweep_at(m, st, ctx, 501 * MS)
+    assert st.views["w1"].health is Health.DOWN
+    assert ctx.counters["marked_down"] == 3
+    assert (("w1", Health.SUSPECT, Health.DOWN)) in ctx.ghost.changes
+    assert any("marks w1 DOWN after 3" in text for text, _ in ctx.notes)
+
+
+def test_one_success_clears_a_suspicion():
+    m = model()
+    st, ctx = started_registry(m)
+    sweep_at(m, st, ctx, 301 * MS)
+    st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 301 * MS))
+    ctx.now = 303 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].health is Health.UP and st.views["w1"].misses == 0
+
+
+def test_a_down_worker_needs_m_consecutive_successes_to_come_back():
+    m = model(m=3)
+    st, ctx = started_registry(m)
+    st.views["w1"] = WorkerView(health=Health.DOWN, misses=5)
+    for i in range(1, 4):
+        st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 0))
+        ctx.now = i * 2 * MS
+        m.on_timer(st, "serve", ctx)
+        assert st.views["w1"].health is (Health.UP if i == 3 else Health.DOWN)
+    assert ctx.counters["flaps"] == 1
+
+
+def test_without_hysteresis_one_miss_marks_down_and_one_success_marks_up():
+    m = model(no_hysteresis=True, k=3, m=3)
+    st, ctx = started_registry(m)
+    sweep_at(m, st, ctx, 301 * MS)
+    assert st.views["w1"].health is Health.DOWN
+    st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 301 * MS))
+    ctx.now = 303 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].health is Health.UP
+    assert ctx.counters["flaps"] == 1
+
+
+def test_phi_is_low_for_an_irregular_worker_and_high_for_a_regular_one():
+    m = model(detector="phi")
+    regular = WorkerView(last_heard=0, intervals=[100 * MS] * 16)
+    irregular = WorkerView(last_heard=0, intervals=[100 * MS] * 12 + [450 * MS] * 4)
+    assert m._suspicion(regular, 350 * MS) > DEFAULTS["phi_threshold"]
+    assert m._suspicion(irregular, 350 * MS) < DEFAULTS["phi_threshold"]
+    assert m._suspicion(regular, 50 * MS) < 1
+
+
+def test_the_phi_sweep_counts_a_miss_only_above_the_threshold():
+    m = model(detector="phi")
+    st, ctx = started_registry(m)
+    for v in st.views.values():
+        v.intervals = [100 * MS] * 16
+    sweep_at(m, st, ctx, 150 * MS)
+    assert st.views["w1"].misses == 0
+    sweep_at(m, st, ctx, 400 * MS)
+    assert st.views["w1"].misses == 1 and st.views["w1"].phi > DEFAULTS["phi_threshold"]
+
+
+# -- pull rounds --------------------------------------------------------------------------------
+def test_a_probe_round_queues_one_probe_per_worker_and_sends_each_when_served():
+    m = model("pull", service_ms=2)
+    st, ctx = started_registry(m)
+    m.on_timer(st, "round", ctx)
+    assert st.round == 1 and st.outstanding == list(WORKERS)
+    assert [(j.kind, j.worker) for j in st.queue] == [(JobKind.PROBE, w) for w in WORKERS]
+    for i in range(3):
+        ctx.now = (i + 1) * 2 * MS
+        m.on_timer(st, "serve", ctx)
+    assert ctx.sent == [(w, HealthProbe(1)) for w in WORKERS]
+    assert ctx.timers["round_deadline"] == DEFAULTS["probe_timeout_ms"] * MS
+    assert ctx.counters["probes_sent"] == 3
+
+
+def test_a_round_ends_when_the_last_reply_is_served():
+    m = model("pull", service_ms=2)
+    st, ctx = started_registry(m)
+    m.on_timer(st, "round", ctx)
+    st.queue.clear()
+    st.probes_left = 0
+    for i, w in enumerate(WORKERS):
+        m.on_message(st, HealthReply(1), w, ctx)
+    for i in range(3):
+        ctx.now = 40 * MS + i * 2 * MS
+        m.on_timer(st, "serve", ctx)
+    assert st.outstanding == []
+    assert ctx.samples["probe_round_ms"] == [44.0]
+    assert ctx.timers["round"] == (100 - 44) * MS
+    assert all(st.views[w].successes == 1 for w in WORKERS)
+
+
+def test_a_reply_to_an_old_round_is_ignored():
+    m = model("pull")
+    st, ctx = started_registry(m)
+    st.round, st.outstanding = 2, ["w1"]
+    m.on_message(st, HealthReply(1), "w1", ctx)
+    ctx.now = 2 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].successes == 0
+    assert ctx.counters["late_replies"] == 1
+
+
+def test_the_round_deadline_ends_a_round_with_replies_missing():
+    m = model("pull")
+    st, ctx = started_registry(m)
+    st.round, st.round_started, st.outstanding = 3, 0, ["w2"]
+    ctx.now = 120 * MS
+    m.on_timer(st, "round_deadline", ctx)
+    assert st.outstanding == []
+    assert ctx.timers["round"] == 1  # overran the interval: the next round starts at once
+    assert any("without replies from w2" in text for text, _ in ctx.notes)
+
+
+# -- presets ----------------------------------------------------------------------------------
+def run_preset(name):
+    sim, report = run(presets()[name])
+    assert report["matches_expected"], report["mismatches"]
+    return sim, report["metrics"]
+
+
+def test_push_overload_kills_live_workers_while_their_pulses_wait():
+    sim, m = run_preset("heartbeat-push-overload")
+    assert m["false_suspicions"] == 5 and m["late_detections"] == 0
+    assert m["pulse_wait_ms_max"] > DEFAULTS["timeout_ms"]
+    assert m["workers_down"] == 0  # all back up once the queue drained
+
+
+def test_probe_rounds_grow_with_the_cluster_until_the_registry_is_the_bottleneck():
+    _, small = run_preset("heartbeat-pull-5")
+    _, large = run_preset("heartbeat-pull-50")
+    assert large["probe_round_ms_mean"] > 3 * small["probe_round_ms_mean"]
+    capacity = 1000 / (2 * DEFAULTS["service_ms"])  # probes per second the registry can do
+    assert large["probe_load"] <= capacity * 1.02 < 50 * 1000 / DEFAULTS["interval_ms"]
+    assert small["false_suspicions"] == 0 < large["false_suspicions"]
+    assert large["registry_queue_avg"] > 20 * small["registry_queue_avg"]
+
+
+def test_crashed_paused_and_cut_off_workers_look_the_same_to_the_detector():
+    sim, m = run_preset("heartbeat-three-failures")
+    downs = {}
+    for t, kind, node, _cause, data in sim.trace:
+        if kind == "note" and node == REGISTRY and "DOWN" in data[0]:
+            downs[data[1]["worker"]] = (t, data[1]["misses"], data[1]["silent_ms"])
+    assert sorted(downs) == ["w1", "w2", "w3"]
+    times = [d[0] for d in downs.values()]
+    silences = [d[2] for d in downs.values()]
+    assert {d[1] for d in downs.values()} == {DEFAULTS["k"]}
+    assert max(times) - min(times) < DEFAULTS["interval_ms"] * MS
+    assert max(silences) - min(silences) < DEFAULTS["interval_ms"]
+    rows = {r["worker"]: r for r in sim.model.panel(sim)["views"]}
+    seen = {w: (rows[w]["health"], rows[w]["misses"], rows[w]["successes"]) for w in downs}
+    assert len(set(seen.values())) == 1  # one view for three different truths
+    assert sorted(rows[w]["truth"] for w in downs) == ["crashed", "cut", "paused"]
+
+
+def test_hysteresis_damps_flapping_at_the_cost_of_slower_detection():
+    _, flapping = run_preset("heartbeat-gc-flapping")
+    _, damped = run_preset("heartbeat-gc-hysteresis")
+    _, phi = run_preset("heartbeat-phi-accrual")
+    assert flapping["flaps"] >= 8 and damped["flaps"] == 0 and phi["flaps"] <= 1
+    assert damped["detection_time_ms_max"] > flapping["detection_time_ms_max"]
+    assert phi["detection_time_ms_max"] < damped["detection_time_ms_max"]
+
+
+def test_the_no_flapping_invariant_names_the_worker_and_the_evidence():
+    sim, _ = run_preset("heartbeat-gc-flapping")
+    details = [v.detail for v in sim.violations]
+    assert details[0].startswith("w1 was marked down (time #1) after 1 consecutive miss")
+    assert {v.invariant for v in sim.violations} == {"no_flapping"}
+    flaps_of_w1 = [d for d in details if d.startswith("w1 was marked up again")]
+    assert len(flaps_of_w1) >= 8  # one per stall: each names the down it follows
+
+
+def test_every_heartbeat_preset_names_its_claims_and_narrates():
+    names = [n for n in presets() if n.startswith("heartbeat-")]
+    assert len(names) >= 6
+    claims = set()
+    for name in names:
+        scenario = presets()[name]
+        claims.update(scenario["claims"])
+        assert scenario["narrative"] and scenario["description"]
+    assert {"C17", "C18", "C19", "C20"} <= claims
