@@ -6,6 +6,7 @@ to an app with ``init_app`` (the module holds no app and no mutable state).
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ DEFAULTS = {
     "CREATES_PER_SECOND": 2,  # per client
     "MAX_TRACE_EXPORT": 200_000,  # records in one trace.json
     "MAX_HTTP_BUFFER_SIZE": 1_000_000,  # Engine.IO's hard limit per message
+    "EXTRA_MODELS": "",  # comma-separated modules that register more models
 }
 
 
@@ -50,6 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("TEMPLATE_FOLDER"):
         app.template_folder = app.config["TEMPLATE_FOLDER"]
 
+    for module in filter(None, (m.strip() for m in str(app.config["EXTRA_MODELS"]).split(","))):
+        importlib.import_module(module)
     from .web import events  # noqa: F401  (registers the Socket.IO handlers once)
     from .web.fanout import FanoutManager, FanoutRedisManager
     from .web.registry import Registry

@@ -1,0 +1,121 @@
+"""End to end: ``python app.py`` (eventlet) driven by the python-socketio client."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.web.serve import Client, start_server, stop
+
+pytestmark = pytest.mark.e2e
+
+SCENARIO = {"model": "toy", "seed": 11, "nodes": 5, "duration_ms": 120_000}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # The toy model lives in tests; a raft or other preset would do as well, but the
+    # server must not depend on which models have landed, so the e2e server loads toy.
+    log = open(tmp_path_factory.mktemp("e2e") / "server.log", "w+")
+    proc, url = start_server(env={"PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}, log=log)
+    yield url
+    stop(proc)
+    log.seek(0)
+    text = log.read()
+    log.close()
+    assert "Traceback" not in text, text[-4000:]
+
+
+@pytest.fixture
+def clients(server):
+    made = []
+
+    def make():
+        client = Client(server)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_pages_and_api(server):
+    assert requests.get(server + "/", timeout=5).status_code == 200
+    assert requests.get(server + "/w/abc?embed=1", timeout=5).status_code == 200
+    models = requests.get(server + "/api/models", timeout=5).json()
+    assert "toy" in models and models["toy"]["fault_types"]
+    assert isinstance(requests.get(server + "/api/presets", timeout=5).json(), list)
+    missing = requests.get(server + "/api/sessions/nosuchsession/trace.json", timeout=5)
+    assert missing.status_code == 404 and missing.json()["ok"] is False
+
+
+def test_lecture_flow(server, clients):
+    lecturer, student = clients(), clients()
+    made = lecturer.call("create", {"scenario": SCENARIO})
+    assert made["ok"], made
+    ids = {"session": made["session"], "token": made["token"]}
+    assert lecturer.call("join", ids)["role"] == "control"
+    assert student.call("join", {"session": made["session"]})["role"] == "watch"
+    first = student.wait_for(lambda f: f["full"])
+    assert len(first[0]["nodes"]) == 5
+    assert lecturer.call("control", {**ids, "op": "play"})["ok"]
+    time.sleep(1.0)
+    got = student.take()
+    assert len(got) >= 25, len(got)
+
+    crash = lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n3"}})
+    assert crash["ok"], crash
+    seen = student.wait_for(lambda f: any(n["id"] == "n3" and n.get("status") == "crashed"
+                                          for n in f["nodes"]))
+    assert any(e[2] == "command" and e[5] == {"type": "crash", "node": "n3"}
+               for f in seen for e in f["events"])
+
+    refused = student.call("control", {"session": made["session"], "op": "pause"})
+    assert refused["ok"] is False and "read-only" in refused["error"]
+    refused = student.call("act", {"session": made["session"], "token": "guess",
+                                   "action": {"type": "restart", "node": "n3"}})
+    assert refused["ok"] is False and "wrong token" in refused["error"]
+
+    trace = requests.get(f"{server}/api/sessions/{made['session']}/trace.json", timeout=10)
+    assert trace.status_code == 200
+    records = trace.json()
+    assert records[0]["i"] == 0 and any(r["kind"] == "command" for r in records)
+
+
+MALFORMED = {
+    "create": [None, [], {"scenario": 5}, {"scenario": "nope"}, {"scenario": {"model": "x"}}],
+    "join": [7, {}, {"session": 1}, {"session": "A" * 22}],
+    "leave": ["x", {"session": "B" * 22}],
+    "control": [{"op": "play"}, {"session": "C" * 22, "token": "t", "op": "play"}],
+    "act": [{"session": "D" * 22}, True],
+    "inspect": [{}, {"session": "E" * 22, "event": 1}],
+    "no-such-event": [{}],
+}
+
+
+def test_malformed_payloads_are_answered_while_the_session_streams(server, clients):
+    lecturer, watcher = clients(), clients()
+    made = lecturer.call("create", {"scenario": SCENARIO})
+    ids = {"session": made["session"], "token": made["token"]}
+    lecturer.call("join", ids)
+    watcher.call("join", {"session": made["session"]})
+    lecturer.call("control", {**ids, "op": "play"})
+    watcher.wait_for(lambda f: not f["full"])
+    for event, payloads in MALFORMED.items():
+        for payload in payloads:
+            answer = lecturer.call(event, payload)
+            assert answer["ok"] is False and answer["error"], (event, payload, answer)
+    own = [lecturer.call("control", {**ids, "op": "speed", "value": "fast"}),
+           lecturer.call("control", {**ids, "op": "seek", "value": 10**9}),
+           lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n42"}}),
+           lecturer.call("act", {**ids, "action": {"type": "cut", "from": "n1"}}),
+           lecturer.call("create", {"scenario": "x" * 200_000})]
+    assert all(a["ok"] is False for a in own), own
+    assert "limit" in own[-1]["error"]
+    assert lecturer.sio.connected and watcher.sio.connected
+    watcher.take()
+    time.sleep(0.5)
+    assert len(watcher.take()) >= 10  # still streaming
