@@ -13,10 +13,12 @@ with its own workload) runs every transaction in two phases:
    prepared record to its durable log and votes ``VoteCommit``; or it votes ``VoteAbort``
    and forgets the transaction. A participant whose row is locked by another transaction
    **queues** the Prepare (FIFO per row) and votes only when the lock is granted, so
-   conflicting transactions really stall behind locks. The wait is bounded only by the
-   coordinator's vote timeout: a transaction still waiting for votes after
+   conflicting transactions really stall behind locks. By default the wait is bounded
+   only by the coordinator's vote timeout: a transaction still waiting for votes after
    ``vote_timeout_ms`` is aborted, which also breaks distributed deadlocks (two
-   transactions each holding a row the other waits for at another participant).
+   transactions each holding a row the other waits for at another participant). With
+   ``lock_wait_timeout_ms`` the participant itself votes ``VoteAbort`` after that long
+   in the queue; it has not voted yet, so it may still refuse.
 2. **Commit or abort.** If every participant voted yes, the coordinator decides commit;
    any no, or the vote timeout, decides abort. The decision is appended to the
    coordinator's durable log *before* any ``Commit``/``Abort`` is sent, and is resent
@@ -60,7 +62,7 @@ Metrics: ``committed``/``aborted`` transactions, ``commits_per_second`` and
 ``lock_wait_ms`` samples, ``longest_lock_hold_ms`` and ``longest_in_doubt_ms`` (true
 time, including locks still held), ``in_doubt_now``, ``last_commit_at_ms``, and the
 coordinator's ``decided_commit``, ``decided_abort``, ``vote_timeouts``,
-``presumed_aborts``, ``status_requests``.
+``presumed_aborts``, ``status_requests``; ``lock_wait_timeouts``, ``unilateral_aborts``.
 
 Claims served: C06 (commit only if all vote yes; any no or a timeout rolls everyone
 back) and C07 (the coordinator crashes after Prepare: locks held, work stalled until it
@@ -353,6 +355,10 @@ class TwoPhaseCommit(Model):
                                         "decision this often.", _POSINT),
         Param("status_interval_ms", 500, "A prepared participant asks its coordinator "
                                          "for the outcome this often.", _POSINT),
+        Param("lock_wait_timeout_ms", 0, "A participant whose Prepare has waited this "
+                                         "long for a row lock votes no (0: it waits until "
+                                         "the coordinator's vote timeout aborts it).",
+              {"type": "integer", "minimum": 0, "maximum": 600_000}),
         Param("in_doubt_timeout_ms", 1000, "With participant_unilateral_abort: how long a "
                                            "prepared participant waits before aborting "
                                            "on its own.", _POSINT),
@@ -423,8 +429,8 @@ class TwoPhaseCommit(Model):
         handler(state, msg, src, ctx)
 
     def on_timer(self, state, name, ctx):
-        """workload, resend, votes:<tx> at a coordinator; status:<tx>, give_up:<tx> at a
-        participant."""
+        """workload, resend, votes:<tx> at a coordinator; status:<tx>, give_up:<tx>,
+        lock_wait:<tx> at a participant."""
         kind, _, tx = name.partition(":")
         if kind == "workload":
             self._begin(state, {}, ctx)
@@ -442,6 +448,8 @@ class TwoPhaseCommit(Model):
             self._ask(state, tx, ctx)
         elif kind == "give_up":
             self._give_up(state, tx, ctx)
+        elif kind == "lock_wait":
+            self._lock_wait_expired(state, tx, ctx)
         else:
             raise ValueError(f"unknown timer {name!r}")
 
@@ -624,6 +632,8 @@ class TwoPhaseCommit(Model):
             return
         state.queues.setdefault(msg.row, []).append(tx)
         ctx.count("blocked")
+        if self.p["lock_wait_timeout_ms"]:
+            ctx.set_timer(f"lock_wait:{tx}", self.p["lock_wait_timeout_ms"] * MS)
         ctx.note(f"{tx} waits for row {msg.row} (locked by {holder})", tx=tx,
                  row=msg.row, holder=holder)
 
@@ -635,6 +645,7 @@ class TwoPhaseCommit(Model):
         waited = ctx.now - entry.queued_at
         if waited > 0:
             ctx.observe("lock_wait_ms", _ms(waited))
+        ctx.cancel_timer(f"lock_wait:{tx}")
         p = self.p["abort_probability"]
         if state.disk.stock[row] < 1:
             reason = f"row {row} out of stock"
@@ -678,15 +689,11 @@ class TwoPhaseCommit(Model):
         if entry is not None and entry.phase is PP.PREPARED:
             self._finish(state, entry, outcome, ctx)
         elif entry is not None and entry.phase is PP.WAITING:
-            state.queues[entry.row].remove(tx)
-            if not state.queues[entry.row]:
-                del state.queues[entry.row]
-            entry.phase = PARTICIPANT_MACHINE.move(entry.phase, PP.COMMITTED
-                                                   if outcome == COMMIT else PP.ABORTED)
-            state.disk.outcomes[tx] = outcome
-            _tell(ctx, Finished(ctx.node, tx, outcome))
-            ctx.note(f"{tx}: aborted while waiting for row {entry.row}", tx=tx)
-            self._prune(state)
+            if outcome == COMMIT:
+                # a Commit for a transaction that never voted: the table refuses it
+                PARTICIPANT_MACHINE.move(entry.phase, PP.COMMITTED)
+            self._abort_waiting(state, entry, ctx, "aborted while waiting for row "
+                                                   f"{entry.row}")
         elif state.disk.outcomes.get(tx, outcome) != outcome:
             ctx.note(f"{tx}: {type(msg).__name__} arrived, but it already "
                      f"{'committed' if outcome == ABORT else 'aborted'}", tx=tx)
@@ -696,6 +703,31 @@ class TwoPhaseCommit(Model):
             state.disk.outcomes[tx] = ABORT  # a Prepare it lost in a crash, or never got
             _tell(ctx, Finished(ctx.node, tx, ABORT))
         ctx.send(src, Ack(tx))
+
+    def _abort_waiting(self, state, entry, ctx, why):
+        """Take a transaction that never voted out of its row's queue and abort it."""
+        queue = state.queues[entry.row]
+        queue.remove(entry.tx)
+        if not queue:
+            del state.queues[entry.row]
+        ctx.cancel_timer(f"lock_wait:{entry.tx}")
+        entry.phase = PARTICIPANT_MACHINE.move(entry.phase, PP.ABORTED)
+        state.disk.outcomes[entry.tx] = ABORT
+        _tell(ctx, Finished(ctx.node, entry.tx, ABORT))
+        ctx.note(f"{entry.tx}: {why}", tx=entry.tx)
+        self._prune(state)
+
+    def _lock_wait_expired(self, state, tx, ctx):
+        """lock_wait_timeout_ms passed in the queue: vote no (it has not voted yet)."""
+        entry = state.txs.get(tx)
+        if entry is None or entry.phase is not PP.WAITING:
+            return
+        ctx.count("lock_wait_timeouts")
+        reason = f"waited {self.p['lock_wait_timeout_ms']} ms for row {entry.row}"
+        entry.vote = "no"
+        ctx.send(entry.coordinator, VoteAbort(tx, reason))
+        _tell(ctx, Voted(ctx.node, tx, False))
+        self._abort_waiting(state, entry, ctx, f"VoteAbort ({reason})")
 
     def _finish(self, state, entry, outcome, ctx):
         """Apply the outcome of a prepared transaction and release its lock."""

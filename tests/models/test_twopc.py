@@ -453,7 +453,8 @@ def fault_run(seed, broken):
     nodes = m.node_ids()
     scenario = validate({
         "model": "twopc", "seed": seed, "duration_ms": 4000,
-        "params": {**FAULT_PARAMS, "coordinators": coordinators},
+        "params": {**FAULT_PARAMS, "coordinators": coordinators,
+                   "lock_wait_timeout_ms": 150 if seed % 3 == 0 else 0},
         "variant": {"participant_unilateral_abort": broken},
         "commands": random_schedule(seed, nodes, 4000, faults=5, settle_ms=2000,
                                     max_down=2)})
@@ -492,3 +493,32 @@ def test_seeking_back_replays_the_same_run():
     history.advance(12_000 * MS)
     assert T.sha256(sim.trace) == T.sha256(straight.trace)
     assert sim.metrics()["commits_per_second"] == straight.metrics()["commits_per_second"]
+
+
+def test_lock_wait_timeout_votes_no_and_leaves_the_queue():
+    m = model(abort_probability=0, lock_wait_timeout_ms=200)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    assert ctx.timers["lock_wait:B1"] == 200 * MS
+    m.on_timer(st, "lock_wait:B1", ctx)
+    assert ctx.sent == [("coordinator2", VoteAbort("B1", "waited 200 ms for row 0"))]
+    assert st.queues == {} and st.txs["B1"].phase is PP.ABORTED
+    assert st.disk.outcomes["B1"] == ABORT and ctx.counters["lock_wait_timeouts"] == 1
+
+
+def test_lock_wait_timer_is_cancelled_when_the_lock_is_granted():
+    m = model(abort_probability=0, lock_wait_timeout_ms=200)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    m.on_message(st, Abort("A1"), "coordinator", ctx)
+    assert st.locks == {0: "B1"} and "lock_wait:B1" not in ctx.timers
+
+
+def test_lock_wait_timeout_fails_fast_while_the_coordinator_is_down():
+    scenario = dict(load("twopc-coordinator-crash"))
+    scenario["params"] = {**scenario["params"], "lock_wait_timeout_ms": 200}
+    del scenario["expected"]
+    sim, rep = run(validate(scenario))
+    m = rep["metrics"]
+    assert rep["violations"] == [] and m["lock_wait_timeouts"] >= 5
+    assert m["lock_wait_ms"]["max"] <= 200 and m["longest_lock_hold_ms"] >= 4900
