@@ -1,0 +1,110 @@
+"""Several server processes sharing one audience through Redis."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.web.serve import Client, free_port, start_server, stop, wait_port
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("redis-server") is None,
+                                 reason="needs redis-server (Debian package redis-server)")]
+
+SCENARIO = {"model": "toy", "seed": 3, "nodes": 5, "duration_ms": 120_000}
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def two_servers(redis_url, tmp_path_factory):
+    logs, procs, urls = [], [], []
+    env = {"MESSAGE_QUEUE": redis_url, "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
+    try:
+        for name in ("a", "b"):
+            log = open(tmp_path_factory.mktemp("cluster") / f"{name}.log", "w+")
+            logs.append(log)
+            proc, url = start_server(env=env, log=log)
+            procs.append(proc)
+            urls.append(url)
+        yield urls
+    finally:
+        for proc in procs:
+            stop(proc)
+        for log in logs:
+            log.seek(0)
+            text = log.read()
+            log.close()
+            assert "Traceback" not in text, text[-4000:]
+
+
+def test_a_watcher_on_another_process_follows_the_session(two_servers):
+    url_a, url_b = two_servers
+    lecturer, student = Client(url_a), Client(url_b)
+    try:
+        made = lecturer.call("create", {"scenario": SCENARIO})
+        assert made["ok"], made
+        ids = {"session": made["session"], "token": made["token"]}
+        assert lecturer.call("join", ids)["role"] == "control"
+        joined = student.call("join", {"session": made["session"]})
+        assert joined["ok"] and joined["role"] == "watch", joined
+        assert joined["scenario"]["model"] == "toy"
+        first = student.wait_for(lambda f: f["full"])
+        assert len([f for f in first if f["full"]][0]["nodes"]) == 5
+
+        assert lecturer.call("control", {**ids, "op": "play"})["ok"]
+        student.take()
+        time.sleep(1.0)
+        streamed = student.take()
+        assert len(streamed) >= 20, len(streamed)
+        seqs = [f["seq"] for f in streamed]
+        assert seqs == sorted(seqs)
+
+        assert lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n4"}})["ok"]
+        student.wait_for(lambda f: any(n["id"] == "n4" and n.get("status") == "crashed"
+                                       for n in f["nodes"]))
+
+        # Control reaching the wrong process is refused with a clear error.
+        refused = student.call("control", {**ids, "op": "pause"})
+        assert refused["ok"] is False and "another server process" in refused["error"]
+        with_token = student.call("join", ids)
+        assert with_token["ok"] and with_token["role"] == "watch" and "note" in with_token
+    finally:
+        lecturer.close()
+        student.close()
+
+
+def test_a_late_watcher_on_another_process_gets_a_full_frame_of_a_paused_session(two_servers):
+    url_a, url_b = two_servers
+    lecturer = Client(url_a)
+    students = []
+    try:
+        made = lecturer.call("create", {"scenario": SCENARIO})
+        ids = {"session": made["session"], "token": made["token"]}
+        lecturer.call("join", ids)
+        lecturer.call("control", {**ids, "op": "step", "value": 750})
+        lecturer.wait_for(lambda f: f["t_ms"] == 750.0)
+        for _ in range(3):  # the first asks the session for a frame; the others get the mirror
+            student = Client(url_b)
+            students.append(student)
+            assert student.call("join", {"session": made["session"]})["ok"]
+            got = student.wait_for(lambda f: f["full"] and f["t_ms"] == 750.0, timeout=5)
+            assert got[0]["full"]
+    finally:
+        lecturer.close()
+        for student in students:
+            student.close()
