@@ -191,7 +191,8 @@ class Outbox(Model):
     variants = (
         Variant("mode", "outbox", "How the service gets its event out: commit then publish "
                 "(dual_write), publish then commit (publish_first), or the transactional "
-                "outbox and a relay.", choices=MODES, broken="dual_write"),
+                "outbox and a relay. Both naive modes are broken.", choices=MODES,
+                broken="dual_write"),
         Variant("idempotent_consumer", True, "The consumer records event ids and skips "
                 "repeats.", broken=False),
     )
