@@ -383,6 +383,16 @@ def test_reverse_order_preset_shows_the_three_compensations_newest_first():
     assert rep["metrics"]["compensations_run"] == 3
 
 
+def test_a_timed_out_step_is_compensated_before_the_steps_under_it():
+    sim, rep = run(presets()["saga-step-timeout"])
+    done = [r[4][0] for r in sim.trace if r[1] == "note" and r[2] in SERVICES
+            and r[4][0].endswith("committed")]
+    assert done[3:] == ["saga 1: schedule_shipping committed",
+                        "saga 1: cancel_shipping committed", "saga 1: release_item committed",
+                        "saga 1: refund committed", "saga 1: cancel_order committed"]
+    assert sim.nodes["shipping"].state.db.shipments == {1: "cancelled"}
+
+
 def test_window_preset_measures_a_window_per_charged_saga():
     sim, rep = run(presets()["saga-inconsistency-window"])
     charged = len(sim.nodes["payment"].state.db.charged)
