@@ -141,10 +141,8 @@ class Registry:
         self.clients[sid] = session_id
         with self.lock:
             self._start_maintenance()
-        if not self.manager.watch(sid, session_id):
+        if not self.manager.watch(sid, session_id):  # no picture here yet: ask for one
             self.want_frame(session_id, full=True)
-        else:
-            self.want_frame(session_id, full=False)
         self.announce(session_id)
 
     def unwatch(self, sid: str, disconnecting: bool = False) -> str | None:
