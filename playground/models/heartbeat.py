@@ -35,17 +35,18 @@ Invariant
 ---------
 * ``no_flapping`` — a worker's view changes only on sufficient evidence: it is marked DOWN
   only after ``k`` consecutive misses and marked UP again only after ``m`` consecutive
-  successes, so a worker cannot bounce faster than the hysteresis allows. The evidence is
-  counted by the observer from the detector's inputs, apart from the detector's counters.
-  The broken variant ``no_hysteresis`` acts on the first miss and the first success.
+  successes, so a worker cannot bounce faster than the hysteresis allows. The observer
+  keeps its own count of consecutive misses and successes as the evidence comes in, and
+  checks every change of view against ``k`` and ``m``. The broken variant ``no_hysteresis`` acts on the first miss and the first success.
 
 Detection *quality* is not a safety property — no detector in an asynchronous system is
 both complete and accurate — so the phenomena are metrics, judged against the engine's
 truth: ``false_suspicions`` (a worker marked DOWN while it is alive, not paused, its links
 to the registry intact, and has been so for at least ``timeout_ms``; a verdict within a
 timeout after a real outage ended is a ``late_detection``), ``flaps`` (DOWN → UP),
-``detection_time_ms`` for real crashes, ``probe_load`` (probes per second), ``registry_queue_max`` and ``_avg``,
-``probe_round_ms`` and ``pulse_wait_ms`` (time a pulse or reply waited in the queue).
+``detection_time_ms`` for real crashes, ``probe_load`` (probes per second),
+``registry_queue_max`` and ``_avg``, ``probe_round_ms`` and ``pulse_wait_ms`` (how long a
+pulse or reply waited in the queue).
 
 Claims: C17 (push, overloaded registry), C18 (pull, probe load grows with N), C19 (crashed,
 paused and cut off look alike), C20 (flapping and hysteresis).
