@@ -80,7 +80,7 @@ def latency(url: str, scenario, n_sessions: int, seconds: float) -> dict:
                     received = frame["_received"]
                     record_size(frame)
                     if got is None and any(e[2] == "command" and e[1] == at_us
-                                           and e[5] == ACTION for e in frame["events"]):
+                                           and e[5] == ACTION for e in frame.get("events", ())):
                         got = received
                 time.sleep(0.001)
             if got is not None:
@@ -92,7 +92,7 @@ def latency(url: str, scenario, n_sessions: int, seconds: float) -> dict:
         frame.pop("_received", None)
         size = len(json.dumps(frame, separators=(",", ":")))
         with lock:
-            (full_sizes if frame["full"] else sizes).append(size)
+            (full_sizes if frame.get("full") else sizes).append(size)
 
     threads = [threading.Thread(target=drive, args=d) for d in drivers]
     for t in threads:

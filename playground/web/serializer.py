@@ -11,7 +11,9 @@ carries only what changed:
   :func:`compact` (message bodies stay on the server: see the ``inspect`` request);
 * ``metrics`` by key; ``links``, ``panel``, ``violations`` and the session's own sections
   whole, only when they changed;
-* the complete list of messages in flight (it changes every frame anyway).
+* the complete list of messages in flight, when it changed;
+* nothing else: ``session`` and ``full`` are in full frames only, and a delta leaves out
+  ``nodes`` and ``events`` when they are empty.
 
 ``merge`` is the inverse used by the fan-out (``playground.web.fanout``): it folds a delta
 into the last full picture so that any server process can hand a late or slow client a
@@ -162,30 +164,37 @@ class FrameBuilder:
         self._trace_end = 0
         self._n_violations = -1
         self._keyed: dict[str, dict] = {}
+        self._messages: list | None = None
 
     def build(self, sim, *, full: bool, sections: dict) -> dict:
         """The next frame. ``sections`` (playing, speed, caption, share_url, failure...) are
         sent when they changed, or always if full."""
         self.seq += 1
         t_ms = _ms(sim.now)
-        frame = {"session": self.session_id, "seq": self.seq, "full": full, "t_ms": t_ms}
+        frame = ({"session": self.session_id, "seq": self.seq, "full": True, "t_ms": t_ms}
+                 if full else {"seq": self.seq, "t_ms": t_ms})
         nodes = [node_entry(sim, nid) for nid in sim.node_ids]
         if full:
             frame["nodes"] = with_clocks(nodes, t_ms)
         else:
             changed = [node_delta(self._nodes.get(n["id"]), n) for n in nodes]
-            frame["nodes"] = [
-                {**n, "clock_ms": _clock(self._nodes[n["id"]], n, t_ms)}
-                if "offset_ms" in n or "rate" in n else n
-                for n in changed if n is not None]
+            changed = [{**n, "clock_ms": _clock(self._nodes[n["id"]], n, t_ms)}
+                       if "offset_ms" in n or "rate" in n else n
+                       for n in changed if n is not None]
+            if changed:
+                frame["nodes"] = changed
         self._nodes = {n["id"]: n for n in nodes}
-        frame["messages"] = messages(sim)
+        in_flight = messages(sim)
+        if full or in_flight != self._messages:
+            frame["messages"] = in_flight
+        self._messages = in_flight
         end = len(sim.trace)
         if full or end < self._trace_end:
             frame["events"], skipped = events(sim.trace, 0, end, FULL_EVENTS)
         else:
-            frame["events"], skipped = events(sim.trace, self._trace_end, end,
-                                              MAX_EVENTS_PER_FRAME)
+            recent, skipped = events(sim.trace, self._trace_end, end, MAX_EVENTS_PER_FRAME)
+            if recent:
+                frame["events"] = recent
             if skipped:
                 frame["events_skipped"] = skipped
         self._trace_end = end

@@ -43,23 +43,17 @@ def connect(app):
             client.disconnect()
 
 
-def frames(client, session=None) -> list[dict]:
+def frames(client) -> list[dict]:
     """The frames a test client has received since the last call."""
-    out = []
-    for packet in client.get_received():
-        if packet["name"] == "frame":
-            frame = packet["args"][0]
-            if session is None or frame["session"] == session:
-                out.append(frame)
-    return out
+    return [p["args"][0] for p in client.get_received() if p["name"] == "frame"]
 
 
-def wait_for(client, predicate, timeout=5.0, session=None) -> list[dict]:
+def wait_for(client, predicate, timeout=5.0) -> list[dict]:
     """Collect frames until one satisfies ``predicate``; all collected frames."""
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        seen.extend(frames(client, session))
+        seen.extend(frames(client))
         if any(predicate(f) for f in seen):
             return seen
         time.sleep(0.02)

@@ -1,0 +1,87 @@
+"""Frame delivery: a client that falls behind skips stale frames and catches up with a
+full one; nobody else waits for it."""
+
+from __future__ import annotations
+
+import time
+
+from playground import socketio
+from playground.web import serializer
+from tests.web.conftest import frames, toy_scenario, wait_for
+
+
+def test_a_slow_client_skips_stale_frames_and_resumes_with_a_full_one(connect, app,
+                                                                      monkeypatch):
+    owner, fast, slow = connect(), connect(), connect()
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    for client in (fast, slow):
+        client.emit("join", {"session": made["session"]}, callback=True)
+    manager = socketio.server.manager
+    behind = set()
+    monkeypatch.setattr(manager, "_behind", lambda eio_sid: eio_sid in behind)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(slow, lambda f: not f.get("full"))
+    frames(fast)
+
+    behind.add(slow.eio_sid)  # its transport queue is backed up
+    time.sleep(0.2)
+    frames(slow)
+    time.sleep(0.6)
+    assert frames(slow) == []  # nothing is piled onto a client that is behind
+    during = frames(fast)
+    assert len(during) >= 14  # the others keep getting every frame
+    assert [f["seq"] for f in during] == list(range(during[0]["seq"],
+                                                    during[0]["seq"] + len(during)))
+
+    behind.clear()
+    got = wait_for(slow, lambda f: True)
+    assert got[0].get("full"), "a client that skipped frames resumes with a full frame"
+    newest = frames(fast)
+    assert got[0]["seq"] >= during[-1]["seq"]
+    following = wait_for(slow, lambda f: not f.get("full"))
+    assert following[-1]["seq"] > got[0]["seq"]
+    assert newest  # the fast client never stopped
+    assert manager.stats["skipped"] > 0
+
+
+def test_the_catch_up_frame_equals_the_merged_picture(connect, app, monkeypatch):
+    owner, slow = connect(), connect()
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    owner.emit("join", ids, callback=True)
+    slow.emit("join", {"session": made["session"]}, callback=True)
+    manager = socketio.server.manager
+    behind = {slow.eio_sid}
+    monkeypatch.setattr(manager, "_behind", lambda eio_sid: eio_sid in behind)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    time.sleep(0.5)
+    owner.emit("control", {**ids, "op": "pause"}, callback=True)
+    time.sleep(0.2)
+    picture = None
+    for frame in frames(owner):
+        picture = serializer.merge(picture, frame)
+    behind.clear()
+    owner.emit("control", {**ids, "op": "speed", "value": 2}, callback=True)  # one more frame
+    caught = wait_for(slow, lambda f: f.get("full"))[0]
+    later = wait_for(owner, lambda f: True)[-1]
+    picture = serializer.merge(picture, later)
+    expected = serializer.full_from(picture)
+    for key in ("t_ms", "nodes", "messages", "metrics", "violations", "links"):
+        assert caught[key] == expected[key], key
+    assert caught["events"] == expected["events"]
+
+
+def test_frames_are_not_sent_to_clients_that_left(connect, app):
+    owner = connect()
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    owner.emit("join", ids, callback=True)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(owner, lambda f: not f.get("full"))
+    owner.disconnect()
+    time.sleep(0.3)
+    session = app.extensions["playground"].get(made["session"])
+    t = session.sim.now
+    time.sleep(0.3)
+    assert session.sim.now == t  # nobody watches: the run waits
