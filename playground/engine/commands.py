@@ -206,7 +206,9 @@ def parse(obj: dict, node_ids, model_commands: dict) -> object:
         node = obj.get("node")
         if node is not None:
             _known(node, node_ids)
-        return ClientCommand(kind, {k: v for k, v in obj.items() if k not in ("type", "at_ms")})
+        # Fields in sorted order: a command read from a file, a share link (sorted JSON) or
+        # the browser must be the same record in the trace, whatever its key order.
+        return ClientCommand(kind, {k: obj[k] for k in sorted(obj) if k not in ("type", "at_ms")})
     for key in ("node", "from", "to"):
         if key in obj:
             _known(obj[key], node_ids)
