@@ -1,0 +1,107 @@
+"""The Raft model's data on the wire and in the log (see ``raft.py`` for the protocol).
+
+Names follow Figure 2 of the Raft paper (Ongaro and Ousterhout, 2014): ``RequestVote``
+and ``AppendEntries`` with their results, plus the client's requests and the fenced
+storage resource's writes. Every class is a frozen, slotted dataclass: immutable, so a
+leader can hand the same ``Entry`` objects and, within one heartbeat, the same
+``AppendEntries`` to several followers, and cheap to build on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry: the leader's term when it was created and a key-value command.
+
+    ``request_id`` names the client request (0 for the sentinel at index 0).
+    """
+
+    term: int
+    request_id: int
+    key: str
+    value: int
+
+
+SENTINEL = Entry(0, 0, "", 0)  # log[0]: makes the log 1-based with prev_log_term 0 at index 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVote:
+    """A candidate asks for a vote; with ``pre_vote`` it only asks whether it could win."""
+
+    term: int  # the candidate's term (for a pre-vote: the term it would campaign in)
+    candidate_id: str
+    last_log_index: int
+    last_log_term: int
+    pre_vote: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVoteResult:
+    """A vote, granted or not, in ``term``."""
+
+    term: int
+    vote_granted: bool
+    pre_vote: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntries:
+    """Replicate ``entries`` after (prev_log_index, prev_log_term); empty is a heartbeat."""
+
+    term: int
+    leader_id: str
+    prev_log_index: int
+    prev_log_term: int
+    entries: tuple  # of Entry
+    leader_commit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntriesResult:
+    """The follower's answer: on success the index its log now matches up to; on
+    failure a hint, ``conflict_index``, where the leader should retry from."""
+
+    term: int
+    success: bool
+    match_index: int
+    conflict_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """The client asks the cluster to store ``key = value``."""
+
+    request_id: int
+    key: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReply:
+    """Applied (``success``), or a redirect naming the leader the server believes in."""
+
+    request_id: int
+    success: bool
+    leader_hint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageWrite:
+    """A leader's write to the external storage, carrying its term as fencing token."""
+
+    token: int
+    writer: str
+    commit_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StorageWriteResult:
+    """The storage's answer: accepted, or rejected because it has seen ``highest_token``."""
+
+    token: int
+    accepted: bool
+    highest_token: int
