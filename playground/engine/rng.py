@@ -18,6 +18,7 @@ import hashlib
 
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
+_TWO64 = 1 << 64
 
 
 def derive(seed: int, purpose: str) -> int:
@@ -61,9 +62,12 @@ class Stream:
             raise ValueError(f"empty range [{a}, {b}]")
         if span == 1:
             return a
-        limit = (1 << 64) - ((1 << 64) % span)
-        while True:
-            x = self.next64()
+        limit = _TWO64 - _TWO64 % span
+        while True:  # next64(), inlined: this is the network's hot path
+            self.state = s = (self.state + _GAMMA) & _MASK
+            z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            x = z ^ (z >> 31)
             if x < limit:
                 return a + x % span
 

@@ -155,7 +155,10 @@ class Context:
 
     @property
     def now(self) -> int:
-        return self._n.local(self.sim.now)
+        node = self._n
+        if node.rate == PPM:  # Node.local, inlined: handlers read the clock often
+            return node.offset + self.sim.now
+        return node.local(self.sim.now)
 
     def send(self, to: str, msg) -> None:
         self.sim._send(self.node, to, msg)
@@ -236,13 +239,20 @@ class Simulation:
         cmds = self.commands
         n_cmds = len(cmds)
         ct = cmds[self.cmd_pos][0] if self.cmd_pos < n_cmds else INF
-        dispatch = self._dispatch
+        deliver, fire, rerun = self._deliver, self._fire, self._rerun
         while True:
             nt = queue[0][0] if queue else INF
             if nt <= ct:
                 if nt > t_end:
                     break
-                dispatch(heappop(queue))
+                time, seq, kind, a, b = heappop(queue)  # _dispatch, inlined
+                self.now = time
+                if kind == DELIVER:
+                    deliver(a)
+                elif kind == TIMER:
+                    fire(seq, a, b)
+                else:
+                    rerun(a, b)
             else:
                 if ct > t_end:
                     break
@@ -313,15 +323,21 @@ class Simulation:
         self._handle_message(node, mid, src, msg)
 
     def _handle_message(self, node: Node, mid: int, src: str, msg) -> None:
-        trace = self.trace
-        self.cause = len(trace)
-        trace.append((self.now, "deliver", node.id, mid, (src, type(msg).__name__)))
+        nid = node.id
+        self.cause = self.trace.add(self.now, "deliver", nid, mid, (src, type(msg).__name__))
         self.delivered += 1
         self.events += 1
         ctx = self.ctx
-        ctx._bind(node)
-        self.model.on_message(node.state, msg, src, ctx)
-        self._check(node.id)
+        ctx._n = node  # ctx._bind(node), inlined on the hot path
+        ctx.node = nid
+        ctx.peers = node.peers
+        ctx.rng = node.rng
+        model = self.model
+        model.on_message(node.state, msg, src, ctx)
+        found = model.check(self, nid)  # self._check(nid), inlined
+        if found:
+            for inv, detail in found:
+                self._violation(inv, nid, detail)
 
     def _fire(self, seq: int, nid: str, name: str) -> None:
         node = self.nodes[nid]
@@ -335,9 +351,7 @@ class Simulation:
         self._handle_timer(node, name, armed[2])
 
     def _handle_timer(self, node: Node, name: str, cause: int) -> None:
-        trace = self.trace
-        self.cause = len(trace)
-        trace.append((self.now, "timer", node.id, cause, (name,)))
+        self.cause = self.trace.add(self.now, "timer", node.id, cause, (name,))
         self.events += 1
         ctx = self.ctx
         ctx._bind(node)
@@ -381,23 +395,28 @@ class Simulation:
     # -- effects ---------------------------------------------------------------------
     def _send(self, src: str, dst: str, msg) -> None:
         trace = self.trace
-        mid = len(trace)
         kind = type(msg).__name__
-        trace.append((self.now, "send", src, self.cause, (dst, kind, msg)))
+        now = self.now
+        mid = trace.add(now, "send", src, self.cause, (dst, kind, msg))
         self.sent += 1
         if dst not in self.nodes:
             raise ValueError(f"model sent {kind} to unknown node {dst!r}")
-        if self.cuts and (src, dst) in self.cuts or self.groups and self._parted(src, dst):
+        pair = (src, dst)
+        if self.cuts and pair in self.cuts or self.groups and self._parted(src, dst):
             self._drop(mid, src, dst, msg, "link cut")
             return
-        link = self.links.get((src, dst), self.default_link)
-        rng = self.link_rngs.get((src, dst))
+        link = self.links.get(pair, self.default_link) if self.links else self.default_link
+        rng = self.link_rngs.get(pair)
         if rng is None:
-            rng = self.link_rngs[(src, dst)] = Stream.for_purpose(self.seed, f"net:{src}>{dst}")
+            rng = self.link_rngs[pair] = Stream.for_purpose(self.seed, f"net:{src}>{dst}")
         if link.loss and rng.random() < link.loss:
             self._drop(mid, src, dst, msg, "lost")
             return
-        self._enqueue(mid, src, dst, msg, max(1, rng.randint(link.lo, link.hi)))
+        latency = rng.randint(link.lo, link.hi)  # _enqueue, inlined on this hot path
+        due = now + (latency if latency > 1 else 1)
+        self.in_flight[mid] = (src, dst, msg, now, due)
+        self.seq = seq = self.seq + 1
+        heappush(self.queue, (due, seq, DELIVER, mid, None))
         if link.duplicate and rng.random() < link.duplicate:
             dup = len(trace)
             trace.append((self.now, "send", src, mid, (dst, kind, msg)))
@@ -418,11 +437,19 @@ class Simulation:
         return self.groups.get(src, -1) != self.groups.get(dst, -1)
 
     def _set_timer(self, node: Node, name: str, delay: int) -> None:
-        due_local = node.local(self.now) + max(1, int(delay))
-        self.seq += 1
-        node.timers[name] = (self.seq, due_local, self.cause)
-        due = node.true_at(due_local)
-        heappush(self.queue, (due if due > self.now else self.now, self.seq, TIMER, node.id, name))
+        now = self.now
+        delay = int(delay)
+        if delay < 1:
+            delay = 1
+        self.seq = seq = self.seq + 1
+        if node.rate == PPM:  # node.local and node.true_at, inlined for a true-rate clock
+            due_local = node.offset + now + delay
+            due = now + delay
+        else:
+            due_local = node.local(now) + delay
+            due = node.true_at(due_local)
+        node.timers[name] = (seq, due_local, self.cause)
+        heappush(self.queue, (due if due > now else now, seq, TIMER, node.id, name))
 
     def _rearm_all(self, node: Node) -> None:
         """Re-convert a node's armed timers after its clock changed."""
@@ -546,8 +573,9 @@ class Simulation:
         node.paused_at = None
         old = node.state
         fresh = self.model.init_node(node.id)
-        for name in self.model.durable:
-            setattr(fresh, name, getattr(old, name))
+        for name in self.model.durable:  # a model with several node kinds names each
+            if hasattr(old, name):  # kind's durable fields; a node keeps those it has
+                setattr(fresh, name, getattr(old, name))
         node.state = fresh
 
     def _resume(self, node: Node) -> None:

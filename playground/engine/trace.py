@@ -40,10 +40,15 @@ class Trace:
         self._interned: dict = {}
 
     def append(self, rec) -> None:
-        time, kind, node, cause, data = rec
+        self.add(*rec)
+
+    def add(self, time: int, kind: str, node, cause: int, data) -> int:
+        """Append the record ``(time, kind, node, cause, data)``; return its index."""
         code = _CODE[kind]
+        k = self._k
+        index = len(k)
         self._t.append(time)
-        self._k.append(code)
+        k.append(code)
         n = self._node_code.get(node)
         if n is None:
             n = self._node_code[node] = len(self._nodes)
@@ -53,6 +58,7 @@ class Trace:
         if code in _INTERNED:
             data = self._interned.setdefault(data, data)
         self._x.append(data)
+        return index
 
     def __len__(self) -> int:
         return len(self._k)
