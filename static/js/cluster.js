@@ -1,7 +1,7 @@
 // The cluster view: nodes on a ring, links between them, messages in flight moving
 // along the links. DOM elements are keyed by node id, link and message id and reused;
 // positions are interpolated every animation frame between server frames.
-import { s, attrs, text, keyed, hue, fmtMs } from "./dom.js";
+import { s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
 const ROLE_COLOURS = { leader: "#e8a317", candidate: "#a35de0", follower: "#4a8fe7" };
 
@@ -20,6 +20,7 @@ export class ClusterView {
     this.msgLayer = s("g", { class: "messages" });
     this.nodeLayer = s("g", { class: "nodes" });
     svg.append(this.linkLayer, this.nodeLayer, this.msgLayer);
+    lazyTips(svg);
     this.nodeEls = new Map();
     this.linkEls = new Map();
     this.msgEls = new Map();
@@ -49,11 +50,8 @@ export class ClusterView {
   }
 
   makeLink([a, b], k) {
-    const g = s("g", { class: "link", "data-link": k, tabindex: "-1" },
-      s("line", { class: "hit" }), s("line", { class: "wire" }),
-      s("path", { class: "cutmark", d: "M-7,-7L7,7M-7,7L7,-7" }),
-      s("path", { class: "dirmark", d: "M-9,-7L5,0L-9,7" }),
-      s("title", { text: `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` }));
+    const g = s("g", { class: "link", "data-link": k, "data-tip": `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` },
+      s("line", { class: "hit" }), s("line", { class: "wire" }));
     g.addEventListener("click", (ev) => this.h.link(a, b, ev));
     return g;
   }
@@ -70,7 +68,7 @@ export class ClusterView {
       s("circle", { class: "halo" }), s("g", { class: "timers" }), s("circle", { class: "body" }),
       s("text", { class: "nid", dy: "0.05em" }), s("text", { class: "role" }),
       s("text", { class: "clock" }), s("text", { class: "skew" }), s("text", { class: "summary" }),
-      s("path", { class: "xmark" }), s("text", { class: "pausemark", text: "❚❚" }), s("title"));
+      s("path", { class: "xmark" }), s("text", { class: "pausemark", text: "❚❚" }));
     g.addEventListener("click", (ev) => this.h.node(id, ev));
     g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.h.node(id, ev); });
     g._timers = new Map();
@@ -90,15 +88,20 @@ export class ClusterView {
       const ab = cut.has(`${a}>${b}`), ba = cut.has(`${b}>${a}`);
       const state = ab && ba ? "cut" : ab ? "oneway" : ba ? "oneway-back" : "ok";
       attrs(g, { "data-state": state, class: `link ${state === "ok" ? "" : "is-cut"}` });
-      if (state !== "ok" && g._geom) {
+      if (state !== "ok" && g._geom && !g._marks) {
+        g._marks = [s("path", { class: "cutmark", d: "M-7,-7L7,7M-7,7L7,-7" }), s("path", { class: "dirmark", d: "M-9,-7L5,0L-9,7" })];
+        g.append(...g._marks);
+      }
+      if (g._marks) {
         const { x1, y1, x2, y2 } = g._geom;
         const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
         let ang = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
         if (state === "oneway-back") ang += 180;
-        attrs(g.querySelector(".cutmark"), { transform: `translate(${mx},${my})` });
-        attrs(g.querySelector(".dirmark"), { transform: `translate(${mx},${my}) rotate(${ang})` });
-        g.querySelector("title").textContent = state === "cut" ? `link ${a} ↔ ${b} is cut both ways`
-          : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way)`;
+        attrs(g._marks[0], { transform: `translate(${mx},${my})` });
+        attrs(g._marks[1], { transform: `translate(${mx},${my}) rotate(${ang})` });
+        g.dataset.tip = state === "ok" ? `link ${a} ↔ ${b}: click to cut, heal or set latency and loss`
+          : state === "cut" ? `link ${a} ↔ ${b} is cut both ways: click to heal`
+          : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way): click to heal`;
       }
     }
     const msgs = store.messages.filter((m) => this.pos.has(m.from) && this.pos.has(m.to));
@@ -133,28 +136,25 @@ export class ClusterView {
     attrs(g.children[8], { d: `M${-r * 0.6},${-r * 0.6}L${r * 0.6},${r * 0.6}M${-r * 0.6},${r * 0.6}L${r * 0.6},${-r * 0.6}` });
     attrs(g.children[9], { y: -r * 0.15, "font-size": r * 0.7 });
     const timers = n.timerList.filter((tm) => tm.due_ms != null);
-    g.children[10].textContent = `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}\n` +
-      `local clock ${fmtMs(clock)}${skew ? ` (skew ${fmtMs(skew)})` : ""}\n` +
-      timers.map((tm) => `timer ${tm.name}: due at ${fmtMs(tm.due_ms)}`).join("\n") +
-      "\nclick for crash, restart, pause, clock; shift-click to select for a partition";
+    attrs(g, { "data-tip": `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}${drift ? ` · clock rate ×${n.rate}` : ""}\n` +
+      "The number below is this node's own clock; arcs are its timers running down.\n" +
+      "Click: crash, restart, pause, clock skew and drift. Shift-click: select for a partition." });
     keyed(g.children[1], g._timers, timers, (tm) => tm.name,
-      (tm) => s("path", { class: "timer" }, s("title")),
+      (tm) => s("path", { class: "timer" }),
       (p, tm) => {
         const i = timers.indexOf(tm);
         const seen = store.timerSetAt.get(`${n.id}/${tm.name}`);
         const set = seen ? seen[1] : t;
         const span = Math.max(tm.due_ms - set, 1e-6);
         const frac = Math.max(0, Math.min(1, (tm.due_ms - t) / span));
-        attrs(p, { d: arc(r + 5 + 5 * i, frac), stroke: `hsl(${hue(tm.name)} 60% 45%)` });
-        p.firstChild.textContent = `${tm.name}: ${fmtMs(Math.max(0, tm.due_ms - t))} left`;
+        attrs(p, { d: arc(r + 5 + 5 * i, frac), stroke: `hsl(${hue(tm.name)} 60% 45%)`,
+          "data-tip": `timer ${tm.name} on ${n.id}: fires at ${fmtMs(tm.due_ms)} (true time)` });
       });
   }
 
   makeMsg(m) {
-    const g = s("g", { class: "msg", "data-msg-id": m.id, role: "button",
-      "aria-label": `${m.kind} ${m.from} to ${m.to}` },
-      s("circle", { r: 7, fill: `hsl(${hue(m.kind)} 70% 45%)` }),
-      s("title", { text: `${m.kind} #${m.id}: ${m.from} → ${m.to} (click to drop)` }));
+    const g = s("circle", { class: "msg", r: 7, fill: `hsl(${hue(m.kind)} 70% 45%)`, "data-msg-id": m.id,
+      "data-tip": `${m.kind} #${m.id}: ${m.from} → ${m.to} (click to drop it)` });
     g.addEventListener("click", (ev) => { ev.stopPropagation(); this.h.message(m, ev); });
     return g;
   }
@@ -167,7 +167,7 @@ export class ClusterView {
     const ux = dx / len, uy = dy / len;
     const d = r + (len - 2 * r) * p;
     const x = x1 + ux * d - uy * 6, y = y1 + uy * d + ux * 6;
-    attrs(g, { transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` });
+    attrs(g, { cx: x.toFixed(1), cy: y.toFixed(1) });
   }
 
   toggleSelect(id) {

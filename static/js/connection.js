@@ -6,10 +6,18 @@ export class Connection {
     this.session = null;
     this.token = null;
     this.socket = io({ reconnectionDelayMax: 2000 });
-    this.socket.on("frame", (f) => { if (f && f.session === this.session) onFrame(f); });
+    // Deltas carry no session id: after a join, take frames from the first full frame of
+    // the joined session on, so a late delta of the previous session is never merged.
+    this.synced = false;
+    this.socket.on("frame", (f) => {
+      if (!f) return;
+      if (f.full) this.synced = f.session === this.session;
+      if (this.synced) onFrame(f);
+    });
     this.socket.on("connect", async () => {
       onStatus("connected");
       if (this.session) {
+        this.synced = false;
         const res = await this.request("join", this.tokened({}));
         if (res.ok && this.onRejoin) this.onRejoin(res);
       }
@@ -42,6 +50,7 @@ export class Connection {
     if (this.session && this.session !== session) this.request("leave", { session: this.session });
     this.session = session;
     this.token = token || null;
+    this.synced = false;
     return this.request("join", this.tokened({}));
   }
 

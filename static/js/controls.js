@@ -25,6 +25,8 @@ export class Controls {
     $("help-open").onclick = () => this.help();
     $("help-close").onclick = () => this.help(false);
     $("lecture").onclick = () => this.setLecture(!document.body.classList.contains("lecture"));
+    $("zoom-in").onclick = () => app.spacetime.zoom(0.5);
+    $("zoom-out").onclick = () => app.spacetime.zoom(2);
     document.addEventListener("keydown", (ev) => this.key(ev));
   }
 

@@ -83,3 +83,17 @@ export function hue(label) {
 }
 
 export const humanize = (name) => String(name).replace(/[_-]+/g, " ").replace(/^./, (c) => c.toUpperCase());
+
+/**
+ * Tooltips for many SVG elements without a <title> each: an element carries its text in
+ * ``data-tip`` and gets a <title> only when the pointer first reaches it.
+ */
+export function lazyTips(root) {
+  root.addEventListener("mouseover", (ev) => {
+    const el = ev.target.closest?.("[data-tip]");
+    if (!el) return;
+    let title = el.querySelector(":scope > title");
+    if (!title) el.append((title = document.createElementNS(SVGNS, "title")));
+    title.textContent = el.dataset.tip;
+  });
+}

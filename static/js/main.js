@@ -35,6 +35,8 @@ class App {
     this.actions = new Actions(this);
     this.side = new Side(this);
     this.lastPanel = 0;
+    this.lastSide = 0;
+    this.sideDirty = new Set();
     const body = document.body.classList;
     if (boot.embed || params.get("embed") === "1") body.add("embed");
     if (boot.lecture || params.get("lecture") === "1") this.controls.setLecture(true);
@@ -158,7 +160,7 @@ class App {
   }
 
   seek(t_ms, eventIndex) {
-    if (eventIndex != null) this.highlight = eventIndex;
+    if (eventIndex != null && !Number.isNaN(eventIndex)) this.inspect(eventIndex);
     const t = Math.max(0, Math.min(t_ms, this.store.frontier_ms || t_ms));
     return this.control("seek", t);
   }
@@ -177,6 +179,20 @@ class App {
     }));
   }
 
+  /** Mark a trace record on the diagram and show it in full (a message with its body). */
+  async inspect(i) {
+    this.spacetime.mark(i);
+    const res = await this.conn.request("inspect", { session: this.conn.session, event: i });
+    const box = $("inspected");
+    if (!res.ok) { box.hidden = true; return; }
+    const r = res.record;
+    box.hidden = false;
+    box.textContent = `#${r.i} at ${r.t_us / 1000} ms, ${r.kind} ${r.node ?? ""}` +
+      (r.body !== undefined ? ` → ${r.to}: ${r.msg} ${JSON.stringify(r.body)}` : "") +
+      (r.text ? `: ${r.text} ${JSON.stringify(r.fields || {})}` : "") +
+      (r.command ? `: ${JSON.stringify(r.command)}` : "") + (r.invariant ? `: ${r.invariant}: ${r.detail}` : "");
+  }
+
   loop(now) {
     const store = this.store;
     const t = store.simTime(now);
@@ -184,10 +200,15 @@ class App {
     this.dirty = new Set();
     if (store.order.length) {
       this.cluster.render(store, t);
-      this.spacetime.render(store, t, dirty.has("events") || dirty.has("full"));
+      this.spacetime.render(store, t);
     }
     this.controls.render(t, dirty);
-    if (dirty.size) this.side.render(dirty);
+    for (const k of dirty) this.sideDirty.add(k);
+    if (this.sideDirty.size && now - this.lastSide > 250) {
+      this.side.render(this.sideDirty);
+      this.sideDirty = new Set();
+      this.lastSide = now;
+    }
     if (dirty.size) {
       $("share").dataset.url = this.links.share || "";
       $("watch").dataset.url = this.links.watch || "";

@@ -3,7 +3,7 @@
 import { h, s, fmtMs, fmtValue, humanize, fill } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
-const LOG_ROWS = 160;
+const LOG_ROWS = 100;
 
 export class Side {
   constructor(app) {
@@ -76,6 +76,9 @@ export class Side {
   log() {
     const withMsgs = $("log-msgs").checked;
     const events = this.app.store.events;
+    const key = `${withMsgs}/${this.app.store.gen}/${events.length ? events[events.length - 1].i : -1}`;
+    if (key === this.logKey) return;
+    this.logKey = key;
     const rows = [];
     for (let j = events.length - 1; j >= 0 && rows.length < LOG_ROWS; j--) {
       const e = events[j];

@@ -1,34 +1,36 @@
 // The space-time diagram: one lane per node, time to the right, messages as arrows from
-// send to delivery (or to the drop), faults and notes marked. Elements are drawn in
-// absolute time inside one group that slides as time advances; clicking one seeks there.
-import { s, attrs, hue, fmtMs } from "./dom.js";
+// send to delivery (or to the drop), faults and notes marked; clicking one seeks there.
+// Elements are drawn once, relative to a base time, in an SVG that the compositor slides
+// left as time advances (no repaint per frame); it is redrawn when it runs out of room.
+import { s, h, attrs, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
 const LEFT = 54;
 const FAULTS = new Set(["crash", "restart", "pause", "resume", "cut", "heal", "partition", "drop",
   "link", "network", "skew", "drift", "jump"]);
 
 export class SpaceTime {
-  constructor(svg, onSeek) {
-    this.svg = svg;
+  constructor(box, onSeek) {
+    this.box = box;
     this.onSeek = onSeek;
     this.windowMs = 1000;
     this.els = new Map();
     this.key = "";
-    svg.append(s("defs", {},
-      s("marker", { id: "st-arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" },
-        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" })),
-      s("clipPath", { id: "st-clip" }, this.clipRect = s("rect", { x: LEFT, y: 0 }))));
-    this.bands = s("g", { class: "bands" });
     this.lanes = s("g", { class: "lanes" });
+    this.labels = s("g", { class: "labels" });
+    this.back = s("svg", { class: "st stback" }, this.lanes, this.labels);
+    this.bands = s("g", { class: "bands" });
     this.content = s("g", { class: "content" });
     this.live = s("g", { class: "inflight" });
-    const clip = s("g", { "clip-path": "url(#st-clip)" }, this.bands, this.content, this.live);
-    this.now = s("line", { class: "nowline" });
-    this.labels = s("g", { class: "labels" });
-    svg.append(this.lanes, clip, this.now, this.labels);
-    svg.addEventListener("click", (ev) => {
+    this.sheet = s("svg", { class: "st stsheet" }, s("defs", {},
+      s("marker", { id: "st-arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" },
+        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.bands, this.content, this.live);
+    this.view = h("div", { class: "stview", style: `left:${LEFT}px` }, this.sheet);
+    this.now = h("div", { class: "stnow" });
+    box.append(this.back, this.view, this.now);
+    lazyTips(box);
+    box.addEventListener("click", (ev) => {
       const el = ev.target.closest("[data-t]");
-      if (el) this.onSeek(Number(el.dataset.t), Number(el.dataset.i));
+      if (el) this.onSeek(Number(el.dataset.t), Number(el.dataset.send ?? el.dataset.i));
     });
   }
 
@@ -38,104 +40,155 @@ export class SpaceTime {
   }
 
   geometry(store) {
-    const w = Math.max(200, this.svg.clientWidth || 800);
-    const hgt = Math.max(60, this.svg.clientHeight || 200);
+    if (!this.size) {
+      // Read the size once and on resize only: reading it every frame forces a layout.
+      this.size = [this.box.clientWidth, this.box.clientHeight];
+      new ResizeObserver(([entry]) => {
+        this.size = [entry.contentRect.width, entry.contentRect.height];
+      }).observe(this.box);
+    }
+    const w = Math.max(200, this.size[0] || 800);
+    const hgt = Math.max(60, this.size[1] || 200);
     const n = Math.max(1, store.order.length);
     const lane = Math.max(7, Math.min(34, (hgt - 26) / n));
-    return { w, hgt, lane, k: (w - LEFT - 12) / this.windowMs };
+    const vw = w - LEFT - 12;
+    return { w, hgt, lane, vw, k: vw / this.windowMs };
   }
 
-  /** Draw at simulated time ``t``; rebuild elements only when events or layout changed. */
-  render(store, t, eventsChanged) {
+  /** Draw at simulated time ``t``: new events add elements; the sheet slides. */
+  render(store, t) {
     const g = this.geometry(store);
+    const t0 = t - this.windowMs;
     const key = `${g.w}x${g.hgt}/${this.windowMs}/${store.order.join(",")}`;
-    if (key !== this.key) {
-      this.key = key;
-      this.els.clear();
-      this.content.replaceChildren();
-      this.svg.setAttribute("viewBox", `0 0 ${g.w} ${g.hgt}`);
-      attrs(this.clipRect, { width: g.w - LEFT, height: g.hgt });
-      this.lanes.replaceChildren(...store.order.map((id, i) => s("line", { x1: LEFT, x2: g.w,
-        y1: 14 + (i + 0.5) * g.lane, y2: 14 + (i + 0.5) * g.lane })));
-      this.labels.replaceChildren(s("rect", { width: LEFT - 2, height: g.hgt, class: "labelbg" }),
-        ...store.order.map((id, i) => s("text", { x: 6, y: 14 + (i + 0.5) * g.lane, dy: "0.35em",
-          "font-size": Math.min(13, g.lane * 0.9) }, id)));
-      eventsChanged = true;
+    const outOfRoom = this.base == null || t0 < this.base - this.windowMs * 0.05 || t0 > this.base + 1.9 * this.windowMs;
+    if (key !== this.key || this.gen !== store.gen || outOfRoom) {
+      this.reset(store, g, key, t0);
     }
     this.g = g;
-    const laneY = new Map(store.order.map((id, i) => [id, 14 + (i + 0.5) * g.lane]));
-    const t0 = t - this.windowMs;
-    if (eventsChanged) this.build(store, laneY, g.k, t0 - this.windowMs);
-    const shift = LEFT + 4 - t0 * g.k;
-    attrs(this.content, { transform: `translate(${shift.toFixed(2)},0)` });
-    attrs(this.bands, { transform: `translate(${shift.toFixed(2)},0)` });
-    attrs(this.now, { x1: g.w - 8, x2: g.w - 8, y1: 0, y2: g.hgt });
-    // Messages in flight: from their send to where they are now.
-    this.live.replaceChildren(...store.messages.filter((m) => laneY.has(m.from) && laneY.has(m.to))
-      .map((m) => {
+    const laneY = this.laneY;
+    this.build(store, g.k, t0 - this.windowMs * 0.05);
+    const shift = -(t0 - this.base) * g.k;
+    this.sheet.style.transform = `translateX(${shift.toFixed(1)}px)`;
+    // Messages in flight: from their send to where they are now (elements reused by id).
+    const flying = store.messages.filter((m) => laneY.has(m.from) && laneY.has(m.to));
+    keyed(this.live, this.flyEls, flying, (m) => m.id,
+      (m) => s("line", { class: "arrow flying", stroke: `hsl(${hue(m.kind)} 70% 45%)` }),
+      (el, m) => {
         const span = m.due_ms - m.sent_ms;
         const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
-        const y1 = laneY.get(m.from), y2 = y1 + (laneY.get(m.to) - y1) * p;
-        return s("line", { class: "arrow flying", x1: shift + m.sent_ms * g.k, y1,
-          x2: shift + Math.min(t, m.due_ms) * g.k, y2, stroke: `hsl(${hue(m.kind)} 70% 45%)` });
-      }));
+        const y1 = laneY.get(m.from);
+        attrs(el, { x1: ((m.sent_ms - this.base) * g.k).toFixed(1), y1, x2: ((Math.min(t, m.due_ms) - this.base) * g.k).toFixed(1),
+          y2: (y1 + (laneY.get(m.to) - y1) * p).toFixed(1) });
+      });
+    if (this.highlight !== this.shownHighlight) {
+      this.content.querySelector(".hl")?.classList.remove("hl");
+      this.els.get(this.highlight)?.classList.add("hl");
+      this.shownHighlight = this.highlight;
+    }
   }
 
-  build(store, laneY, k, from) {
-    const fromUs = from * 1000;
+  /** Start a fresh sheet whose left edge is time ``t0``. */
+  reset(store, g, key, t0) {
+    this.key = key;
+    this.gen = store.gen;
+    this.base = t0;
+    this.els.clear();
+    this.order = []; // [t_ms, key] in insertion order, to prune what scrolled away
+    this.sends = new Map();
+    this.last = -1;
+    this.content.replaceChildren();
+    this.live.replaceChildren();
+    this.flyEls = new Map();
+    this.shownHighlight = null;
+    attrs(this.back, { viewBox: `0 0 ${g.w} ${g.hgt}`, width: g.w, height: g.hgt });
+    attrs(this.sheet, { width: Math.ceil(3 * g.vw), height: g.hgt });
+    this.lanes.replaceChildren(...store.order.map((id, i) => s("line", { x1: LEFT, x2: g.w,
+      y1: 14 + (i + 0.5) * g.lane, y2: 14 + (i + 0.5) * g.lane })));
+    this.labels.replaceChildren(...store.order.map((id, i) => s("text", { x: 6, y: 14 + (i + 0.5) * g.lane, dy: "0.35em",
+      "font-size": Math.min(13, g.lane * 0.9) }, id)));
+    this.laneY = new Map(store.order.map((id, i) => [id, 14 + (i + 0.5) * g.lane]));
+    this.bandKey = null;
+    const label = document.getElementById("st-window");
+    if (label) label.textContent = `last ${fmtMs(this.windowMs)}`;
+  }
+
+  /** Mark the element of trace record ``i`` (a message arrow is keyed by its delivery). */
+  mark(i) {
+    for (const prefix of ["m", "c", "v", "e"]) {
+      if (this.els.has(`${prefix}${i}`)) { this.highlight = `${prefix}${i}`; return; }
+    }
+    const arrow = [...this.els.keys()].find((k) => this.els.get(k).dataset.send === String(i));
+    this.highlight = arrow || null;
+  }
+
+  build(store, k, from) {
+    const laneY = this.laneY;
     const events = store.events;
-    const sends = new Map();
-    const keep = new Set();
-    const add = (key, make) => {
-      keep.add(key);
-      if (!this.els.has(key)) {
-        const el = make();
-        this.els.set(key, el);
-        this.content.append(el);
-      }
+    const add = (key, t, make) => {
+      if (this.els.has(key)) return;
+      const el = make();
+      this.els.set(key, el);
+      this.order.push([t, key]);
+      this.content.append(el);
     };
-    let firstIdx = events.findIndex((e) => e.t_us >= fromUs);
-    if (firstIdx < 0) firstIdx = events.length;
-    for (const e of events) if (e.kind === "send") sends.set(e.i, e);
-    for (let j = firstIdx; j < events.length; j++) {
+    let j = events.length;
+    while (j > 0 && events[j - 1].i > this.last) j--;
+    let faults = false;
+    for (; j < events.length; j++) {
       const e = events[j];
-      const x = (e.t_us / 1000) * k, y = laneY.get(e.node);
+      this.last = e.i;
+      const x = (e.t_us / 1000 - this.base) * k, y = laneY.get(e.node);
       const t = e.t_us / 1000;
-      if ((e.kind === "deliver" || e.kind === "drop") && sends.has(e.cause)) {
-        const snd = sends.get(e.cause);
+      if (e.kind === "send") { this.sends.set(e.i, e); continue; }
+      if (t < from) continue;
+      if ((e.kind === "deliver" || e.kind === "drop") && this.sends.has(e.cause)) {
+        const snd = this.sends.get(e.cause);
+        this.sends.delete(e.cause);
         const y0 = laneY.get(snd.node);
         if (y0 == null || y == null) continue;
-        add(`m${e.i}`, () => {
-          const col = `hsl(${hue(snd.msg)} 70% 45%)`;
-          const x0 = (snd.t_us / 1000) * k;
-          return s("g", { class: `msgarrow ${e.kind}`, "data-t": t, "data-i": e.i },
-            s("line", { class: "arrow", x1: x0, y1: y0, x2: x, y2: y, stroke: col,
-              "marker-end": e.kind === "deliver" ? "url(#st-arrow)" : null }),
-            e.kind === "drop" ? s("path", { class: "dropx", d: `M${x - 4},${y - 4}L${x + 4},${y + 4}M${x - 4},${y + 4}L${x + 4},${y - 4}` }) : null,
-            s("title", { text: `${snd.msg} ${snd.node} → ${e.node}: sent ${fmtMs(snd.t_us / 1000)}, ` +
-              (e.kind === "deliver" ? `delivered ${fmtMs(t)}` : `dropped ${fmtMs(t)} (${e.reason || ""})`) }));
+        add(`m${e.i}`, t, () => {
+          const x0 = (snd.t_us / 1000 - this.base) * k;
+          const tip = `${snd.msg} ${snd.node} → ${e.node}: sent ${fmtMs(snd.t_us / 1000)}, ` +
+            (e.kind === "deliver" ? `delivered ${fmtMs(t)}` : `dropped ${fmtMs(t)} (${e.reason || ""})`) + " · click to seek here";
+          const line = s("line", { class: `arrow ${e.kind}`, x1: x0, y1: y0, x2: x, y2: y, stroke: `hsl(${hue(snd.msg)} 70% 45%)`,
+            "marker-end": e.kind === "deliver" ? "url(#st-arrow)" : null, "data-t": t, "data-i": e.i, "data-send": snd.i, "data-tip": tip });
+          if (e.kind === "deliver") return line;
+          return s("g", { "data-t": t, "data-i": e.i, "data-send": snd.i, "data-tip": tip }, line,
+            s("path", { class: "dropx", d: `M${x - 4},${y - 4}L${x + 4},${y + 4}M${x - 4},${y + 4}L${x + 4},${y - 4}` }));
         });
       } else if (e.kind === "command") {
+        faults = true;
         const c = e.command || {};
         const fault = FAULTS.has(c.type);
-        const y1 = y ?? 10, y2 = y ?? this.g.hgt;
-        add(`c${e.i}`, () => s("g", { class: `mark command${fault ? " fault" : ""}`, "data-t": t, "data-i": e.i },
-          s("line", { x1: x, x2: x, y1: y == null ? 8 : y1 - 10, y2: y == null ? y2 : y1 + 10 }),
-          s("text", { x: x + 3, y: (y ?? 18) - 6, "font-size": 10 }, c.type),
-          s("title", { text: `${fmtMs(t)} ${c.type} ${JSON.stringify(c)}` })));
+        add(`c${e.i}`, t, () => s("g", { class: `mark command${fault ? " fault" : ""}`, "data-t": t, "data-i": e.i,
+          "data-tip": `${fmtMs(t)} ${c.type} ${JSON.stringify(c)}` },
+          s("line", { x1: x, x2: x, y1: y == null ? 8 : y - 10, y2: y == null ? this.g.hgt : y + 10 }),
+          s("text", { x: x + 3, y: (y ?? 18) - 6, "font-size": 10 }, c.type)));
       } else if (e.kind === "violation") {
-        add(`v${e.i}`, () => s("g", { class: "mark violation", "data-t": t, "data-i": e.i },
-          s("line", { x1: x, x2: x, y1: 0, y2: this.g.hgt }),
-          s("title", { text: `${fmtMs(t)} violation ${e.invariant}: ${e.detail}` })));
+        add(`v${e.i}`, t, () => s("line", { class: "mark violation", "data-t": t, "data-i": e.i, x1: x, x2: x, y1: 0, y2: this.g.hgt,
+          "data-tip": `${fmtMs(t)} violation ${e.invariant}: ${e.detail}` }));
       } else if (y != null && (e.kind === "note" || e.kind === "start" || e.kind === "timer")) {
-        add(`e${e.i}`, () => s(e.kind === "note" ? "rect" : "circle", e.kind === "note"
-          ? { class: "mark note", x: x - 3, y: y - 3, width: 6, height: 6, transform: `rotate(45 ${x} ${y})`, "data-t": t, "data-i": e.i }
-          : { class: `mark ${e.kind}`, cx: x, cy: y, r: e.kind === "start" ? 4 : 2.5, "data-t": t, "data-i": e.i },
-          s("title", { text: `${fmtMs(t)} ${e.node} ${e.kind === "note" ? e.text + " " + JSON.stringify(e.fields || {}) : e.kind === "timer" ? "timer " + e.timer : "started"}` })));
+        const tip = `${fmtMs(t)} ${e.node} ${e.kind === "note" ? `${e.text} ${JSON.stringify(e.fields || {})}` : e.kind === "timer" ? `timer ${e.timer}` : "started"}`;
+        add(`e${e.i}`, t, () => (e.kind === "note"
+          ? s("rect", { class: "mark note", x: x - 3, y: y - 3, width: 6, height: 6, transform: `rotate(45 ${x} ${y})`, "data-t": t, "data-i": e.i, "data-tip": tip })
+          : s("circle", { class: `mark ${e.kind}`, cx: x, cy: y, r: e.kind === "start" ? 4 : 2.5, "data-t": t, "data-i": e.i, "data-tip": tip })));
       }
     }
-    for (const [key, el] of this.els) if (!keep.has(key)) { el.remove(); this.els.delete(key); }
-    this.bandsFor(store, laneY, k, from);
+    // Forget what scrolled out of view, and sends whose delivery will never be drawn.
+    let drop = 0;
+    while (drop < this.order.length && this.order[drop][0] < from) {
+      const key = this.order[drop++][1];
+      this.els.get(key)?.remove();
+      this.els.delete(key);
+    }
+    if (drop) this.order.splice(0, drop);
+    if (this.sends.size > 5000) {
+      for (const [i, e] of this.sends) { if (e.t_us / 1000 < from - 60000) this.sends.delete(i); else break; }
+    }
+    if (faults || this.bandKey === null || this.bandKey !== Math.floor(from / 1000)) {
+      this.bandKey = Math.floor(from / 1000);
+      this.bandsFor(store, laneY, k, from);
+    }
   }
 
   /** Shade each lane where its node was crashed or paused, from the recorded commands. */
@@ -154,22 +207,25 @@ export class SpaceTime {
     }
     for (const [node, [t, type]] of open) bands.push([node, t, type, store.t_ms + this.windowMs]);
     this.bands.replaceChildren(...bands.filter((b) => laneY.has(b[0]) && b[3] >= from).map(([node, a, type, b]) =>
-      s("rect", { class: `band ${type}`, x: a * k, width: Math.max(1, (b - a) * k),
+      s("rect", { class: `band ${type}`, x: (a - this.base) * k, width: Math.max(1, (b - a) * k),
         y: laneY.get(node) - this.g.lane * 0.4, height: this.g.lane * 0.8 })));
   }
 
   /** A standalone SVG document of the diagram as shown, with its styles inlined. */
   exportSVG() {
-    const copy = this.svg.cloneNode(true);
-    copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
-    copy.setAttribute("width", this.g.w);
-    copy.setAttribute("height", this.g.hgt);
+    const { w, hgt } = this.g;
+    const shift = LEFT + Number((this.sheet.style.transform.match(/-?[\d.]+/) || [0])[0]);
     const css = [...document.styleSheets].flatMap((sh) => {
-      try { return [...sh.cssRules].map((r) => r.cssText).filter((t) => t.includes(".st ") || t.startsWith(".st")); }
+      try { return [...sh.cssRules].map((r) => r.cssText).filter((t) => t.startsWith(".st")); }
       catch { return []; }
     }).join("\n");
-    copy.classList.add("st");
-    copy.prepend(s("style", {}, css), s("rect", { width: "100%", height: "100%", fill: "#fff" }));
-    return new XMLSerializer().serializeToString(copy);
+    const doc = s("svg", { xmlns: "http://www.w3.org/2000/svg", class: "st", width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}` },
+      s("style", {}, css), s("rect", { width: "100%", height: "100%", fill: "#fff" }),
+      s("clipPath", { id: "st-export-clip" }, s("rect", { x: LEFT, y: 0, width: w - LEFT, height: hgt })),
+      this.lanes.cloneNode(true), this.labels.cloneNode(true),
+      s("g", { "clip-path": "url(#st-export-clip)" },
+        s("g", { transform: `translate(${shift.toFixed(1)},0)` }, this.sheet.querySelector("defs").cloneNode(true),
+          this.bands.cloneNode(true), this.content.cloneNode(true), this.live.cloneNode(true))));
+    return new XMLSerializer().serializeToString(doc);
   }
 }

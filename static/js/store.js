@@ -14,6 +14,7 @@ export class Store {
     this.order = [];
     this.messages = [];
     this.events = [];
+    this.gen = 0; // bumped whenever events are replaced rather than appended
     this.violations = [];
     this.metrics = {};
     this.history = new Map(); // metric -> [[t_ms, value]]
@@ -39,6 +40,7 @@ export class Store {
       this.nodes = new Map();
       this.order = [];
       this.events = [];
+      this.gen++;
       changed.add("full");
     }
     for (const k of ["t_ms", "frontier_ms", "duration_ms", "playing", "speed", "seq"]) {
@@ -70,7 +72,9 @@ export class Store {
     if (f.full || back) {
       // A seek into the past: forget what has not happened yet at the new time.
       const cut = this.t_ms * 1000;
-      this.events = this.events.filter((e) => e.t_us <= cut);
+      const kept = this.events.filter((e) => e.t_us <= cut);
+      if (kept.length !== this.events.length) this.gen++;
+      this.events = kept;
       for (const pts of this.history.values()) {
         while (pts.length && pts[pts.length - 1][0] > this.t_ms) pts.pop();
       }
@@ -134,7 +138,9 @@ export class Store {
   }
 
   cutPairs() {
-    const cut = new Set();
+    if (this._cutFor === this.links) return this._cut;
+    this._cutFor = this.links;
+    const cut = (this._cut = new Set());
     for (const [a, b] of this.links.cut || []) cut.add(`${a}>${b}`);
     const g = groupsOf(this.links.groups);
     if (g) {
