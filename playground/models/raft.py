@@ -127,6 +127,7 @@ class ServerState:
     match_index: dict = field(default_factory=dict)
     last_sent: dict = field(default_factory=dict)  # local µs of the last AppendEntries
     recent_active: dict = field(default_factory=dict)  # check_quorum: heard since last check
+    last_ack: AppendEntriesResult | None = None  # resent as is while term and match hold
 
 
 @dataclass(slots=True)
@@ -217,7 +218,7 @@ class Raft(Model):
               {"type": "number", "minimum": 1, "maximum": 60_000}),
         Param("keys", 8, "Number of distinct keys the client writes.",
               {"type": "integer", "minimum": 1, "maximum": 1000}),
-        Param("storage_write_ms", 250, "A leader writes to the storage this often "
+        Param("storage_write_ms", 500, "A leader writes to the storage this often "
               "(0: never).", {"type": "number", "minimum": 0, "maximum": 60_000}),
     )
     commands = {
@@ -525,7 +526,10 @@ class Raft(Model):
             if new > st.commit_index:
                 st.commit_index = new
                 self._apply(st, ctx)
-        ctx.send(src, AppendEntriesResult(st.current_term, True, match, 0))
+        ack = st.last_ack
+        if ack is None or ack.match_index != match or ack.term != st.current_term:
+            ack = st.last_ack = AppendEntriesResult(st.current_term, True, match, 0)
+        ctx.send(src, ack)
 
     @staticmethod
     def _conflict_hint(st, prev: int) -> int:
