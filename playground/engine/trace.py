@@ -118,11 +118,54 @@ class Trace:
 
 def sha256(trace, start: int = 0, end: int | None = None) -> str:
     """The hex SHA-256 of the canonical text of ``trace[start:end]``."""
+    end = len(trace) if end is None else end
+    if isinstance(trace, Trace):
+        return _sha256_columns(trace, start, end)
     h = hashlib.sha256()
     chunk = []
-    end = len(trace) if end is None else end
     for rec in (trace[i] for i in range(start, end)):
         chunk.append(repr(rec))
+        if len(chunk) >= 4096:
+            h.update(("\n".join(chunk) + "\n").encode())
+            chunk = []
+    if chunk:
+        h.update(("\n".join(chunk) + "\n").encode())
+    return h.hexdigest()
+
+
+_SEND = _CODE["send"]
+
+
+def _sha256_columns(trace: Trace, start: int, end: int) -> str:
+    """``sha256`` of a :class:`Trace`, read by column: the same text, built faster.
+
+    Each line is ``repr`` of the record tuple, spelled out as ``"(t, kind, node, cause,
+    data)"``; the reprs of kinds, nodes, interned data and messages (a message object
+    sent to several nodes) are computed once. Cached by ``id``: every object stays alive
+    in the trace while it is hashed.
+    """
+    h = hashlib.sha256()
+    kinds = [repr(k) for k in KINDS]
+    nodes = [repr(n) for n in trace._nodes]
+    cache: dict = {}  # id(object) -> repr, for interned data and messages
+    chunk = []
+    t, k, n, c, x = trace._t, trace._k, trace._n, trace._c, trace._x
+    for i in range(start, end):
+        code = k[i]
+        data = x[i]
+        if code in _INTERNED:
+            text = cache.get(id(data))
+            if text is None:
+                text = cache[id(data)] = repr(data)
+        elif code == _SEND and type(data) is tuple and len(data) == 3:
+            msg = data[2]
+            body = cache.get(id(msg))
+            if body is None:
+                body = cache[id(msg)] = repr(msg)
+            text = f"({data[0]!r}, {data[1]!r}, {body})"
+        else:
+            text = repr(data)
+        chunk.append(f"({t[i]!r}, {kinds[code]}, {nodes[n[i]]}, {c[i]!r}, {text})")
         if len(chunk) >= 4096:
             h.update(("\n".join(chunk) + "\n").encode())
             chunk = []
