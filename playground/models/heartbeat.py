@@ -31,13 +31,20 @@ worker, a paused one and one whose link is cut all fall silent the same way.
 Simplifications: the registry's view is volatile (a restarted registry trusts everyone
 again); the sweep is free; a reply to an earlier round is ignored as HTTP would.
 
-Invariant
----------
+Invariants
+----------
 * ``no_flapping`` — a worker's view changes only on sufficient evidence: it is marked DOWN
   only after ``k`` consecutive misses and marked UP again only after ``m`` consecutive
   successes, so a worker cannot bounce faster than the hysteresis allows. The observer
   keeps its own count of consecutive misses and successes as the evidence comes in, and
-  checks every change of view against ``k`` and ``m``. The broken variant ``no_hysteresis`` acts on the first miss and the first success.
+  checks every change of view against ``k`` and ``m``. The broken variant
+  ``no_hysteresis`` acts on the first miss and the first success.
+* ``down_means_silent`` — a worker is never marked DOWN less than one pulse interval after
+  the registry last heard from it (served a pulse, or a reply within its round): a verdict
+  of death must rest on the registry's own silence. The broken variant ``sender_clock``
+  takes "last heard" from the timestamp in the pulse, on the worker's clock, and discards
+  pulses that look older than the timeout: a worker whose clock runs behind is declared
+  dead while its pulses arrive, and one whose clock runs ahead is kept alive after a crash.
 
 Detection *quality* is not a safety property — no detector in an asynchronous system is
 both complete and accurate — so the phenomena are metrics, judged against the engine's
@@ -70,9 +77,10 @@ PHI_WINDOW = 16  # inter-arrival samples kept per worker for the phi-accrual det
 # -- messages -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """A worker's pulse (push mode)."""
+    """A worker's pulse (push mode), stamped with the worker's clock."""
 
     seq: int
+    sent_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +92,10 @@ class HealthProbe:
 
 @dataclass(frozen=True, slots=True)
 class HealthReply:
-    """A worker's ``200 OK`` to a probe."""
+    """A worker's ``200 OK`` to a probe, stamped with the worker's clock."""
 
     round: int
+    sent_at: int
 
 
 # -- the detector's finite state machine ----------------------------------------------------
@@ -143,6 +152,7 @@ class Job:
     round: int
     cost: int  # µs of registry time
     enqueued_at: int  # registry clock, µs
+    sent_at: int = 0  # the worker's clock when it sent the pulse or reply, µs
 
 
 # -- states ---------------------------------------------------------------------------------
@@ -186,6 +196,7 @@ class HeartbeatGhost:
     """The observer's notebook: the detector's changes awaiting judgement, and the truth."""
 
     changes: list = field(default_factory=list)  # (worker, old Health, new Health)
+    heard_at: dict = field(default_factory=dict)  # worker -> registry clock of last success
     misses: dict = field(default_factory=dict)  # worker -> consecutive misses seen
     successes: dict = field(default_factory=dict)  # worker -> consecutive successes seen
     downs: dict = field(default_factory=dict)  # worker -> times marked down
@@ -203,6 +214,8 @@ class Heartbeats(Model):
     invariants = (
         Invariant("no_flapping", "A worker is marked down only after k consecutive misses and "
                                  "up again only after m consecutive successes."),
+        Invariant("down_means_silent", "A worker is never marked down less than one pulse "
+                                       "interval after the registry last heard from it."),
     )
     variants = (
         Variant("mode", "push", "push: workers send pulses; pull: the registry probes them.",
@@ -212,6 +225,8 @@ class Heartbeats(Model):
                 choices=("timeout", "phi")),
         Variant("no_hysteresis", False, "Mark down on the first miss and up on the first "
                 "success, whatever k and m say.", broken=True),
+        Variant("sender_clock", False, "Judge silence by the timestamp the worker put in its "
+                "pulse (its clock) instead of the registry's own clock.", broken=True),
     )
     params = (
         Param("interval_ms", 100, "Pulse period (push) or probe period (pull), and the "
@@ -282,6 +297,7 @@ class Heartbeats(Model):
         ghost = ctx.ghost
         for w in ctx.peers:
             ghost.misses[w] = ghost.successes[w] = 0
+            ghost.heard_at[w] = ctx.now
         ctx.set_timer("sweep", self._interval())
         if self.v["mode"] == "pull":
             ctx.set_timer("round", 1)
@@ -291,18 +307,20 @@ class Heartbeats(Model):
         kind = type(msg)
         if kind is HealthProbe:
             state.probes_answered += 1
-            ctx.send(src, HealthReply(msg.round))
+            ctx.send(src, HealthReply(msg.round, ctx.now))
         elif kind is Heartbeat:
-            self._enqueue(state, Job(JobKind.PULSE, src, 0, self._cost(), ctx.now), ctx)
+            self._enqueue(state, Job(JobKind.PULSE, src, 0, self._cost(), ctx.now, msg.sent_at),
+                          ctx)
         elif kind is HealthReply:
-            self._enqueue(state, Job(JobKind.REPLY, src, msg.round, self._cost(), ctx.now), ctx)
+            self._enqueue(state, Job(JobKind.REPLY, src, msg.round, self._cost(), ctx.now,
+                                     msg.sent_at), ctx)
 
     def on_timer(self, state, name, ctx):
         """pulse (worker), serve / sweep / round / round_deadline (registry)."""
         if name == "pulse":
             state.seq += 1
             state.pulses_sent += 1
-            ctx.send(REGISTRY, Heartbeat(state.seq))
+            ctx.send(REGISTRY, Heartbeat(state.seq, ctx.now))
             ctx.set_timer("pulse", self._interval())
         elif name == "serve":
             self._serve(state, ctx)
@@ -348,7 +366,7 @@ class Heartbeats(Model):
             ctx.set_timer("serve", state.queue[0].cost)
         if job.kind is JobKind.PULSE:
             ctx.observe("pulse_wait_ms", (ctx.now - job.enqueued_at) / MS)
-            self._success(state, job.worker, ctx)
+            self._success(state, job, ctx)
         elif job.kind is JobKind.PROBE:
             state.probes_sent += 1
             ctx.count("probes_sent")
@@ -362,7 +380,7 @@ class Heartbeats(Model):
                 ctx.count("late_replies")
                 return
             state.outstanding.remove(job.worker)
-            self._success(state, job.worker, ctx)
+            self._success(state, job, ctx)
             if not state.outstanding and state.probes_left == 0:
                 self._end_round(state, ctx)
 
@@ -415,14 +433,22 @@ class Heartbeats(Model):
             ctx.ghost.successes[w] = 0
             self._move(view, w, Evidence.MISS_K if view.misses >= self._k else Evidence.MISS, ctx)
 
-    def _success(self, state, w: str, ctx) -> None:
+    def _success(self, state, job: Job, ctx) -> None:
         """A served pulse or reply: the worker was alive when it sent it."""
+        w = job.worker
         view = state.views.get(w)
         if view is None:
             return
-        view.intervals.append(ctx.now - view.last_heard)
+        ctx.ghost.heard_at[w] = ctx.now
+        heard = ctx.now
+        if self.v["sender_clock"]:
+            heard = job.sent_at
+            if ctx.now - heard > self.p["timeout_ms"] * MS:
+                ctx.count("stale_pulses")  # older than the timeout by its stamp: discarded
+                return
+        view.intervals.append(heard - view.last_heard)
         del view.intervals[:-PHI_WINDOW]
-        view.last_heard = ctx.now
+        view.last_heard = heard
         view.misses = 0
         view.successes += 1
         ctx.ghost.successes[w] = ctx.ghost.successes.get(w, 0) + 1
@@ -473,9 +499,16 @@ class Heartbeats(Model):
         if not ghost.changes:
             return ()
         found = []
+        now = view.local_time(REGISTRY)
         for w, old, new in ghost.changes:
             if new is Health.DOWN:
                 ghost.downs[w] = ghost.downs.get(w, 0) + 1
+                quiet = now - ghost.heard_at.get(w, now)
+                if quiet < self._interval():
+                    found.append(("down_means_silent", f"{w} was marked down (time "
+                                                       f"#{ghost.downs[w]}) {quiet / MS:g} ms "
+                                                       f"after the registry last heard from "
+                                                       f"it"))
                 seen = ghost.misses.get(w, 0)
                 if seen < self.p["k"]:
                     found.append(("no_flapping", f"{w} was marked down (time #{ghost.downs[w]}) "

@@ -18,9 +18,10 @@ DEFAULTS = {p.name: p.default for p in Heartbeats.params}
 WORKERS = ("w1", "w2", "w3")
 
 
-def model(mode="push", detector="timeout", no_hysteresis=False, **params):
+def model(mode="push", detector="timeout", no_hysteresis=False, sender_clock=False, **params):
     return Heartbeats(4, {**DEFAULTS, **params},
-                      {"mode": mode, "detector": detector, "no_hysteresis": no_hysteresis})
+                      {"mode": mode, "detector": detector, "no_hysteresis": no_hysteresis,
+                       "sender_clock": sender_clock})
 
 
 def ctx_for(m, node, now=0, ghost=None):
@@ -78,18 +79,18 @@ def test_a_pull_worker_sends_nothing_of_its_own():
 
 def test_the_pulse_timer_sends_a_heartbeat_and_rearms():
     m = model()
-    st, ctx = WorkerState(seq=4), ctx_for(m, "w2")
+    st, ctx = WorkerState(seq=4), ctx_for(m, "w2", now=70 * MS)
     m.on_timer(st, "pulse", ctx)
-    assert ctx.sent == [(REGISTRY, Heartbeat(5))]
+    assert ctx.sent == [(REGISTRY, Heartbeat(5, 70 * MS))]
     assert ctx.timers == {"pulse": DEFAULTS["interval_ms"] * MS}
     assert st.pulses_sent == 1
 
 
 def test_a_worker_answers_a_probe_with_the_same_round():
     m = model("pull")
-    st, ctx = WorkerState(), ctx_for(m, "w3")
+    st, ctx = WorkerState(), ctx_for(m, "w3", now=9 * MS)
     m.on_message(st, HealthProbe(7), REGISTRY, ctx)
-    assert ctx.sent == [(REGISTRY, HealthReply(7))]
+    assert ctx.sent == [(REGISTRY, HealthReply(7, 9 * MS))]
     assert st.probes_answered == 1
 
 
@@ -113,8 +114,8 @@ def test_pull_mode_also_starts_a_probe_round():
 def test_a_pulse_is_queued_and_served_after_the_service_time():
     m = model(service_ms=3)
     st, ctx = started_registry(m)
-    m.on_message(st, Heartbeat(1), "w1", ctx)
-    m.on_message(st, Heartbeat(1), "w2", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w1", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w2", ctx)
     assert [j.worker for j in st.queue] == ["w1", "w2"]
     assert ctx.timers == {"serve": 3 * MS}  # armed once, for the head of the queue
     assert st.views["w1"].last_heard == 0  # not heard until served
@@ -131,7 +132,7 @@ def test_other_work_from_the_load_command_delays_the_pulses_behind_it():
     m = model()
     st, ctx = started_registry(m)
     m.on_command(st, {"type": "load", "jobs": 3, "job_ms": 10}, ctx)
-    m.on_message(st, Heartbeat(1), "w1", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w1", ctx)
     assert [j.kind for j in st.queue] == [JobKind.WORK] * 3 + [JobKind.PULSE]
     for t in (10, 20, 30):
         ctx.now = t * MS
@@ -146,8 +147,8 @@ def test_other_work_from_the_load_command_delays_the_pulses_behind_it():
 def test_a_full_queue_drops_the_job():
     m = model(queue_limit=1)
     st, ctx = started_registry(m)
-    m.on_message(st, Heartbeat(1), "w1", ctx)
-    m.on_message(st, Heartbeat(1), "w2", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w1", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w2", ctx)
     assert len(st.queue) == 1 and st.dropped_jobs == 1
     assert ctx.counters["registry_jobs_dropped"] == 1
 
@@ -155,8 +156,8 @@ def test_a_full_queue_drops_the_job():
 def test_the_time_weighted_queue_length_accrues_between_changes():
     m = model(service_ms=10)
     st, ctx = started_registry(m)
-    m.on_message(st, Heartbeat(1), "w1", ctx)
-    m.on_message(st, Heartbeat(1), "w2", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w1", ctx)
+    m.on_message(st, Heartbeat(1, 0), "w2", ctx)
     ctx.now = 10 * MS
     m.on_timer(st, "serve", ctx)
     assert st.queue_area == 2 * 10 * MS
@@ -222,6 +223,28 @@ def test_without_hysteresis_one_miss_marks_down_and_one_success_marks_up():
     assert ctx.counters["flaps"] == 1
 
 
+def test_the_registry_judges_silence_by_its_own_clock():
+    m = model()
+    st, ctx = started_registry(m)
+    st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 0, sent_at=-900 * MS))
+    ctx.now = 2 * MS
+    m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].last_heard == 2 * MS and ctx.ghost.heard_at["w1"] == 2 * MS
+
+
+def test_with_sender_clock_a_pulse_stamped_too_long_ago_is_discarded():
+    m = model(sender_clock=True)
+    st, ctx = started_registry(m)
+    st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 0, sent_at=-900 * MS))
+    st.queue.append(Job(JobKind.PULSE, "w2", 0, 2 * MS, 0, sent_at=3 * MS))
+    for t in (2, 4):
+        ctx.now = t * MS
+        m.on_timer(st, "serve", ctx)
+    assert st.views["w1"].successes == 0 and ctx.counters["stale_pulses"] == 1
+    assert ctx.ghost.heard_at["w1"] == 2 * MS  # heard, though the detector threw it away
+    assert st.views["w2"].last_heard == 3 * MS  # the worker's stamp, not the serving time
+
+
 def test_phi_is_low_for_an_irregular_worker_and_high_for_a_regular_one():
     m = model(detector="phi")
     regular = WorkerView(last_heard=0, intervals=[100 * MS] * 16)
@@ -264,7 +287,7 @@ def test_a_round_ends_when_the_last_reply_is_served():
     st.queue.clear()
     st.probes_left = 0
     for i, w in enumerate(WORKERS):
-        m.on_message(st, HealthReply(1), w, ctx)
+        m.on_message(st, HealthReply(1, 0), w, ctx)
     for i in range(3):
         ctx.now = 40 * MS + i * 2 * MS
         m.on_timer(st, "serve", ctx)
@@ -278,7 +301,7 @@ def test_a_reply_to_an_old_round_is_ignored():
     m = model("pull")
     st, ctx = started_registry(m)
     st.round, st.outstanding = 2, ["w1"]
-    m.on_message(st, HealthReply(1), "w1", ctx)
+    m.on_message(st, HealthReply(1, 0), "w1", ctx)
     ctx.now = 2 * MS
     m.on_timer(st, "serve", ctx)
     assert st.views["w1"].successes == 0
@@ -345,6 +368,18 @@ def test_hysteresis_damps_flapping_at_the_cost_of_slower_detection():
     assert flapping["flaps"] >= 8 and damped["flaps"] == 0 and phi["flaps"] <= 1
     assert damped["detection_time_ms_max"] > flapping["detection_time_ms_max"]
     assert phi["detection_time_ms_max"] < damped["detection_time_ms_max"]
+
+
+def test_trusting_the_workers_clocks_kills_a_slow_one_and_hides_a_crash():
+    sim, m = run_preset("heartbeat-sender-clock")
+    assert [v.detail.split(" was")[0] for v in sim.violations] == ["w1"]
+    scenario = dict(presets()["heartbeat-sender-clock"])
+    scenario["variant"] = {**scenario["variant"], "sender_clock": False}
+    del scenario["expected"]
+    _, report = run(scenario)
+    assert report["violations"] == []
+    assert report["metrics"]["false_suspicions"] == 0
+    assert report["metrics"]["detection_time_ms_max"] < m["detection_time_ms_max"] - 1500
 
 
 def test_the_no_flapping_invariant_names_the_worker_and_the_evidence():

@@ -76,3 +76,11 @@ def test_the_search_catches_the_detector_without_hysteresis():
         if any(v["invariant"] == "no_flapping" for v in report["violations"]):
             return
     raise AssertionError("no_hysteresis survived 20 random schedules")
+
+
+def test_the_search_catches_the_registry_that_trusts_the_workers_clocks():
+    for seed in range(100):
+        _, report = run_schedule(seed, {"sender_clock": True}, targets=NODES)
+        if any(v["invariant"] == "down_means_silent" for v in report["violations"]):
+            return
+    raise AssertionError("sender_clock survived 100 random schedules")
