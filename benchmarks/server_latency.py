@@ -10,8 +10,9 @@ drives it, prints the figures and stops it. Every loop is bounded by ``--seconds
   that sends an action twice a second (a ``link`` command that changes nothing, so the
   run stays the same); the figure is the wall time from sending the action to receiving
   the first frame whose events contain it, p50 and p99 over all samples.
-* **Fan-out**: one session plays while W watchers (raw Engine.IO websocket clients in a
-  few processes) count the frames they receive; the figure is frames per second per
+* **Fan-out**: one session plays while W watchers (minimal Engine.IO websocket readers,
+  many per thread, in a few processes, so the load generator stays cheap) count the
+  frames they receive; the figure is frames per second per
   watcher (min, p50) and the lag: how far behind the newest frame a watcher's last frame
   was when the run stopped, and how its lag grew from the first half to the second.
 * **Frame sizes**: the JSON size of every frame the latency clients received (median,
@@ -42,9 +43,45 @@ def pct(values: list, p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
 
 
-def session(url: str, scenario, speed=1) -> tuple[Client, dict]:
-    client = Client(url)
-    made = client.call("create", {"scenario": scenario})
+class Driver(Client):
+    """A controlling client that notes when each command first shows in a frame."""
+
+    def __init__(self, url: str):
+        self.seen: dict[int, float] = {}  # command time (µs) -> arrival of its first frame
+        self.cond = threading.Condition()
+        self.sizes: list[int] = []
+        self.full_sizes: list[int] = []
+        super().__init__(url)
+
+    def _frame(self, frame):
+        now = time.monotonic()
+        size = len(json.dumps(frame, separators=(",", ":")))
+        with self.cond:
+            (self.full_sizes if frame.get("full") else self.sizes).append(size)
+            for e in frame.get("events", ()):
+                if e[2] == "command" and e[5] == ACTION and e[1] not in self.seen:
+                    self.seen[e[1]] = now
+            self.cond.notify_all()
+        super()._frame(frame)
+
+    def arrival(self, at_us: int, timeout: float) -> float | None:
+        with self.cond:
+            self.cond.wait_for(lambda: at_us in self.seen, timeout)
+            return self.seen.get(at_us)
+
+
+def long_run(scenario):
+    """The scenario made long enough that no benchmark reaches its end."""
+    if isinstance(scenario, str):
+        from playground.scenarios import presets
+
+        scenario = dict(presets()[scenario])
+    return {**scenario, "duration_ms": 3_600_000}
+
+
+def session(url: str, scenario, speed=1) -> tuple[Driver, dict]:
+    client = Driver(url)
+    made = client.call("create", {"scenario": long_run(scenario)})
     if not made["ok"]:
         raise SystemExit(f"create failed: {made['error']}")
     ids = {"session": made["session"], "token": made["token"]}
@@ -53,55 +90,42 @@ def session(url: str, scenario, speed=1) -> tuple[Client, dict]:
     return client, ids
 
 
-def latency(url: str, scenario, n_sessions: int, seconds: float) -> dict:
+def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int) -> dict:
     """Action -> first frame showing it, with n_sessions playing at once."""
     drivers = [session(url, scenario) for _ in range(n_sessions)]
     for client, ids in drivers:
         client.call("control", {**ids, "op": "play"})
     time.sleep(1.0)
     samples: list[float] = []
-    sizes: list[int] = []
-    full_sizes: list[int] = []
     lock = threading.Lock()
 
-    def drive(client: Client, ids: dict) -> None:
+    def drive(client: Driver, ids: dict) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for frame in client.take():
-                record_size(frame)
             sent = time.monotonic()
             answer = client.call("act", {**ids, "action": ACTION})
             if not answer["ok"]:
-                continue
-            at_us = round(answer["at_ms"] * 1000)
-            got = None
-            while got is None and time.monotonic() < sent + 5:
-                for frame in client.take():
-                    received = frame["_received"]
-                    record_size(frame)
-                    if got is None and any(e[2] == "command" and e[1] == at_us
-                                           and e[5] == ACTION for e in frame.get("events", ())):
-                        got = received
-                time.sleep(0.001)
+                raise SystemExit(f"act failed: {answer['error']}")
+            got = client.arrival(round(answer["at_ms"] * 1000), 5.0)
             if got is not None:
                 with lock:
                     samples.append((got - sent) * 1000)
             time.sleep(max(0.0, 0.5 - (time.monotonic() - sent)))
 
-    def record_size(frame: dict) -> None:
-        frame.pop("_received", None)
-        size = len(json.dumps(frame, separators=(",", ":")))
-        with lock:
-            (full_sizes if frame.get("full") else sizes).append(size)
-
     threads = [threading.Thread(target=drive, args=d) for d in drivers]
+    cpu0 = _cpu_seconds(server_pid)
+    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    cpu = (_cpu_seconds(server_pid) - cpu0) / (time.monotonic() - t0)
+    sizes = [x for client, _ in drivers for x in client.sizes]
+    full_sizes = [x for client, _ in drivers for x in client.full_sizes]
     for client, _ in drivers:
         client.close()
     return {"sessions": n_sessions, "samples": len(samples),
+            "server_cpu_percent": round(100 * cpu),
             "p50_ms": round(pct(samples, 50), 1) if samples else None,
             "p99_ms": round(pct(samples, 99), 1) if samples else None,
             "max_ms": round(max(samples), 1) if samples else None,
@@ -112,67 +136,143 @@ def latency(url: str, scenario, n_sessions: int, seconds: float) -> dict:
             "full_frame_bytes_median": statistics.median(full_sizes) if full_sizes else None}
 
 
-def _watch_many(url: str, session_id: str, n: int, seconds: float, out) -> None:
-    """Run n raw Engine.IO websocket watchers in threads; report their frame counts."""
-    import websocket
+def _ws_frame(text: str) -> bytes:
+    """One masked client-to-server websocket text frame."""
+    import os as _os
 
-    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-    results = []
-    lock = threading.Lock()
-    start_barrier = threading.Barrier(n + 1)
-    stop_at = [float("inf")]
-
-    def watcher():
-        ws = websocket.create_connection(ws_url, timeout=10)
-        ws.recv()  # Engine.IO open
-        ws.send("40")
-        while not ws.recv().startswith("40"):
-            pass
-        ws.send('420["join",' + json.dumps({"session": session_id}) + "]")
-        start_barrier.wait()
-        seqs, times = [], []
-        ws.settimeout(1.0)
-        while time.monotonic() < stop_at[0]:
-            try:
-                msg = ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            if msg == "2":
-                ws.send("3")
-            elif msg.startswith('42["frame"'):
-                head = msg[:120]
-                i = head.find('"seq":')
-                seqs.append(int(head[i + 6:head.index(",", i)]))
-                times.append(time.monotonic())
-        ws.close()
-        with lock:
-            results.append((seqs, times))
-
-    threads = [threading.Thread(target=watcher, daemon=True) for _ in range(n)]
-    for t in threads:
-        t.start()
-    start_barrier.wait()
-    stop_at[0] = time.monotonic() + seconds
-    for t in threads:
-        t.join(seconds + 15)
-    out.put(results)
+    data = text.encode()
+    mask = _os.urandom(4)
+    n = len(data)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
-def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int) -> dict:
+class _Watcher:
+    """A minimal Engine.IO websocket watcher: reads frames, keeps their seq and arrival."""
+
+    def __init__(self, host: str, port: int, session_id: str):
+        import base64
+        import os as _os
+        import socket
+
+        self.sock = socket.create_connection((host, port))
+        key = base64.b64encode(_os.urandom(16)).decode()
+        self.sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                           f"Host: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        self.buf = self.buf[self.buf.index(b"\r\n\r\n") + 4:]
+        self.session_id = session_id
+        self.state = "open"
+        self.seqs: list[int] = []
+        self.times: list[float] = []
+        self.parse(time.monotonic())  # the open packet may have come with the handshake
+
+    def feed(self, now: float) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += chunk
+        self.parse(now)
+
+    def parse(self, now: float) -> None:
+        buf = self.buf
+        pos = 0
+        while len(buf) - pos >= 2:
+            n = buf[pos + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if len(buf) - pos < 4:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                head = 4
+            elif n == 127:
+                if len(buf) - pos < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                head = 10
+            if len(buf) - pos < head + n:
+                break
+            self.message(buf[pos + head:pos + head + min(n, 120)], now)
+            pos += head + n
+        self.buf = buf[pos:]
+
+    def message(self, start: bytes, now: float) -> None:
+        if start.startswith(b'42["frame"'):
+            i = start.find(b'"seq":')
+            j = i + 6
+            while start[j:j + 1].isdigit():
+                j += 1
+            self.seqs.append(int(start[i + 6:j]))
+            self.times.append(now)
+        elif start == b"2":
+            self.sock.sendall(_ws_frame("3"))
+        elif start.startswith(b"0{") and self.state == "open":
+            self.sock.sendall(_ws_frame("40"))
+            self.state = "connecting"
+        elif start.startswith(b"40") and self.state == "connecting":
+            self.sock.sendall(_ws_frame('420["join",' + json.dumps({"session": self.session_id})
+                                        + "]"))
+            self.state = "joined"
+
+
+def _watch_many(url: str, session_id: str, n: int, seconds: float, ready, go, out) -> None:
+    """n watchers on one thread (a selector); report (seqs, arrival times) of each."""
+    import selectors
+
+    host, port = url.split("//")[1].split(":")
+    watchers = [_Watcher(host, int(port), session_id) for _ in range(n)]
+    sel = selectors.DefaultSelector()
+    for w in watchers:
+        sel.register(w.sock, selectors.EVENT_READ, w)
+    ready.put(n)
+    stop_at = None
+    while True:
+        now = time.monotonic()
+        if stop_at is None and not go.empty():
+            stop_at = now + go.get()
+            go.put(seconds)  # leave the signal for the other processes
+        if stop_at is not None and now >= stop_at:
+            break
+        for key, _ in sel.select(timeout=0.05):
+            key.data.feed(time.monotonic())
+    for w in watchers:
+        w.sock.close()
+    out.put([(w.seqs, w.times) for w in watchers])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    import os as _os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _os.sysconf("SC_CLK_TCK")
+
+
+def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
+           server_pid: int) -> dict:
     driver, ids = session(url, scenario)
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
+    queue, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue()
     per = [n_watchers // procs + (1 if i < n_watchers % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=_watch_many, args=(url, ids["session"], k, seconds + 2,
-                                                     queue)) for k in per if k]
+    workers = [ctx.Process(target=_watch_many, args=(url, ids["session"], k, seconds,
+                                                     ready, go, queue)) for k in per if k]
     for w in workers:
         w.start()
-    time.sleep(3.0 + n_watchers / 100)  # let every watcher connect and join
+    for _ in workers:
+        ready.get(timeout=60)
+    time.sleep(1.0 + n_watchers / 200)  # let every watcher join
+    cpu0 = _cpu_seconds(server_pid)
     driver.call("control", {**ids, "op": "play"})
     driver.take()
     t0 = time.monotonic()
+    go.put(seconds + 0.5)
     time.sleep(seconds)
     newest = driver.take()
+    cpu = _cpu_seconds(server_pid) - cpu0
     results = []
     for _ in workers:
         results.extend(queue.get(timeout=seconds + 60))
@@ -204,6 +304,7 @@ def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int) -> d
         if early and late:
             lag_growth.append((statistics.mean(late) - statistics.mean(early)) * 1000)
     return {"watchers": len(results), "seconds": seconds, "watchers_without_frames": empty,
+            "server_cpu_percent": round(100 * cpu / seconds),
             "frames_per_s_min": round(min(rates), 1) if rates else None,
             "frames_per_s_p50": round(statistics.median(rates), 1) if rates else None,
             "watchers_at_29fps_or_more": sum(r >= 29 for r in rates),
@@ -218,7 +319,7 @@ def main() -> None:
                         help="a preset name (default raft-bench) or 'toy'")
     parser.add_argument("--sessions", default="1,50")
     parser.add_argument("--watchers", type=int, default=500)
-    parser.add_argument("--watcher-processes", type=int, default=4)
+    parser.add_argument("--watcher-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "50",
@@ -231,10 +332,11 @@ def main() -> None:
     try:
         print(f"server {url}, scenario {args.scenario}")
         for n in (int(x) for x in args.sessions.split(",") if x):
-            print(json.dumps({"latency": latency(url, scenario, n, args.seconds)}), flush=True)
+            print(json.dumps({"latency": latency(url, scenario, n, args.seconds, proc.pid)}), flush=True)
         if args.watchers:
             print(json.dumps({"fanout": fanout(url, scenario, args.watchers, args.seconds,
-                                               args.watcher_processes)}), flush=True)
+                                               args.watcher_processes, proc.pid)}),
+                  flush=True)
     finally:
         stop(proc)
 

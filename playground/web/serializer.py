@@ -102,7 +102,7 @@ def events(trace, start: int, end: int, limit: int) -> tuple[list, int]:
     """Records ``start``..``end`` in compact form, the last ``limit`` of them, and how many
     were left out."""
     first = max(start, end - limit)
-    return [compact(i, trace[i]) for i in range(first, end)], first - start
+    return [compact(first + j, rec) for j, rec in enumerate(trace[first:end])], first - start
 
 
 def node_delta(old: dict | None, new: dict) -> dict | None:

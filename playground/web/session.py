@@ -112,6 +112,7 @@ class Session:
 
     def _run(self) -> None:
         interval = 1 / FPS
+        next_tick = time.monotonic()
         while not self.closed:
             started = time.monotonic()
             self.wake.clear()
@@ -134,8 +135,11 @@ class Session:
             if failure is not None:
                 self.socketio.emit("failure", failure, to=room_of(self.id))
             if active and self.playing:
-                self.wake.wait(max(0.0, interval - (time.monotonic() - started)))
+                # Ticks on a fixed schedule (30 per second), never bunching up after a stall.
+                next_tick = max(next_tick + interval, time.monotonic() - interval)
+                self.wake.wait(max(0.0, next_tick - time.monotonic()))
             else:
+                next_tick = time.monotonic()
                 self.wake.wait(1.0)
 
     def _tick(self, wall: float) -> None:
