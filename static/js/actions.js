@@ -34,8 +34,16 @@ export class Actions {
       ...[...byModel].map(([model, list]) => h("optgroup", { label: this.app.models[model]?.title || model },
         list.map((p) => h("option", { value: p.name, title: `${p.description || ""} ${claimText(p)}` },
           `${p.title} ${p.claims?.length ? `(${p.claims.join(", ")})` : ""}`)))));
-    const name = this.app.scenario?.name;
-    if (name) sel.value = name;
+    this.syncPreset();
+  }
+
+  /** Show the session's preset in the picker, or name its custom scenario. */
+  syncPreset() {
+    const sc = this.app.scenario;
+    const sel = $("preset");
+    if (!sc || !sel.options.length) return;
+    sel.options[0].textContent = sc.name ? "— choose a scenario —" : `custom: ${sc.title || sc.model}`;
+    sel.value = sc.name && [...sel.options].some((o) => o.value === sc.name) ? sc.name : "";
   }
 
   pickPreset(name) {
@@ -47,7 +55,7 @@ export class Actions {
   modelChanged() {
     const sc = this.app.scenario;
     if (!sc) return;
-    if (sc.name && $("preset").value !== sc.name) $("preset").value = sc.name;
+    this.syncPreset();
     this.fillVariants();
     this.fillClient();
   }

@@ -3,12 +3,28 @@
 // positions are interpolated every animation frame between server frames.
 import { s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
-const ROLE_COLOURS = { leader: "#e8a317", candidate: "#a35de0", follower: "#4a8fe7" };
+// Roles and phases every model shares keep their colour; any other label takes the next
+// free colour of the palette in the order it first appears.
+const ROLE_COLOURS = { leader: "#e8a317", candidate: "#a35de0", follower: "#4a8fe7",
+  "in doubt": "#e8793a", blocked: "#d2333f", idle: "#7d8ba1" };
+const PALETTE = ["#2a9d60", "#5b5fd6", "#c2417f", "#1fa3a3", "#d2593f", "#7a8c2a", "#8e5bd0",
+  "#b07a3a", "#3a86b0", "#9a4a4a"];
 
-export function roleColour(role) {
-  if (!role) return "#8a94a6";
-  const known = ROLE_COLOURS[String(role).toLowerCase()];
-  return known || `hsl(${hue(role)} 58% 52%)`;
+export class RoleColours {
+  constructor() {
+    this.assigned = new Map();
+  }
+
+  of(role) {
+    if (!role) return "#8a94a6";
+    const key = String(role).toLowerCase();
+    if (ROLE_COLOURS[key]) return ROLE_COLOURS[key];
+    if (!this.assigned.has(key)) {
+      const n = this.assigned.size;
+      this.assigned.set(key, n < PALETTE.length ? PALETTE[n] : `hsl(${hue(key)} 58% 50%)`);
+    }
+    return this.assigned.get(key);
+  }
 }
 
 export class ClusterView {
@@ -16,6 +32,7 @@ export class ClusterView {
     this.svg = svg;
     this.h = handlers;
     this.selected = new Set();
+    this.colours = new RoleColours();
     this.linkLayer = s("g", { class: "links" });
     this.msgLayer = s("g", { class: "messages" });
     this.nodeLayer = s("g", { class: "nodes" });
@@ -112,29 +129,32 @@ export class ClusterView {
   updateNode(g, n, store, t, r) {
     const [x, y] = this.pos.get(n.id);
     const status = n.status || "alive";
-    const colour = status === "crashed" ? "#5b6270" : roleColour(n.role);
+    const colour = status === "crashed" ? "#5b6270" : this.colours.of(n.role);
     attrs(g, { transform: `translate(${x},${y})`, "data-status": status, "data-role": n.role || "",
       class: `node ${status}${this.selected.has(n.id) ? " selected" : ""}` });
     attrs(g.children[0], { r: r + 8 });
     attrs(g.children[2], { r, fill: colour });
-    const fs = Math.max(11, r * 0.55);
+    const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
     attrs(g.children[3], { "font-size": fs });
     text(g.children[3], n.id);
     attrs(g.children[4], { y: r * 0.62, "font-size": fs * 0.55 });
     text(g.children[4], status === "alive" ? n.role || "" : status);
     const clock = store.clock(n, t);
-    attrs(g.children[5], { y: r + 30, "font-size": 13 });
-    text(g.children[5], clock == null ? "" : `clock ${fmtMs(clock)}`);
+    const crowded = this.pos.size > 12;
+    const small = crowded ? 10 : 13;
+    attrs(g.children[5], { y: r + (crowded ? 22 : 30), "font-size": small });
+    text(g.children[5], clock == null ? "" : crowded ? fmtMs(clock) : `clock ${fmtMs(clock)}`);
     const skew = clock == null ? 0 : clock - t;
     const drift = n.rate != null && Math.abs(n.rate - 1) > 1e-9;
-    attrs(g.children[6], { y: r + 45, "font-size": 12, class: `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}` });
+    attrs(g.children[6], { y: r + (crowded ? 33 : 45), "font-size": small - 1, class: `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}` });
     text(g.children[6], (Math.abs(skew) >= 0.05 ? `skew ${skew > 0 ? "+" : ""}${fmtMs(skew)}` : "") +
       (drift ? ` rate ×${n.rate}` : ""));
-    const label = n.summary ? (this.label ? this.label(n.summary, n) : defaultLabel(n.summary)) : "";
-    attrs(g.children[7], { y: -r - 10, "font-size": 13 });
+    let label = n.summary ? (this.label ? this.label(n.summary, n) : defaultLabel(n.summary)) : "";
+    if (crowded && label) label = label.split(" · ")[0];
+    attrs(g.children[7], { y: -r - (crowded ? 7 : 10), "font-size": small });
     text(g.children[7], label || "");
     attrs(g.children[8], { d: `M${-r * 0.6},${-r * 0.6}L${r * 0.6},${r * 0.6}M${-r * 0.6},${r * 0.6}L${r * 0.6},${-r * 0.6}` });
-    attrs(g.children[9], { y: -r * 0.15, "font-size": r * 0.7 });
+    attrs(g.children[9], { x: r * 0.85, y: -r * 0.75, "font-size": Math.max(10, r * 0.45) });
     const timers = n.timerList.filter((tm) => tm.due_ms != null);
     attrs(g, { "data-tip": `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}${drift ? ` · clock rate ×${n.rate}` : ""}\n` +
       "The number below is this node's own clock; arcs are its timers running down.\n" +

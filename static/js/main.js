@@ -2,7 +2,7 @@
 // frames into the store and draws every view. Views render; the server decides.
 import { Connection } from "./connection.js";
 import { Store } from "./store.js";
-import { ClusterView, roleColour } from "./cluster.js";
+import { ClusterView, RoleColours } from "./cluster.js";
 import { SpaceTime } from "./spacetime.js";
 import { panelFor } from "./panels/index.js";
 import { Controls } from "./controls.js";
@@ -117,6 +117,8 @@ class App {
       this.modelName = model;
       this.panel = await panelFor(model);
       this.cluster.label = this.panel.nodeLabel || null;
+      this.cluster.colours = new RoleColours();
+      this.legendKey = null;
     }
     this.actions.modelChanged();
     this.controls.scenarioChanged();
@@ -173,7 +175,7 @@ class App {
     this.legendKey = key;
     $("legend").replaceChildren(...roles.map((r) => {
       const el = document.createElement("span");
-      el.style.setProperty("--c", roleColour(r));
+      el.style.setProperty("--c", this.cluster.colours.of(r));
       el.textContent = r;
       return el;
     }));

@@ -33,7 +33,7 @@ export class Side {
     const expected = sc.expected?.violations;
     fill($("info"), 
       h("h2", {}, sc.title || meta.title || sc.model || "Scenario"),
-      sc.description ? h("p", {}, sc.description) : null,
+      sc.description ? h("p", { title: "click to read it all", onclick: (ev) => ev.currentTarget.classList.toggle("open") }, sc.description) : null,
       h("p", { class: "small" }, `model ${sc.model} · ${sc.nodes ?? "?"} nodes · seed ${sc.seed}`,
         claims.length ? ` · claims ${claims.join(", ")}` : ""),
       expected ? h("p", { class: "small", title: "The invariants this scenario is expected to violate" },

@@ -4,7 +4,6 @@
 // left as time advances (no repaint per frame); it is redrawn when it runs out of room.
 import { s, h, attrs, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
-const LEFT = 54;
 const FAULTS = new Set(["crash", "restart", "pause", "resume", "cut", "heal", "partition", "drop",
   "link", "network", "skew", "drift", "jump"]);
 
@@ -24,7 +23,7 @@ export class SpaceTime {
     this.sheet = s("svg", { class: "st stsheet" }, s("defs", {},
       s("marker", { id: "st-arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" },
         s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.bands, this.content, this.live);
-    this.view = h("div", { class: "stview", style: `left:${LEFT}px` }, this.sheet);
+    this.view = h("div", { class: "stview" }, this.sheet);
     this.now = h("div", { class: "stnow" });
     box.append(this.back, this.view, this.now);
     lazyTips(box);
@@ -51,8 +50,9 @@ export class SpaceTime {
     const hgt = Math.max(60, this.size[1] || 200);
     const n = Math.max(1, store.order.length);
     const lane = Math.max(7, Math.min(34, (hgt - 26) / n));
-    const vw = w - LEFT - 12;
-    return { w, hgt, lane, vw, k: vw / this.windowMs };
+    const left = Math.max(40, Math.min(120, 12 + 7.2 * Math.max(...store.order.map((id) => id.length), 2)));
+    const vw = w - left - 12;
+    return { w, hgt, lane, vw, left, k: vw / this.windowMs };
   }
 
   /** Draw at simulated time ``t``: new events add elements; the sheet slides. */
@@ -102,7 +102,8 @@ export class SpaceTime {
     this.shownHighlight = null;
     attrs(this.back, { viewBox: `0 0 ${g.w} ${g.hgt}`, width: g.w, height: g.hgt });
     attrs(this.sheet, { width: Math.ceil(3 * g.vw), height: g.hgt });
-    this.lanes.replaceChildren(...store.order.map((id, i) => s("line", { x1: LEFT, x2: g.w,
+    this.view.style.left = `${g.left}px`;
+    this.lanes.replaceChildren(...store.order.map((id, i) => s("line", { x1: g.left, x2: g.w,
       y1: 14 + (i + 0.5) * g.lane, y2: 14 + (i + 0.5) * g.lane })));
     this.labels.replaceChildren(...store.order.map((id, i) => s("text", { x: 6, y: 14 + (i + 0.5) * g.lane, dy: "0.35em",
       "font-size": Math.min(13, g.lane * 0.9) }, id)));
@@ -213,15 +214,15 @@ export class SpaceTime {
 
   /** A standalone SVG document of the diagram as shown, with its styles inlined. */
   exportSVG() {
-    const { w, hgt } = this.g;
-    const shift = LEFT + Number((this.sheet.style.transform.match(/-?[\d.]+/) || [0])[0]);
+    const { w, hgt, left } = this.g;
+    const shift = left + Number((this.sheet.style.transform.match(/-?[\d.]+/) || [0])[0]);
     const css = [...document.styleSheets].flatMap((sh) => {
       try { return [...sh.cssRules].map((r) => r.cssText).filter((t) => t.startsWith(".st")); }
       catch { return []; }
     }).join("\n");
     const doc = s("svg", { xmlns: "http://www.w3.org/2000/svg", class: "st", width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}` },
       s("style", {}, css), s("rect", { width: "100%", height: "100%", fill: "#fff" }),
-      s("clipPath", { id: "st-export-clip" }, s("rect", { x: LEFT, y: 0, width: w - LEFT, height: hgt })),
+      s("clipPath", { id: "st-export-clip" }, s("rect", { x: left, y: 0, width: w - left, height: hgt })),
       this.lanes.cloneNode(true), this.labels.cloneNode(true),
       s("g", { "clip-path": "url(#st-export-clip)" },
         s("g", { transform: `translate(${shift.toFixed(1)},0)` }, this.sheet.querySelector("defs").cloneNode(true),

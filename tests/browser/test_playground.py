@@ -211,3 +211,61 @@ def test_every_model_renders_its_panel(open_page, server):
         expect(page.locator("#panel table, #panel p").first).to_be_visible()
         page.context.close()
     assert seen
+
+
+def test_partition_a_selected_group(open_page, server):
+    page = open_page(raft_path(server))
+    page.wait_for_selector("[data-node-id]")
+    for node in ("n1", "n2"):
+        page.locator(f'[data-node-id="{node}"] circle.body').click(modifiers=["Shift"])
+    expect(page.locator('[data-node-id="n1"]')).to_have_class(re.compile(r"\bselected\b"))
+    page.get_by_role("button", name=re.compile(r"^Partition selected")).click()
+    expect(page.locator('[data-link="n1-n3"]')).to_have_attribute("data-state", "cut")
+    expect(page.locator('[data-link="n2-n5"]')).to_have_attribute("data-state", "cut")
+    expect(page.locator('[data-link="n1-n2"]')).to_have_attribute("data-state", "ok")
+    page.get_by_role("button", name="Heal all").click()
+    expect(page.locator('[data-link="n1-n3"]')).to_have_attribute("data-state", "ok")
+
+
+def test_a_variant_switch_starts_a_new_run(open_page, server):
+    page = open_page(raft_path(server))
+    page.wait_for_selector("[data-node-id]")
+    first = page.evaluate("window.playground.conn.session")
+    switch = page.locator("#variants select").first
+    name = switch.get_attribute("aria-label")
+    other = [o for o in switch.locator("option").all_inner_texts()
+             if not o.startswith(switch.locator("option:checked").inner_text())][0]
+    switch.select_option(label=other)
+    page.wait_for_function(f"() => window.playground.conn.session !== '{first}'")
+    page.wait_for_selector("[data-node-id]")
+    expect(page.get_by_label(name, exact=True)).to_have_value(
+        switch.locator("option", has_text=other).first.get_attribute("value"))
+
+
+def test_share_link_after_an_action_replays_it(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    page.wait_for_selector("[data-node-id]")
+    page.get_by_role("button", name="Step", exact=True).click()
+    node_menu(page, "n4").get_by_role("button", name="Crash").click()
+    expect(page.locator('[data-node-id="n4"]')).to_have_attribute("data-status", "crashed")
+    page.wait_for_function("() => document.getElementById('share').dataset.url.includes('/s/')")
+    link = page.locator("#share").get_attribute("data-url")
+    replay = open_page(link[len(server):])
+    replay.wait_for_selector("[data-node-id]")
+    expect(replay.locator('[data-node-id="n4"]')).to_have_attribute("data-status", "alive")
+    play(replay, "max")
+    expect(replay.locator('[data-node-id="n4"]')).to_have_attribute("data-status", "crashed")
+
+
+def test_export_the_trace_and_the_diagram(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "1")
+    page.wait_for_function("() => window.playground.store.t_ms > 300")
+    with page.expect_download() as svg:
+        page.get_by_role("button", name="Diagram SVG").click()
+    text = open(svg.value.path(), encoding="utf-8").read()
+    assert text.startswith("<svg") and "<line" in text and "n1" in text
+    with page.expect_download() as trace:
+        page.get_by_role("link", name="Trace JSON").click()
+    records = json.loads(open(trace.value.path(), encoding="utf-8").read())
+    assert records[0]["kind"] == "start" and any(r["kind"] == "send" for r in records)

@@ -14,11 +14,11 @@ export function render(el, store) {
       truth.holder ? ` (epoch ${truth.epoch}) until ${fmtMs(truth.lease_expiry_ms)} on its clock, now ${fmtMs(truth.clock_ms)}` : "",
       truth.expired && truth.holder ? h("span", { class: "bad" }, " · expired") : ""),
     leaders.length > 1 ? h("p", { class: "bad" }, `${leaders.length} nodes believe they lead: ${leaders.map((b) => b.node).join(", ")}`) : null,
-    section("Each node's belief beside the truth", table(beliefs.map((b) => ({
+    section("Each node's belief (expiry, clock and time left on its own clock)", table(beliefs.map((b) => ({
       node: b.node, believes: b.believes_leader ? "leader" : "–", epoch: b.epoch,
-      "expiry (own clock)": b.believes_leader ? fmtMs(b.lease_expiry_ms) : "–", "own clock": fmtMs(b.clock_ms),
-      remaining: b.believes_leader ? fmtMs(b.remaining_ms) : "–", "clock rate": b.clock_rate, _wrong: wrong(b),
-    })), ["node", "believes", "epoch", "expiry (own clock)", "own clock", "remaining", "clock rate"], {
+      expiry: b.believes_leader ? fmtMs(b.lease_expiry_ms) : "–", clock: fmtMs(b.clock_ms),
+      left: b.believes_leader ? fmtMs(b.remaining_ms) : "–", rate: b.clock_rate, _wrong: wrong(b),
+    })), ["node", "believes", "epoch", "expiry", "clock", "left", "rate"], {
       rowClass: (r) => (r._wrong ? "bad" : null),
     })),
     p.store ? section("Store", pairs(p.store)) : null);

@@ -43,7 +43,7 @@ export function render(el, store) {
     const writes = st.writes || [];
     parts.push(section(`Storage (fencing ${st.fencing ? "on" : "off"}, highest token ${st.highest_token})`,
       writes.length ? table(writes.slice(-8).map((w) => (Array.isArray(w) ? { at_ms: w[0], writer: w[1], token: w[2], accepted: w[3] } : w)),
-        null, { rowClass: (r) => (r.accepted && r.token < st.highest_token ? "bad" : null) })
+        null, { rowClass: (r) => (r.accepted ? null : "refused") })
         : h("p", { class: "small" }, "no write yet")));
   }
   const rest = Object.fromEntries(Object.entries(p).filter(([k]) => !["leaders_by_term", "storage"].includes(k)));

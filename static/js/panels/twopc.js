@@ -14,6 +14,9 @@ export function render(el, store, t) {
       cell: (c, v, r) => (c === "status" ? h("td", { class: statusClass(v) }, v)
         : c === "votes" ? h("td", {}, Object.entries(v || {}).map(([pt, vote]) =>
           h("span", { class: `chip`, style: `--h:${vote === true || vote === "yes" ? 140 : 0}`, title: `${pt} voted ${vote ? "yes" : "no"}` }, `${pt} ${vote === true || vote === "yes" ? "✓" : "✗"}`)))
+        : c === "outcomes" ? h("td", {}, Object.entries(v || {}).map(([pt, o]) =>
+          h("span", { class: "chip", style: `--h:${/commit/.test(o) ? 140 : 0}`, title: `${pt}: ${o}` }, `${pt} ${/commit/.test(o) ? "C" : "A"}`)))
+        : c === "rows" ? h("td", { class: "small" }, Object.entries(v || {}).map(([pt, row]) => `${pt}[${row}]`).join(" "))
         : undefined) })),
     section(`Row locks (${locks.length})`, locks.length ? table(locks.map((l) => ({ ...l, held: t - l.since_ms })),
       ["participant", "row", "tx", "held"], {
