@@ -166,9 +166,10 @@ class FrameBuilder:
         self._keyed: dict[str, dict] = {}
         self._messages: list | None = None
 
-    def build(self, sim, *, full: bool, sections: dict) -> dict:
+    def build(self, sim, *, full: bool, sections: dict, slow: bool = True) -> dict:
         """The next frame. ``sections`` (playing, speed, caption, share_url, failure...) are
-        sent when they changed, or always if full."""
+        sent when they changed, or always if full; metrics and the panel only when ``slow``
+        (they cost more than the rest and change the charts only)."""
         self.seq += 1
         t_ms = _ms(sim.now)
         frame = ({"session": self.session_id, "seq": self.seq, "full": True, "t_ms": t_ms}
@@ -200,7 +201,10 @@ class FrameBuilder:
         self._trace_end = end
         current = dict(sections)
         current["links"] = links(sim)
-        for key, value in (("metrics", sim.metrics()), ("panel", sim.model.panel(sim))):
+        for key, compute in (("metrics", sim.metrics), ("panel", sim.model.panel)):
+            if not (slow or full):
+                continue
+            value = compute() if key == "metrics" else compute(sim)
             changed = value if full else keyed_delta(self._keyed.get(key), value)
             if changed:
                 frame[key] = changed

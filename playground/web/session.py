@@ -11,9 +11,11 @@ The **runner** is one background task per session. While the session plays and s
 watches, each tick advances simulated time by the wall time elapsed times the speed (or,
 at ``"max"``, by as much as fits in a compute budget), stops early at a narrative caption
 marked ``pause``, and emits one frame; ticks are at most 30 per second. Paused or
-unwatched, the runner sleeps until a request wakes it, and emits one frame after each
-control or action so every watcher sees its effect at once. Only the runner emits frames,
-so their ``seq`` numbers are in order.
+unwatched, the runner sleeps until a request wakes it. A control or an action emits a
+frame as soon as it is applied, so every watcher sees its effect at once. Frames are
+built and handed to the fan-out while holding the lock, so their ``seq`` numbers leave in
+order whoever emits them. Metrics and the model's panel are recomputed at most
+``SLOW_EVERY`` frames apart while playing (charts need no more), and in every other frame.
 
 A live action is recorded at the current simulated time (forking first when the session
 was rewound), so ``recorded(scenario, sim)`` — and the share link made from it — replays
@@ -44,6 +46,7 @@ MAX_TICK_WALL = 0.25  # s of wall time one tick may catch up (a stalled runner d
 MAX_BUDGET = 0.02  # s of computation per tick at speed "max"
 MAX_CHUNK_US = 20_000  # simulated µs per step at speed "max"
 MIN_SPEED = 0.01
+SLOW_EVERY = 6  # frames between recomputing metrics and the panel while playing (5 per s)
 
 
 class Session:
@@ -116,7 +119,6 @@ class Session:
         while not self.closed:
             started = time.monotonic()
             self.wake.clear()
-            frame = failure = None
             with self.lock:
                 watched = self.audience() > 0
                 active = self.playing and watched and self.failure is None
@@ -126,14 +128,9 @@ class Session:
                     else:
                         self._wall = started
                     if watched and (active or self.want_frame):
-                        frame = self._frame()
+                        self._emit_frame()
                 except Exception as exc:  # the model or the engine failed: stop this run
-                    failure = self._fail(exc)
-                    frame = self._safe_frame()
-            if frame is not None:
-                self.socketio.emit("frame", frame, to=room_of(self.id))
-            if failure is not None:
-                self.socketio.emit("failure", failure, to=room_of(self.id))
+                    self._fail(exc)
             if active and self.playing:
                 # Ticks on a fixed schedule (30 per second), never bunching up after a stall.
                 next_tick = max(next_tick + interval, time.monotonic() - interval)
@@ -186,6 +183,12 @@ class Session:
             self.finished = True
             self.sim.finish()
 
+    def _emit_frame(self) -> None:
+        """Build the next frame and hand it to the fan-out (holding the lock, so frames
+        leave in ``seq`` order whoever emits them)."""
+        frame = self._frame()
+        self.socketio.emit("frame", frame, to=room_of(self.id))
+
     def _frame(self) -> dict:
         full = self.want_full
         self.want_frame = self.want_full = False
@@ -195,17 +198,11 @@ class Session:
                     "share_url": self.share_url, "failure": self.failure}
         if full:
             sections["scenario"] = self.metadata()
-        return self.frames.build(self.sim, full=full, sections=sections)
-
-    def _safe_frame(self) -> dict | None:
-        try:
-            self.want_full = True
-            return self._frame()
-        except Exception:
-            log.exception("session %s: cannot draw the failed simulation", self.id)
-            return None
+        slow = full or not self.playing or self.frames.seq % SLOW_EVERY == 0
+        return self.frames.build(self.sim, full=full, sections=sections, slow=slow)
 
     def _fail(self, exc: Exception) -> dict:
+        """Stop the run after an exception; tell the session's clients (lock held)."""
         log.exception("session %s failed at t=%d µs", self.id, self.sim.now)
         self.playing = False
         try:
@@ -214,9 +211,24 @@ class Session:
             replay = self.share_url
         self.failure = {"session": self.id, "error": f"{type(exc).__name__}: {exc}"[:300],
                         "at_ms": round(self.sim.now / 1000, 3), "replay_url": replay}
+        self.socketio.emit("failure", self.failure, to=room_of(self.id))
+        try:
+            self.want_full = True
+            self._emit_frame()
+        except Exception:
+            log.exception("session %s: cannot draw the failed simulation", self.id)
         return self.failure
 
     # -- requests (called by the socket handlers) ----------------------------------------
+    def _answered(self) -> None:
+        """After a request changed the session: its watchers see the result at once, and
+        the runner picks up a new pace (lock held)."""
+        if self.audience() > 0:
+            self._emit_frame()
+        else:
+            self.want_frame = True
+        self.wake.set()
+
     def _guard(self) -> None:
         if self.failure is not None:
             raise ScenarioError(f"this session's simulation failed ({self.failure['error']}); "
@@ -233,10 +245,8 @@ class Session:
                 raise
             except Exception as exc:
                 failure = self._fail(exc)
-                self.socketio.emit("failure", failure, to=room_of(self.id))
                 raise ScenarioError(f"the simulation failed: {failure['error']}") from None
-            self.want_frame = True
-        self.wake.set()
+            self._answered()
         return answer
 
     def _control(self, op: str, value) -> dict:
@@ -305,12 +315,10 @@ class Session:
                 sim.apply(command)
             except Exception as exc:
                 failure = self._fail(exc)
-                self.socketio.emit("failure", failure, to=room_of(self.id))
                 raise ScenarioError(f"the simulation failed: {failure['error']}") from None
             self.history.frontier = max(self.history.frontier, sim.now)
             self.share = new_share
-            self.want_frame = True
-        self.wake.set()
+            self._answered()
         return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
 
     # -- export --------------------------------------------------------------------------
