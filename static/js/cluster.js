@@ -137,8 +137,9 @@ export class ClusterView {
     const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
     attrs(g.children[3], { "font-size": fs });
     text(g.children[3], n.id);
-    attrs(g.children[4], { y: r * 0.62, "font-size": fs * 0.55 });
-    text(g.children[4], status === "alive" ? n.role || "" : status);
+    const roleText = status === "alive" ? n.role || "" : status;
+    attrs(g.children[4], { y: r * 0.62, "font-size": Math.max(7, Math.min(r * 0.34, (1.8 * r) / (0.6 * Math.max(4, roleText.length)))) });
+    text(g.children[4], roleText);
     const clock = store.clock(n, t);
     const crowded = this.pos.size > 12;
     const small = crowded ? 10 : 13;
