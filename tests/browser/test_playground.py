@@ -269,3 +269,35 @@ def test_export_the_trace_and_the_diagram(open_page, server):
         page.get_by_role("link", name="Trace JSON").click()
     records = json.loads(open(trace.value.path(), encoding="utf-8").read())
     assert records[0]["kind"] == "start" and any(r["kind"] == "send" for r in records)
+
+
+def test_drop_a_message_in_flight(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "0.1")
+    page.wait_for_function("() => window.playground.store.t_ms > 250 && "
+                           "window.playground.store.messages.length > 0")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
+    message = page.locator(".msg").first
+    mid = message.get_attribute("data-msg-id")
+    message.click()
+    expect(page.locator(f'.msg[data-msg-id="{mid}"]')).to_have_count(0)
+    expect(page.locator("#log")).to_contain_text("dropped by user")
+
+
+def test_violation_banner_jumps_to_the_violation(open_page, server):
+    presets = [p for p in get_json(server, "/api/presets") if p["expected"].get("violations")]
+    if not presets:
+        pytest.skip("no preset expects an invariant violation in this build")
+    preset = presets[0]
+    page = open_page(get_json(server, f"/api/share?scenario={preset['name']}")["share_url"])
+    play(page, "max")
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible(timeout=60_000)
+    expect(banner).to_contain_text(preset["expected"]["violations"][0]
+                                   if len(preset["expected"]["violations"]) == 1 else "violation")
+    page.wait_for_function("() => !window.playground.store.playing")
+    at = page.evaluate("window.playground.store.violations[0].at_ms")
+    page.get_by_role("button", name="Jump to violation").click()
+    page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
+    expect(page.locator("#spacetime .violation").first).to_be_attached()
