@@ -55,8 +55,10 @@ Invariants (checked after every event, incrementally):
 * ``log_matching``: two logs holding an entry with the same index and term are identical
   up to it (ghost: each log prefix gets an id from (parent id, entry), so comparing one
   id per new entry compares the whole prefix).
-* ``leader_completeness``: a new leader's log holds every entry committed so far (ghost:
-  the prefix id of the committed log, extended when a leader advances its commit index).
+* ``leader_completeness``: a new leader's log holds every entry committed in earlier terms
+  (ghost: the prefix id of the committed log, extended when a leader advances its commit
+  index, with the term of that leader; a leader of term T is compared with the committed
+  log up to the last index committed before T).
 * ``state_machine_safety``: no two servers apply different commands at one index.
 * ``fencing``: the storage never accepts a token lower than one it already accepted.
 
@@ -72,6 +74,7 @@ C03 (log matching and repair), C04 (fencing tokens), C05 (terms as logical clock
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import register
@@ -161,6 +164,7 @@ class RaftGhost:
     chains: dict = field(default_factory=dict)  # server -> prefix id of each log index
     dirty: dict = field(default_factory=dict)  # server -> lowest log index changed
     committed: list = field(default_factory=lambda: [0])  # prefix id per committed index
+    commit_terms: list = field(default_factory=lambda: [0])  # term of the leader committing it
     commit_seen: dict = field(default_factory=dict)
     applied: list = field(default_factory=lambda: [SENTINEL])  # entry applied per index
     applied_seen: dict = field(default_factory=dict)
@@ -852,7 +856,7 @@ class Raft(Model):
             found.append(("election_safety", f"term {term} has two leaders: {first} and "
                                              f"{nid}"))
         committed = g.committed
-        c = len(committed) - 1
+        c = bisect_left(g.commit_terms, term) - 1  # entries committed in earlier terms
         chain = g.chains[nid]
         if c < len(chain) and chain[c] == committed[c]:
             return
@@ -883,8 +887,11 @@ class Raft(Model):
             return  # a conflicting commit: leader_completeness and state_machine_safety
         minority = g.minority
         log = st.log
+        commit_terms = g.commit_terms
+        term = max(st.current_term, commit_terms[-1])  # kept sorted, for bisect
         for i in range(c + 1, new + 1):
             committed.append(chain[i])
+            commit_terms.append(term)
             if minority and minority.pop((i, log[i].term), None):
                 g.commits_in_minority += 1
 
