@@ -515,9 +515,11 @@ class Raft(Model):
         prev = m.prev_log_index
         last = len(log) - 1
         if prev > last:
+            ctx.count("log_mismatches")
             ctx.send(src, AppendEntriesResult(st.current_term, False, 0, last + 1))
             return
         if log[prev].term != m.prev_log_term and not self.skip_term_check:
+            ctx.count("log_mismatches")
             ctx.send(src, AppendEntriesResult(st.current_term, False, 0,
                                               self._conflict_hint(st, prev)))
             return
@@ -816,9 +818,9 @@ class Raft(Model):
                 at[where] = (q, nid)
             elif seen[0] != q:
                 d = self._divergence(g, seen[0], q)
-                found.append(("log_matching", f"{nid} and {seen[1]} both hold an entry of "
-                              f"term {entry.term} at one index, but their logs differ at "
-                              f"index {d}"))
+                found.append(("log_matching", f"{nid} and {seen[1]} hold the same term-"
+                              f"{entry.term} entry index, yet their logs differ from index "
+                              f"{d} on"))
             if entry.term == own_term:
                 if minority is None:
                     minority = not self._reaches_majority(view, nid)
@@ -936,7 +938,7 @@ class Raft(Model):
             "commits_in_minority": g.commits_in_minority,
             "divergent_servers": self._divergent(view),
         }
-        for name in ("elections", "truncated_entries", "fenced_writes",
+        for name in ("elections", "truncated_entries", "log_mismatches", "fenced_writes",
                      "stale_writes_accepted", "stale_messages_rejected", "leader_step_downs",
                      "client_requests", "client_ok"):
             out.setdefault(name, view.counters.get(name, 0))
