@@ -55,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module in filter(None, (m.strip() for m in str(app.config["EXTRA_MODELS"]).split(","))):
         importlib.import_module(module)
     from .web import events  # noqa: F401  (registers the Socket.IO handlers once)
-    from .web.fanout import FanoutManager, FanoutRedisManager
+    from .web.fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .web.registry import Registry
     from .web.views import bp
 
@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     manager = (FanoutRedisManager(queue, channel="playground") if queue
                else FanoutManager())
     socketio.init_app(app, async_mode=app.config["ASYNC"], client_manager=manager,
+                      serializer=JsonPacket,
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
     app.extensions["playground"] = Registry(socketio, manager, app.config)
     app.register_blueprint(bp)

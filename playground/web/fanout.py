@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 
 from socketio import Manager, RedisManager
+from socketio.packet import Packet
 
 from . import serializer
 
@@ -41,6 +42,13 @@ ROOM_PREFIX = "s:"
 
 def room_of(session_id: str) -> str:
     return ROOM_PREFIX + session_id
+
+
+class JsonPacket(Packet):
+    """Socket.IO packets of plain JSON: the playground never sends binary, so outgoing
+    frames skip the recursive search for bytes that the default packet does each time."""
+
+    uses_binary_events = False
 
 
 class Mirror:

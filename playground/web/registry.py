@@ -16,6 +16,7 @@ controlling browser on its process with sticky sessions).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ from .session import Session
 log = logging.getLogger(__name__)
 
 ANNOUNCE_EVERY = 5.0  # s between reports of this process's watcher counts
+FREEZE_EVERY = 2.0  # s between moving the long-lived heap out of the collector's way
 REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
@@ -121,6 +123,7 @@ class Registry:
         if session is None:
             return
         session.close()
+        gc.unfreeze()  # let the collector look at everything once: the session's cycles go
         if self.directory is not None:
             try:
                 self.directory.remove(session_id)
@@ -192,11 +195,22 @@ class Registry:
             self.socketio.start_background_task(self._maintain)
 
     def _maintain(self) -> None:
-        last_announce = last_directory = time.monotonic()
+        """Expire idle sessions, refresh cluster state, and keep garbage collection short.
+
+        Simulations hold long-lived data (traces, checkpoints) that a full collection
+        would walk every time, pausing every session for tens of milliseconds per
+        collection and more as traces grow. Every ``FREEZE_EVERY`` seconds what has
+        survived so far is frozen (``gc.freeze``), so collections only walk recent
+        objects; closing a session unfreezes everything once so its cycles are freed.
+        """
+        last_announce = last_directory = last_freeze = time.monotonic()
         while True:
             self.socketio.sleep(1.0)
             try:
                 now = time.monotonic()
+                if now - last_freeze >= FREEZE_EVERY:
+                    last_freeze = now
+                    gc.freeze()
                 idle = self.config["SESSION_IDLE_SECONDS"]
                 for session in list(self.sessions.values()):
                     if self.audience(session.id) > 0:

@@ -26,6 +26,7 @@ a ``failure`` with the link that reproduces it. Other sessions are untouched.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -35,7 +36,7 @@ from ..engine.errors import ScenarioError
 from ..engine.history import History
 from ..engine.trace import record_json
 from ..scenarios import build, recorded, share
-from ..scenarios.schema import MAX_COMMANDS
+from ..scenarios.schema import MAX_BYTES, MAX_COMMANDS
 from . import serializer
 from .fanout import room_of
 
@@ -304,10 +305,7 @@ class Session:
             if len(kept) >= MAX_COMMANDS:
                 raise ScenarioError(f"this session already holds {MAX_COMMANDS} commands, the "
                                     "most a scenario may have")
-            candidate = dict(self.scenario)
-            candidate["commands"] = recorded(self.scenario, sim)["commands"][:len(kept)]
-            candidate["commands"].append({"at_ms": sim.now / 1000, **C.to_json(command)})
-            new_share = share.encode(candidate)  # refuses a recording that would not replay
+            new_share = self._share_with(command, len(kept))
             if behind:
                 self.history.fork()
                 self.want_full = True
@@ -320,6 +318,27 @@ class Session:
             self.share = new_share
             self._answered()
         return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
+
+    def _share_with(self, command, n_kept: int) -> str:
+        """The share string of the recording with ``command`` added now, after the first
+        ``n_kept`` commands (refused if it would not fit in a share link).
+
+        Every part was validated already (the scenario when the session was created, each
+        command as it came in), so the recording is packed as it is, in the order the
+        simulation runs it.
+        """
+        sim = self.sim
+        kept = recorded(self.scenario, sim)["commands"][:n_kept]
+        new = {"at_ms": sim.now / 1000, **C.to_json(command)}
+        pos = bisect.bisect_right([c["at_ms"] for c in kept], new["at_ms"])
+        candidate = dict(self.scenario)
+        candidate["commands"] = kept[:pos] + [new] + kept[pos:]
+        size = len(share.canonical(candidate))
+        packed = share.pack(candidate)
+        if size > MAX_BYTES or len(packed) > share.MAX_SHARE_CHARS:
+            raise ScenarioError("this session's recording no longer fits in a share link; "
+                                "fork from an earlier moment or start a new session")
+        return packed
 
     # -- export --------------------------------------------------------------------------
     def trace_record(self, index: int) -> dict | None:

@@ -298,3 +298,38 @@ def test_inspect_gives_a_message_body_to_any_client(connect):
         answer = watcher.emit("inspect", {"session": made["session"], "event": bad},
                               callback=True)
         assert answer["ok"] is False and words in answer["error"]
+
+
+def test_the_share_link_after_actions_is_the_validated_recording(connect, app):
+    from playground.scenarios import recorded, share
+
+    client = connect()
+    made = create(client, toy_scenario(commands=[{"at_ms": 5000, "type": "crash", "node": "n5"},
+                                                 {"at_ms": 0, "type": "poke", "node": "n2"}],
+                                       narrative=[{"at_ms": 10, "text": "Go."}]))
+    ids = {"session": made["session"], "token": made["token"]}
+    client.emit("control", {**ids, "op": "step", "value": 250}, callback=True)
+    answers = [client.emit("act", {**ids, "action": action}, callback=True) for action in
+               ({"type": "cut", "from": "n1", "to": "n2", "oneway": True},
+                {"type": "skew", "node": "n3", "offset_ms": -20.5},
+                {"type": "poke", "node": "n1", "times": 3})]
+    assert all(a["ok"] for a in answers), answers
+    session = app.extensions["playground"].get(made["session"])
+    expected = share.encode(recorded(session.scenario, session.sim))
+    assert answers[-1]["share_url"] == "/s/" + expected
+    commands = share.decode(expected)["commands"]
+    assert [c["type"] for c in commands] == ["poke", "cut", "skew", "poke", "crash"]
+
+
+def test_a_recording_too_long_for_a_share_link_is_refused(connect, app, monkeypatch):
+    from playground.scenarios import share
+
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    monkeypatch.setattr(share, "MAX_SHARE_CHARS", len(made["share_url"]))
+    answer = client.emit("act", {**ids, "action": {"type": "crash", "node": "n1"}},
+                         callback=True)
+    assert answer["ok"] is False and "no longer fits in a share link" in answer["error"]
+    session = app.extensions["playground"].get(made["session"])
+    assert session.sim.commands == []  # nothing else changed
