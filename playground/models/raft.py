@@ -504,8 +504,8 @@ class Raft(Model):
         if m.term > term:
             self._adopt_term(st, m.term, ctx)
         elif st.role is not FOLLOWER:
-            if st.role is LEADER:  # only with a broken election: refuse the rival leader
-                ctx.send(src, AppendEntriesResult(term, False, 0, 0))
+            if st.role is LEADER:  # a rival leader of the same term (a broken election)
+                ctx.note("ignored AppendEntries from a rival leader", rival=src, term=term)
                 return
             self._become_follower(st, ctx)
         st.leader_id = m.leader_id
@@ -932,6 +932,7 @@ class Raft(Model):
         out = {
             "leaders_elected": len(g.leaders),
             "leader_changes": max(0, len(g.leaders) - 1),
+            "extra_leaders": len(g.leader_seen) - len(g.leaders),  # same-term rivals
             "split_votes": sum(1 for t in terms_with_candidates if t not in g.leaders),
             "committed_entries": len(g.committed) - 1,
             "minority_appends": g.minority_appends,
