@@ -1,0 +1,513 @@
+"""The Raft model, one rule at a time: feed one event to one handler, assert state and sends.
+
+Then every Raft preset, run to its end: it matches its expectation, and the numbers that
+show its phenomenon are the ones the narrative promises.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.models.base import MS
+from playground.models.fsm import IllegalTransition
+from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CANDIDATE,
+                                    STORAGE, Raft, ServerState)
+from playground.models.raft_messages import (SENTINEL, AppendEntries, AppendEntriesResult,
+                                             ClientReply, ClientRequest, Entry, RequestVote,
+                                             RequestVoteResult, StorageWrite,
+                                             StorageWriteResult)
+from playground.scenarios import presets, run
+from tests.fakes import FakeContext
+
+SERVERS = ("n1", "n2", "n3", "n4", "n5")
+
+
+def model(nodes=5, **variant):
+    return Raft(nodes, {"election_timeout_ms": [150, 300], "heartbeat_ms": 50}, variant)
+
+
+def context(m, node="n1", now=0, ghost=True):
+    peers = tuple(s for s in m.servers if s != node)
+    return FakeContext(node=node, peers=peers, params=m.p, variant=m.v,
+                       ghost=m.init_ghost() if ghost else None, now=now)
+
+
+def entry(term, index):
+    return Entry(term, index, f"k{index}", index)
+
+
+def server(term=0, terms=(), role=FOLLOWER, **fields):
+    """A server whose log holds one entry per term in ``terms`` (index 1, 2, ...)."""
+    st = ServerState(current_term=term)
+    st.log = [SENTINEL] + [entry(t, i) for i, t in enumerate(terms, start=1)]
+    st.role = role
+    for name, value in fields.items():
+        setattr(st, name, value)
+    return st
+
+
+def leader(m, ctx, term, terms=()):
+    """A freshly elected leader (via the real transition), its sends cleared."""
+    st = server(term, terms, role=CANDIDATE, voted_for=ctx.node)
+    m._become_leader(st, ctx)
+    ctx.clear()
+    return st
+
+
+# -- elections ---------------------------------------------------------------------------
+
+def test_start_arms_a_randomized_election_timer_on_the_nodes_clock():
+    m = model()
+    drawn = set()
+    for node in SERVERS:
+        ctx = context(m, node)
+        m.on_start(m.init_node(node), ctx)
+        assert 150 * MS <= ctx.timers["election"] <= 300 * MS
+        drawn.add(ctx.timers["election"])
+    assert len(drawn) > 1
+
+
+def test_election_timeout_makes_a_candidate_that_votes_for_itself_and_asks_everyone():
+    m = model()
+    ctx = context(m)
+    st = server(3, terms=(1, 3))
+    m.on_timer(st, "election", ctx)
+    assert st.role is CANDIDATE and st.current_term == 4 and st.voted_for == "n1"
+    sent = ctx.sent_of(RequestVote)
+    assert [to for to, _ in sent] == ["n2", "n3", "n4", "n5"]
+    assert sent[0][1] == RequestVote(4, "n1", 2, 3, False)
+    assert ctx.counters["elections"] == 1 and "election" in ctx.timers
+
+
+def test_prevote_asks_first_without_raising_the_term():
+    m = model(prevote=True)
+    ctx = context(m)
+    st = server(3, terms=(3,))
+    m.on_timer(st, "election", ctx)
+    assert st.role is PRE_CANDIDATE and st.current_term == 3 and st.voted_for is None
+    assert ctx.sent_of(RequestVote)[0][1] == RequestVote(4, "n1", 1, 3, True)
+    for voter in ("n2", "n3"):  # two grants plus its own: a majority of five
+        m.on_message(st, RequestVoteResult(4, True, True), voter, ctx)
+    assert st.role is CANDIDATE and st.current_term == 4 and st.voted_for == "n1"
+
+
+def test_a_prevote_is_refused_while_a_leader_is_heard():
+    m = model(prevote=True)
+    ctx = context(m, "n2", now=1000 * MS)
+    st = server(2, terms=(2,), leader_id="n1", heard_leader_at=950 * MS)
+    m.on_message(st, RequestVote(3, "n3", 1, 2, True), "n3", ctx)
+    assert ctx.sent == [("n3", RequestVoteResult(2, False, True))]
+    assert st.current_term == 2  # a pre-vote never changes the receiver's term
+    ctx.clear()
+    ctx.now = 1200 * MS  # no heartbeat for longer than the minimum timeout
+    m.on_message(st, RequestVote(3, "n3", 1, 2, True), "n3", ctx)
+    assert ctx.sent == [("n3", RequestVoteResult(3, True, True))]
+
+
+def test_one_vote_per_term_first_come_first_served():
+    m = model()
+    ctx = context(m, "n3")
+    st = server(1, terms=(1,))
+    m.on_message(st, RequestVote(2, "n1", 1, 1), "n1", ctx)
+    m.on_message(st, RequestVote(2, "n2", 1, 1), "n2", ctx)
+    m.on_message(st, RequestVote(2, "n1", 1, 1), "n1", ctx)  # a retry by the same one
+    assert [m_.vote_granted for _, m_ in ctx.sent] == [True, False, True]
+    assert st.voted_for == "n1" and st.current_term == 2
+
+
+def test_broken_variant_grants_several_votes_in_one_term():
+    m = model(multiple_votes_per_term=True)
+    ctx = context(m, "n3")
+    st = server(1, terms=(1,))
+    m.on_message(st, RequestVote(2, "n1", 1, 1), "n1", ctx)
+    m.on_message(st, RequestVote(2, "n2", 1, 1), "n2", ctx)
+    assert [m_.vote_granted for _, m_ in ctx.sent] == [True, True]
+
+
+@pytest.mark.parametrize("last_index, last_term, granted", [
+    (2, 2, True),   # same last term, same length
+    (5, 2, True),   # same last term, longer
+    (1, 2, False),  # same last term, shorter
+    (1, 3, True),   # newer last term wins whatever the length
+    (9, 1, False),  # older last term loses whatever the length
+])
+def test_vote_only_for_a_log_at_least_as_up_to_date(last_index, last_term, granted):
+    m = model()
+    ctx = context(m, "n2")
+    st = server(2, terms=(1, 2))
+    m.on_message(st, RequestVote(3, "n1", last_index, last_term), "n1", ctx)
+    assert ctx.sent == [("n1", RequestVoteResult(3, granted))]
+    assert st.current_term == 3  # the newer term is adopted either way
+
+
+def test_a_stale_vote_request_is_rejected_with_the_current_term():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(5, terms=(5,))
+    m.on_message(st, RequestVote(4, "n1", 9, 4), "n1", ctx)
+    assert ctx.sent == [("n1", RequestVoteResult(5, False))]
+    assert st.voted_for is None and ctx.counters["stale_messages_rejected"] == 1
+
+
+def test_a_majority_of_votes_makes_a_leader_that_sends_heartbeats_at_once():
+    m = model()
+    ctx = context(m)
+    st = server(1, terms=(1, 1))
+    m.on_timer(st, "election", ctx)
+    ctx.clear()
+    m.on_message(st, RequestVoteResult(2, True), "n2", ctx)
+    assert st.role is CANDIDATE
+    m.on_message(st, RequestVoteResult(2, True), "n2", ctx)  # a duplicate counts once
+    assert st.role is CANDIDATE
+    m.on_message(st, RequestVoteResult(2, True), "n3", ctx)
+    assert st.role is LEADER and st.leader_id == "n1"
+    assert st.next_index == dict.fromkeys(("n2", "n3", "n4", "n5"), 3)
+    assert st.match_index == dict.fromkeys(("n2", "n3", "n4", "n5"), 0)
+    beats = ctx.sent_of(AppendEntries)
+    assert [to for to, _ in beats] == ["n2", "n3", "n4", "n5"]
+    assert beats[0][1] == AppendEntries(2, "n1", 2, 1, (), 0)
+    assert "heartbeat" in ctx.timers and "election" not in ctx.timers
+    assert ctx.sent_of(StorageWrite) == [(STORAGE, StorageWrite(2, "n1", 0))]
+
+
+def test_a_follower_cannot_jump_to_leader():
+    with pytest.raises(IllegalTransition):
+        Raft._become(server(1), LEADER)
+
+
+def test_a_newer_term_in_any_message_makes_a_leader_step_down_at_once():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 2, terms=(2,))
+    m.on_message(st, AppendEntriesResult(7, False, 0, 0), "n3", ctx)
+    assert st.role is FOLLOWER and st.current_term == 7 and st.voted_for is None
+    assert ctx.counters["leader_step_downs"] == 1
+    assert "heartbeat" not in ctx.timers and "election" in ctx.timers
+
+
+# -- AppendEntries at the follower ------------------------------------------------------
+
+def test_append_entries_from_an_older_term_is_rejected():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 3))
+    m.on_message(st, AppendEntries(2, "n1", 2, 3, (), 2), "n1", ctx)
+    assert ctx.sent == [("n1", AppendEntriesResult(3, False, 0, 0))]
+    assert st.commit_index == 0 and st.leader_id is None
+    assert ctx.counters["stale_messages_rejected"] == 1
+
+
+def test_a_missing_prev_entry_is_rejected_with_the_log_end_as_hint():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(2, terms=(1, 2))
+    m.on_message(st, AppendEntries(2, "n1", 5, 2, (entry(2, 6),), 0), "n1", ctx)
+    assert ctx.sent == [("n1", AppendEntriesResult(2, False, 0, 3))]
+    assert len(st.log) == 3 and "election" in ctx.timers  # a live leader resets the timer
+
+
+def test_a_prev_term_mismatch_is_rejected_with_the_first_index_of_that_term():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 2, 2, 2))
+    m.on_message(st, AppendEntries(3, "n1", 4, 3, (), 0), "n1", ctx)
+    assert ctx.sent == [("n1", AppendEntriesResult(3, False, 0, 2))]
+    assert [e.term for e in st.log[1:]] == [1, 2, 2, 2]
+    assert ctx.counters["log_mismatches"] == 1
+
+
+def test_a_conflicting_suffix_is_truncated_and_replaced():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 2, 2, 2))
+    new = (entry(3, 3), entry(3, 4))
+    m.on_message(st, AppendEntries(3, "n1", 2, 2, new, 0), "n1", ctx)
+    assert st.log[1:] == [entry(1, 1), entry(2, 2), *new]
+    assert ctx.sent == [("n1", AppendEntriesResult(3, True, 4, 0))]
+    assert ctx.counters["truncated_entries"] == 2
+
+
+def test_matching_entries_are_never_truncated_by_an_older_append():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 3, 3, 3))
+    kept = list(st.log)
+    m.on_message(st, AppendEntries(3, "n1", 1, 1, (kept[2],), 0), "n1", ctx)  # late duplicate
+    assert st.log == kept
+    assert ctx.sent == [("n1", AppendEntriesResult(3, True, 2, 0))]
+    assert "truncated_entries" not in ctx.counters
+
+
+def test_broken_variant_skips_the_prev_log_term_check():
+    m = model(skip_prev_log_term_check=True)
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 2))
+    m.on_message(st, AppendEntries(3, "n1", 2, 3, (entry(3, 3),), 0), "n1", ctx)
+    assert [e.term for e in st.log[1:]] == [1, 2, 3]  # appended after a mismatched entry
+    assert ctx.sent == [("n1", AppendEntriesResult(3, True, 3, 0))]
+
+
+def test_the_follower_commits_up_to_leader_commit_but_not_past_what_it_verified():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(2, terms=(1, 1, 2, 2))
+    m.on_message(st, AppendEntries(2, "n1", 2, 1, (), 9), "n1", ctx)
+    assert st.commit_index == 2 and st.last_applied == 2  # index 2: last verified entry
+    assert st.kv == {"k1": 1, "k2": 2}
+    m.on_message(st, AppendEntries(2, "n1", 4, 2, (), 3), "n1", ctx)
+    assert st.commit_index == 3 and st.kv["k3"] == 3
+
+
+def test_append_entries_of_the_current_term_turns_a_candidate_into_a_follower():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(4, terms=(1,), role=CANDIDATE, voted_for="n2")
+    m.on_message(st, AppendEntries(4, "n1", 1, 1, (), 0), "n1", ctx)
+    assert st.role is FOLLOWER and st.current_term == 4 and st.leader_id == "n1"
+
+
+# -- the leader --------------------------------------------------------------------------
+
+def test_acks_advance_match_and_commit_an_entry_of_the_current_term_on_a_majority():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 2, terms=(1, 2))
+    m.on_message(st, AppendEntriesResult(2, True, 2, 0), "n2", ctx)
+    assert st.match_index["n2"] == 2 and st.next_index["n2"] == 3 and st.commit_index == 0
+    m.on_message(st, AppendEntriesResult(2, True, 2, 0), "n3", ctx)
+    assert st.commit_index == 2 and st.last_applied == 2  # leader + n2 + n3 of five
+    assert ctx.sent_of(ClientReply) == [(CLIENT, ClientReply(1, True, "n1")),
+                                        (CLIENT, ClientReply(2, True, "n1"))]
+
+
+def test_figure_8_rule_an_old_term_entry_on_a_majority_is_not_committed():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 4, terms=(1, 2))
+    for peer in ("n2", "n3"):
+        m.on_message(st, AppendEntriesResult(4, True, 2, 0), peer, ctx)
+    assert st.commit_index == 0
+    st.log.append(entry(4, 3))  # an entry of its own term commits both
+    for peer in ("n2", "n3"):
+        m.on_message(st, AppendEntriesResult(4, True, 3, 0), peer, ctx)
+    assert st.commit_index == 3
+
+
+def test_broken_variant_commits_an_old_term_entry_by_counting_replicas():
+    m = model(commit_old_terms_by_count=True)
+    ctx = context(m)
+    st = leader(m, ctx, 4, terms=(1, 2))
+    for peer in ("n2", "n3"):
+        m.on_message(st, AppendEntriesResult(4, True, 2, 0), peer, ctx)
+    assert st.commit_index == 2
+
+
+def test_a_rejection_backs_next_index_off_to_the_hint_and_retries_at_once():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 3, terms=(1, 1, 3, 3))
+    m.on_message(st, AppendEntriesResult(3, False, 0, 2), "n2", ctx)
+    assert st.next_index["n2"] == 2
+    assert ctx.sent == [("n2", AppendEntries(3, "n1", 1, 1, tuple(st.log[2:5]), 0))]
+    st.match_index["n3"] = 3
+    m.on_message(st, AppendEntriesResult(3, False, 0, 1), "n3", ctx)
+    assert st.next_index["n3"] == 4  # never below what the follower is known to match
+
+
+def test_a_follower_that_acknowledges_and_is_still_behind_gets_the_next_entries():
+    m = Raft(3, {"max_entries_per_append": 1}, {})
+    ctx = context(m)
+    st = leader(m, ctx, 1, terms=(1, 1, 1))
+    st.next_index["n2"] = 1
+    m.on_message(st, AppendEntriesResult(1, True, 1, 0), "n2", ctx)
+    assert ctx.sent_of(AppendEntries) == [("n2", AppendEntries(1, "n1", 1, 1, (st.log[2],), 1))]
+    ctx.clear()
+    m.on_message(st, AppendEntriesResult(1, True, 1, 0), "n2", ctx)  # a duplicate ack
+    assert ctx.sent == []
+
+
+def test_heartbeats_skip_followers_sent_to_recently_and_share_one_message():
+    m = model()
+    ctx = context(m, now=1000 * MS)
+    st = leader(m, ctx, 1, terms=(1,))
+    ctx.now = 1050 * MS
+    st.last_sent["n3"] = 1040 * MS  # sent to 10 ms ago: no heartbeat needed yet
+    m.on_timer(st, "heartbeat", ctx)
+    beats = ctx.sent_of(AppendEntries)
+    assert [to for to, _ in beats] == ["n2", "n4", "n5"]
+    assert beats[0][1] is beats[1][1] is beats[2][1]
+    assert ctx.timers["heartbeat"] == 50 * MS
+
+
+def test_a_client_request_is_appended_and_sent_to_caught_up_followers_only():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 2, terms=(1,))
+    st.next_index["n5"] = 1  # behind: it will get entries when it acknowledges
+    m.on_message(st, ClientRequest(7, "x", 42), CLIENT, ctx)
+    assert st.log[-1] == Entry(2, 7, "x", 42)
+    assert [to for to, _ in ctx.sent_of(AppendEntries)] == ["n2", "n3", "n4"]
+    assert ctx.sent[0][1] == AppendEntries(2, "n1", 1, 1, (Entry(2, 7, "x", 42),), 0)
+
+
+def test_a_follower_redirects_the_client_to_the_leader_it_knows():
+    m = model()
+    ctx = context(m, "n3")
+    st = server(2, leader_id="n1")
+    m.on_message(st, ClientRequest(7, "x", 42), CLIENT, ctx)
+    assert ctx.sent == [(CLIENT, ClientReply(7, False, "n1"))]
+    assert len(st.log) == 1
+
+
+def test_check_quorum_steps_down_a_leader_that_hears_no_majority():
+    m = model(check_quorum=True)
+    ctx = context(m)
+    st = leader(m, ctx, 2, terms=(2,))
+    assert ctx.timers["check_quorum"] == 150 * MS
+    m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n2", ctx)
+    m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n3", ctx)
+    m.on_timer(st, "check_quorum", ctx)
+    assert st.role is LEADER  # itself, n2 and n3: a majority answered
+    m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n2", ctx)
+    m.on_timer(st, "check_quorum", ctx)
+    assert st.role is FOLLOWER and ctx.counters["check_quorum_step_downs"] == 1
+
+
+def test_check_quorum_servers_ignore_vote_requests_while_they_hear_a_leader():
+    m = model(check_quorum=True)
+    ctx = context(m, "n2", now=1000 * MS)
+    st = server(2, terms=(2,), leader_id="n1", heard_leader_at=990 * MS)
+    m.on_message(st, RequestVote(9, "n4", 1, 2), "n4", ctx)
+    assert ctx.sent == [] and st.current_term == 2
+
+
+# -- storage and client ------------------------------------------------------------------
+
+def test_the_storage_rejects_a_token_below_the_highest_accepted():
+    m = model()
+    ctx = context(m, STORAGE)
+    st = m.init_node(STORAGE)
+    m.on_message(st, StorageWrite(3, "n2", 5), "n2", ctx)
+    m.on_message(st, StorageWrite(2, "n1", 4), "n1", ctx)
+    m.on_message(st, StorageWrite(3, "n2", 6), "n2", ctx)
+    assert [r for _, r in ctx.sent] == [StorageWriteResult(3, True, 3),
+                                        StorageWriteResult(2, False, 3),
+                                        StorageWriteResult(3, True, 3)]
+    assert st.highest_token == 3 and ctx.counters == {"fenced_writes": 1}
+
+
+def test_without_fencing_the_stale_write_lands():
+    m = model(fencing=False)
+    ctx = context(m, STORAGE)
+    st = m.init_node(STORAGE)
+    m.on_message(st, StorageWrite(3, "n2", 5), "n2", ctx)
+    m.on_message(st, StorageWrite(2, "n1", 4), "n1", ctx)
+    assert st.stale_accepted == 1 and st.highest_token == 3
+    assert ctx.counters == {"stale_writes_accepted": 1}
+
+
+def test_a_fenced_leader_learns_the_newer_term_and_steps_down():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 2, terms=(2,))
+    m.on_message(st, StorageWriteResult(2, False, 5), STORAGE, ctx)
+    assert st.role is FOLLOWER and st.current_term == 5
+
+
+def test_the_client_follows_redirects_and_records_latency_on_success():
+    m = model()
+    ctx = FakeContext(node=CLIENT, peers=m.servers, now=0)
+    st = m.init_node(CLIENT)
+    m.on_command(st, {"type": "put", "key": "x", "value": 1}, ctx)
+    (first, request), = ctx.sent
+    assert request == ClientRequest(1, "x", 1) and "retry:1" in ctx.timers
+    ctx.clear()
+    m.on_message(st, ClientReply(1, False, "n4"), first, ctx)
+    assert ctx.sent == [("n4", ClientRequest(1, "x", 1))] and st.leader_guess == "n4"
+    ctx.now = 80 * MS
+    m.on_message(st, ClientReply(1, True, "n4"), "n4", ctx)
+    assert st.pending == {} and ctx.samples["client_latency_ms"] == [80.0]
+    assert "retry:1" not in ctx.timers and ctx.counters["client_ok"] == 1
+
+
+# -- the engine around it ----------------------------------------------------------------
+
+def test_a_crash_keeps_term_vote_and_log_and_forgets_the_rest():
+    from playground.scenarios import build
+    from playground.scenarios.schema import validate
+    sim = build(validate({"model": "raft", "seed": 1, "nodes": 3, "duration_ms": 2000,
+                          "commands": [{"at_ms": 1000, "type": "crash", "node": "n2"}]}))
+    sim.run_until(999 * MS)
+    before = sim.nodes["n2"].state
+    assert before.commit_index > 0 and before.kv
+    sim.run_until(1000 * MS)
+    after = sim.nodes["n2"].state
+    assert (after.current_term, after.voted_for, after.log) == (
+        before.current_term, before.voted_for, before.log)
+    assert after.commit_index == 0 and after.kv == {} and after.role is FOLLOWER
+
+
+def test_the_checker_sees_two_leaders_in_one_term():
+    m = model()
+    from types import SimpleNamespace
+    a, b = server(3, role=LEADER), server(3, role=LEADER)
+    view = SimpleNamespace(ghost=m.init_ghost(), nodes={
+        "n1": SimpleNamespace(state=a), "n2": SimpleNamespace(state=b)})
+    assert m.check(view, "n1") == []
+    assert m.check(view, "n2") == [("election_safety", "term 3 has two leaders: n1 and n2")]
+
+
+# -- presets -----------------------------------------------------------------------------
+
+RAFT_PRESETS = sorted(name for name, s in presets().items() if s["model"] == "raft")
+
+
+@pytest.fixture(scope="module")
+def reports():
+    return {name: run(presets()[name])[1] for name in RAFT_PRESETS}
+
+
+def test_there_is_a_preset_per_claim_and_per_broken_variant():
+    claims = {c for name in RAFT_PRESETS for c in presets()[name]["claims"]}
+    assert {"C01", "C02", "C03", "C04", "C05"} <= claims
+    for variant in Raft.variants:
+        if variant.broken is not None:
+            assert any(presets()[name]["variant"][variant.name] == variant.broken
+                       for name in RAFT_PRESETS), variant.name
+
+
+@pytest.mark.parametrize("name", RAFT_PRESETS)
+def test_preset_matches_its_expectation(reports, name):
+    assert reports[name]["matches_expected"], reports[name]["mismatches"]
+    assert presets()[name]["narrative"]
+
+
+def test_split_brain_minority_commits_nothing_and_logs_converge(reports):
+    m = reports["raft-quorum-split-brain"]["metrics"]
+    assert m["minority_appends"] >= 3 and m["commits_in_minority"] == 0
+    assert m["truncated_entries"] >= m["minority_appends"] and m["divergent_servers"] == 0
+
+
+def test_prevote_turns_a_disruptive_rejoin_into_a_quiet_one(reports):
+    without = reports["raft-rejoin-disrupts"]["metrics"]
+    with_prevote = reports["raft-prevote-rejoin"]["metrics"]
+    assert without["leader_step_downs"] >= 1 and with_prevote["leader_step_downs"] == 0
+
+
+def test_fencing_and_check_quorum_each_keep_the_zombie_from_landing_a_stale_write(reports):
+    assert reports["raft-fencing-zombie"]["metrics"]["fenced_writes"] >= 1
+    assert reports["raft-broken-fencing-off"]["metrics"]["stale_writes_accepted"] >= 1
+    assert reports["raft-check-quorum"]["metrics"]["stale_writes_accepted"] == 0
+
+
+def test_figure_8_differs_only_in_the_commit_rule(reports):
+    good, bad = reports["raft-figure8"], reports["raft-broken-commit-old-terms"]
+    assert good["metrics"]["committed_entries"] == 1 and good["violations"] == []
+    assert bad["metrics"]["committed_entries"] == 2
+    assert {v["invariant"] for v in bad["violations"]} == {"leader_completeness",
+                                                           "state_machine_safety"}
+
+
+def test_bench_preset_is_fault_free_and_fast_to_commit(reports):
+    m = reports["raft-bench"]["metrics"]
+    assert m["leaders_elected"] == 1 and m["client_latency_p50_ms"] < 60
