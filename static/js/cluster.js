@@ -1,7 +1,7 @@
 // The cluster view: nodes on a ring, links between them, messages in flight moving
 // along the links. DOM elements are keyed by node id, link and message id and reused;
 // positions are interpolated every animation frame between server frames.
-import { s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
+import { h, s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
 // Roles and phases every model shares keep their colour; any other label takes the next
 // free colour of the palette in the order it first appears.
@@ -34,13 +34,28 @@ export class ClusterView {
     this.selected = new Set();
     this.colours = new RoleColours();
     this.linkLayer = s("g", { class: "links" });
-    this.msgLayer = s("g", { class: "messages" });
     this.nodeLayer = s("g", { class: "nodes" });
-    svg.append(this.linkLayer, this.nodeLayer, this.msgLayer);
+    svg.append(this.linkLayer, this.nodeLayer);
+    // Messages move every frame: they are drawn on a canvas above the SVG, so nothing
+    // under them is laid out or painted again, and hundreds of them cost a millisecond.
+    this.canvas = h("canvas", { class: "cluster-overlay", "aria-hidden": "true" });
+    this.tip = h("div", { class: "msgtip", hidden: true });
+    svg.after(this.canvas, this.tip);
+    this.drawn = []; // [x, y, message] in CSS pixels, for hit tests
+    const stage = svg.parentNode;
+    stage.addEventListener("click", (ev) => {
+      if (!svg.contains(ev.target)) return; // a menu or caption above the ring
+      const m = this.messageAt(ev);
+      if (!m) return;
+      ev.stopPropagation();
+      ev.preventDefault();
+      this.h.message(m, ev);
+    }, true);
+    stage.addEventListener("pointermove", (ev) => this.hover(ev));
+    new ResizeObserver(() => { this.fit = null; }).observe(svg);
     lazyTips(svg);
     this.nodeEls = new Map();
     this.linkEls = new Map();
-    this.msgEls = new Map();
     this.pos = new Map();
     this.layoutKey = "";
     this.label = null; // optional (summary) -> short text, from the model's panel module
@@ -56,6 +71,8 @@ export class ClusterView {
     const pad = this.r + 70;
     const side = this.R + pad;
     this.svg.setAttribute("viewBox", `${-side} ${-side + 10} ${2 * side} ${2 * side - 10}`);
+    this.box = [-side, -side + 10, 2 * side, 2 * side - 10];
+    this.fit = null;
     order.forEach((id, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
       this.pos.set(id, [this.R * Math.cos(a), this.R * Math.sin(a)]);
@@ -122,8 +139,7 @@ export class ClusterView {
       }
     }
     const msgs = store.messages.filter((m) => this.pos.has(m.from) && this.pos.has(m.to));
-    keyed(this.msgLayer, this.msgEls, msgs, (m) => m.id, (m) => this.makeMsg(m),
-      (g, m) => this.placeMsg(g, m, t, r));
+    this.drawMessages(msgs, t, r);
   }
 
   updateNode(g, n, store, t, r) {
@@ -173,22 +189,75 @@ export class ClusterView {
       });
   }
 
-  makeMsg(m) {
-    const g = s("circle", { class: "msg", r: 7, fill: `hsl(${hue(m.kind)} 70% 45%)`, "data-msg-id": m.id,
-      "data-tip": `${m.kind} #${m.id}: ${m.from} → ${m.to} (click to drop it)` });
-    g.addEventListener("click", (ev) => { ev.stopPropagation(); this.h.message(m, ev); });
-    return g;
+  /** The SVG-to-canvas mapping (viewBox, meet, centred), recomputed after a resize. */
+  fitCanvas() {
+    const w = this.svg.clientWidth, hgt = this.svg.clientHeight, dpr = window.devicePixelRatio || 1;
+    const [bx, by, bw, bh] = this.box;
+    const k = Math.min(w / bw, hgt / bh);
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(hgt * dpr);
+    this.fit = { k, dx: (w - bw * k) / 2 - bx * k, dy: (hgt - bh * k) / 2 - by * k, dpr };
   }
 
-  placeMsg(g, m, t, r) {
-    const [x1, y1] = this.pos.get(m.from), [x2, y2] = this.pos.get(m.to);
-    const span = m.due_ms - m.sent_ms;
-    const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
-    const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
-    const ux = dx / len, uy = dy / len;
-    const d = r + (len - 2 * r) * p;
-    const x = x1 + ux * d - uy * 6, y = y1 + uy * d + ux * 6;
-    attrs(g, { cx: x.toFixed(1), cy: y.toFixed(1) });
+  drawMessages(msgs, t, r) {
+    if (!this.fit) this.fitCanvas();
+    const { k, dx, dy, dpr } = this.fit;
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const drawn = (this.drawn = []);
+    const rad = Math.max(3, 7 * k);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#fff";
+    for (const m of msgs) {
+      const [x1, y1] = this.pos.get(m.from), [x2, y2] = this.pos.get(m.to);
+      const span = m.due_ms - m.sent_ms;
+      const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
+      const ddx = x2 - x1, ddy = y2 - y1, len = Math.hypot(ddx, ddy) || 1;
+      const ux = ddx / len, uy = ddy / len;
+      const d = r + (len - 2 * r) * p;
+      const x = (x1 + ux * d - uy * 6) * k + dx, y = (y1 + uy * d + ux * 6) * k + dy;
+      drawn.push([x, y, m]);
+      ctx.beginPath();
+      ctx.arc(x, y, m.id === this.hovered ? rad * 1.4 : rad, 0, 2 * Math.PI);
+      ctx.fillStyle = `hsl(${hue(m.kind)} 70% 45%)`;
+      ctx.fill();
+      ctx.stroke();
+    }
+  }
+
+  /** The message drawn under the pointer, if any. */
+  messageAt(ev) {
+    const rect = this.canvas.getBoundingClientRect();
+    const px = ev.clientX - rect.left, py = ev.clientY - rect.top;
+    let best = null, bestD = 11 * 11;
+    for (const [x, y, m] of this.drawn) {
+      const d = (x - px) ** 2 + (y - py) ** 2;
+      if (d < bestD) { bestD = d; best = m; }
+    }
+    return best;
+  }
+
+  hover(ev) {
+    const m = this.svg.contains(ev.target) ? this.messageAt(ev) : null;
+    if (!m && this.hovered == null) return;
+    this.hovered = m ? m.id : null;
+    this.svg.style.cursor = m ? "pointer" : "";
+    this.tip.hidden = !m;
+    if (m) {
+      const rect = this.svg.parentNode.getBoundingClientRect();
+      this.tip.textContent = `${m.kind} #${m.id}: ${m.from} → ${m.to} · click to drop it`;
+      this.tip.style.left = `${ev.clientX - rect.left + 12}px`;
+      this.tip.style.top = `${ev.clientY - rect.top + 12}px`;
+    }
+  }
+
+  /** Where message ``id`` is drawn, in page coordinates (for tests and tours). */
+  messagePoint(id) {
+    const hit = this.drawn.find(([, , m]) => m.id === id);
+    if (!hit) return null;
+    const rect = this.canvas.getBoundingClientRect();
+    return [rect.left + hit[0], rect.top + hit[1]];
   }
 
   toggleSelect(id) {

@@ -2,7 +2,7 @@
 // send to delivery (or to the drop), faults and notes marked; clicking one seeks there.
 // Elements are drawn once, relative to a base time, in an SVG that the compositor slides
 // left as time advances (no repaint per frame); it is redrawn when it runs out of room.
-import { s, h, attrs, keyed, hue, fmtMs, lazyTips } from "./dom.js";
+import { s, h, attrs, hue, fmtMs, lazyTips } from "./dom.js";
 
 const FAULTS = new Set(["crash", "restart", "pause", "resume", "cut", "heal", "partition", "drop",
   "link", "network", "skew", "drift", "jump"]);
@@ -19,11 +19,11 @@ export class SpaceTime {
     this.back = s("svg", { class: "st stback" }, this.lanes, this.labels);
     this.bands = s("g", { class: "bands" });
     this.content = s("g", { class: "content" });
-    this.live = s("g", { class: "inflight" });
     this.sheet = s("svg", { class: "st stsheet" }, s("defs", {},
       s("marker", { id: "st-arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" },
-        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.bands, this.content, this.live);
-    this.view = h("div", { class: "stview" }, this.sheet);
+        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.bands, this.content);
+    this.live = h("canvas", { class: "stlive" }); // messages in flight: redrawn every frame
+    this.view = h("div", { class: "stview" }, this.sheet, this.live);
     this.now = h("div", { class: "stnow" });
     box.append(this.back, this.view, this.now);
     lazyTips(box);
@@ -66,20 +66,35 @@ export class SpaceTime {
     }
     this.g = g;
     const laneY = this.laneY;
-    this.build(store, g.k, t0 - this.windowMs * 0.05);
+    // New arrows join the sheet in batches: each batch repaints it, the slide does not.
+    const now = performance.now();
+    if (this.last === -1 || now - this.builtAt > 120) {
+      this.builtAt = now;
+      this.build(store, g.k, t0 - this.windowMs * 0.05);
+    }
     const shift = -(t0 - this.base) * g.k;
     this.sheet.style.transform = `translateX(${shift.toFixed(1)}px)`;
-    // Messages in flight: from their send to where they are now (elements reused by id).
-    const flying = store.messages.filter((m) => laneY.has(m.from) && laneY.has(m.to));
-    keyed(this.live, this.flyEls, flying, (m) => m.id,
-      (m) => s("line", { class: "arrow flying", stroke: `hsl(${hue(m.kind)} 70% 45%)` }),
-      (el, m) => {
-        const span = m.due_ms - m.sent_ms;
-        const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
-        const y1 = laneY.get(m.from);
-        attrs(el, { x1: ((m.sent_ms - this.base) * g.k).toFixed(1), y1, x2: ((Math.min(t, m.due_ms) - this.base) * g.k).toFixed(1),
-          y2: (y1 + (laneY.get(m.to) - y1) * p).toFixed(1) });
-      });
+    // Messages in flight: dashed, from their send to where they are now.
+    const ctx = this.live.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, g.vw, g.hgt);
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1.2;
+    this.flying = [];
+    for (const m of store.messages) {
+      const y1 = laneY.get(m.from), y2 = laneY.get(m.to);
+      if (y1 == null || y2 == null) continue;
+      const span = m.due_ms - m.sent_ms;
+      const p = span > 0 ? Math.max(0, Math.min(1, (t - m.sent_ms) / span)) : 1;
+      const seg = [(m.sent_ms - t0) * g.k, y1, (Math.min(t, m.due_ms) - t0) * g.k, y1 + (y2 - y1) * p, hue(m.kind)];
+      this.flying.push(seg);
+      ctx.strokeStyle = `hsl(${seg[4]} 70% 45%)`;
+      ctx.beginPath();
+      ctx.moveTo(seg[0], seg[1]);
+      ctx.lineTo(seg[2], seg[3]);
+      ctx.stroke();
+    }
     if (this.highlight !== this.shownHighlight) {
       this.content.querySelector(".hl")?.classList.remove("hl");
       this.els.get(this.highlight)?.classList.add("hl");
@@ -97,11 +112,14 @@ export class SpaceTime {
     this.sends = new Map();
     this.last = -1;
     this.content.replaceChildren();
-    this.live.replaceChildren();
-    this.flyEls = new Map();
     this.shownHighlight = null;
     attrs(this.back, { viewBox: `0 0 ${g.w} ${g.hgt}`, width: g.w, height: g.hgt });
     attrs(this.sheet, { width: Math.ceil(3 * g.vw), height: g.hgt });
+    const dpr = window.devicePixelRatio || 1;
+    this.live.width = Math.ceil((g.vw) * dpr);
+    this.live.height = Math.ceil(g.hgt * dpr);
+    this.live.style.width = `${g.vw}px`;
+    this.live.style.height = `${g.hgt}px`;
     this.view.style.left = `${g.left}px`;
     this.lanes.replaceChildren(...store.order.map((id, i) => s("line", { x1: g.left, x2: g.w,
       y1: 14 + (i + 0.5) * g.lane, y2: 14 + (i + 0.5) * g.lane })));
@@ -226,7 +244,9 @@ export class SpaceTime {
       this.lanes.cloneNode(true), this.labels.cloneNode(true),
       s("g", { "clip-path": "url(#st-export-clip)" },
         s("g", { transform: `translate(${shift.toFixed(1)},0)` }, this.sheet.querySelector("defs").cloneNode(true),
-          this.bands.cloneNode(true), this.content.cloneNode(true), this.live.cloneNode(true))));
+          this.bands.cloneNode(true), this.content.cloneNode(true))),
+        s("g", { transform: `translate(${left},0)`, class: "inflight" }, (this.flying || []).map(([x1, y1, x2, y2, hu]) =>
+          s("line", { class: "arrow flying", x1, y1, x2, y2, stroke: `hsl(${hu} 70% 45%)` }))));
     return new XMLSerializer().serializeToString(doc);
   }
 }

@@ -278,10 +278,17 @@ def test_drop_a_message_in_flight(open_page, server):
                            "window.playground.store.messages.length > 0")
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
-    message = page.locator(".msg").first
-    mid = message.get_attribute("data-msg-id")
-    message.click()
-    expect(page.locator(f'.msg[data-msg-id="{mid}"]')).to_have_count(0)
+    for _ in range(50):  # step until a message is on the wire
+        if page.evaluate("window.playground.store.messages.length"):
+            break
+        seq = page.evaluate("window.playground.store.seq")
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function(f"() => window.playground.store.seq > {seq}")
+    mid = page.evaluate("window.playground.store.messages[0].id")
+    page.wait_for_function(f"() => window.playground.cluster.messagePoint({mid})")
+    x, y = page.evaluate(f"window.playground.cluster.messagePoint({mid})")
+    page.mouse.click(x, y)
+    page.wait_for_function(f"() => !window.playground.store.messages.some(m => m.id === {mid})")
     expect(page.locator("#log")).to_contain_text("dropped by user")
 
 
