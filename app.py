@@ -6,6 +6,7 @@ process, so several processes sit behind a proxy with sticky sessions and share 
 audience through Redis (``MESSAGE_QUEUE``). See docs/deployment.md.
 
 Environment: ``HOST`` (127.0.0.1), ``PORT`` (5000), ``MESSAGE_QUEUE`` (redis://...),
+``SEND_BUFFER_BYTES`` (the kernel send buffer of each connection, 128 KiB),
 ``PLAYGROUND_ASYNC=threading`` (Werkzeug's threaded server instead of eventlet, for
 debugging), and any ``PLAYGROUND_<SETTING>`` of ``playground.DEFAULTS``.
 """
@@ -37,9 +38,14 @@ def main() -> None:
     import eventlet.wsgi
 
     listener = eventlet.listen((host, port))
+    # Accepted connections inherit both options from the listening socket on Linux.
     # Frames are small and frequent: send each at once instead of waiting to coalesce.
-    # Accepted connections inherit the option from the listening socket on Linux.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # A bounded kernel send buffer, so a client that stops reading backs up into the
+    # server's per-client queue, where stale frames are skipped (playground.web.fanout),
+    # instead of into megabytes of old frames held by the kernel.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                        int(os.environ.get("SEND_BUFFER_BYTES", 128 * 1024)))
     logging.getLogger("playground").info("serving on http://%s:%d", host, port)
     eventlet.wsgi.server(listener, app, log_output=False, max_size=10_000)
 

@@ -33,9 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.web.serve import Client, start_server, stop  # noqa: E402
+from tests.web.serve import ACTION, Client, RawClient, start_server, stop  # noqa: E402
 
-ACTION = {"type": "link", "from": "n1", "to": "n2", "loss": 0}
 
 
 def pct(values: list, p: float) -> float:
@@ -90,133 +89,88 @@ def session(url: str, scenario, speed=1) -> tuple[Driver, dict]:
     return client, ids
 
 
-def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int) -> dict:
+def _drive_many(url: str, sessions: list, seconds: float, out) -> None:
+    """Drive sessions from one thread: an action every 0.5 s each; report latencies."""
+    import selectors
+
+    host, port = url.split("//")[1].split(":")
+    drivers = [RawClient(host, int(port), sid, token) for sid, token in sessions]
+    sel = selectors.DefaultSelector()
+    for d in drivers:
+        sel.register(d.sock, selectors.EVENT_READ, d)
+    start = time.monotonic() + 1.0
+    pending = {}  # driver index -> (ack id, sent time)
+    next_at = [start + 0.5 * i / len(drivers) for i in range(len(drivers))]
+    waiting = {}  # driver index -> (command time µs, sent time)
+    samples = []
+    end = start + seconds
+    while True:
+        now = time.monotonic()
+        if now >= end and not waiting and not pending:
+            break
+        if now >= end + 5:
+            break
+        for k, d in enumerate(drivers):
+            if k not in pending and k not in waiting and now >= next_at[k] and now < end:
+                ids = {"session": d.session_id, "token": d.token}
+                pending[k] = (d.send("act", {**ids, "action": ACTION}), now)
+                next_at[k] = now + 0.5
+            if k in pending and pending[k][0] in d.acks:
+                ack_id, sent = pending.pop(k)
+                answer = d.acks.pop(ack_id)
+                if answer.get("ok"):
+                    waiting[k] = (round(answer["at_ms"] * 1000), sent)
+            if k in waiting and waiting[k][0] in d.commands:
+                at_us, sent = waiting.pop(k)
+                samples.append((d.commands[at_us] - sent) * 1000)
+        for key, _ in sel.select(timeout=0.002):
+            key.data.feed(time.monotonic())
+    for d in drivers:
+        d.sock.close()
+    out.put((samples, [x for d in drivers for x in d.sizes],
+             sum(len(d.seqs) for d in drivers)))
+
+
+def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int,
+            procs: int = 1) -> dict:
     """Action -> first frame showing it, with n_sessions playing at once."""
-    drivers = [session(url, scenario) for _ in range(n_sessions)]
-    for client, ids in drivers:
-        client.call("control", {**ids, "op": "play"})
-    time.sleep(1.0)
-    samples: list[float] = []
-    lock = threading.Lock()
-
-    def drive(client: Driver, ids: dict) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            sent = time.monotonic()
-            answer = client.call("act", {**ids, "action": ACTION})
-            if not answer["ok"]:
-                raise SystemExit(f"act failed: {answer['error']}")
-            got = client.arrival(round(answer["at_ms"] * 1000), 5.0)
-            if got is not None:
-                with lock:
-                    samples.append((got - sent) * 1000)
-            time.sleep(max(0.0, 0.5 - (time.monotonic() - sent)))
-
-    threads = [threading.Thread(target=drive, args=d) for d in drivers]
+    setup = Client(url)
+    sessions = []
+    for _ in range(n_sessions):
+        made = setup.call("create", {"scenario": long_run(scenario)})
+        if not made["ok"]:
+            raise SystemExit(f"create failed: {made['error']}")
+        sessions.append((made["session"], made["token"]))
+        setup.call("control", {"session": made["session"], "token": made["token"],
+                               "op": "play"})
+    setup.close()
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    workers = [ctx.Process(target=_drive_many, args=(url, sessions[i::procs], seconds, out))
+               for i in range(procs) if sessions[i::procs]]
     cpu0 = _cpu_seconds(server_pid)
     t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    cpu = (_cpu_seconds(server_pid) - cpu0) / (time.monotonic() - t0)
-    sizes = [x for client, _ in drivers for x in client.sizes]
-    full_sizes = [x for client, _ in drivers for x in client.full_sizes]
-    for client, _ in drivers:
-        client.close()
+    for w in workers:
+        w.start()
+    samples, sizes, frames = [], [], 0
+    for _ in workers:
+        got = out.get(timeout=seconds + 60)
+        samples += got[0]
+        sizes += got[1]
+        frames += got[2]
+    for w in workers:
+        w.join(10)
+    wall = time.monotonic() - t0
+    cpu = (_cpu_seconds(server_pid) - cpu0) / wall
     return {"sessions": n_sessions, "samples": len(samples),
             "server_cpu_percent": round(100 * cpu),
+            "frames_per_s_per_session": round(frames / n_sessions / (seconds + 1), 1),
             "p50_ms": round(pct(samples, 50), 1) if samples else None,
             "p99_ms": round(pct(samples, 99), 1) if samples else None,
             "max_ms": round(max(samples), 1) if samples else None,
-            "delta_frame_bytes": {"median": statistics.median(sizes) if sizes else None,
-                                  "p90": pct(sizes, 90) if sizes else None,
-                                  "max": max(sizes) if sizes else None,
-                                  "count": len(sizes)},
-            "full_frame_bytes_median": statistics.median(full_sizes) if full_sizes else None}
-
-
-def _ws_frame(text: str) -> bytes:
-    """One masked client-to-server websocket text frame."""
-    import os as _os
-
-    data = text.encode()
-    mask = _os.urandom(4)
-    n = len(data)
-    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-class _Watcher:
-    """A minimal Engine.IO websocket watcher: reads frames, keeps their seq and arrival."""
-
-    def __init__(self, host: str, port: int, session_id: str):
-        import base64
-        import os as _os
-        import socket
-
-        self.sock = socket.create_connection((host, port))
-        key = base64.b64encode(_os.urandom(16)).decode()
-        self.sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                           f"Host: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self.buf += self.sock.recv(65536)
-        self.buf = self.buf[self.buf.index(b"\r\n\r\n") + 4:]
-        self.session_id = session_id
-        self.state = "open"
-        self.seqs: list[int] = []
-        self.times: list[float] = []
-        self.parse(time.monotonic())  # the open packet may have come with the handshake
-
-    def feed(self, now: float) -> None:
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-        self.parse(now)
-
-    def parse(self, now: float) -> None:
-        buf = self.buf
-        pos = 0
-        while len(buf) - pos >= 2:
-            n = buf[pos + 1] & 0x7F
-            head = 2
-            if n == 126:
-                if len(buf) - pos < 4:
-                    break
-                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
-                head = 4
-            elif n == 127:
-                if len(buf) - pos < 10:
-                    break
-                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
-                head = 10
-            if len(buf) - pos < head + n:
-                break
-            self.message(buf[pos + head:pos + head + min(n, 120)], now)
-            pos += head + n
-        self.buf = buf[pos:]
-
-    def message(self, start: bytes, now: float) -> None:
-        if start.startswith(b'42["frame"'):
-            i = start.find(b'"seq":')
-            j = i + 6
-            while start[j:j + 1].isdigit():
-                j += 1
-            self.seqs.append(int(start[i + 6:j]))
-            self.times.append(now)
-        elif start == b"2":
-            self.sock.sendall(_ws_frame("3"))
-        elif start.startswith(b"0{") and self.state == "open":
-            self.sock.sendall(_ws_frame("40"))
-            self.state = "connecting"
-        elif start.startswith(b"40") and self.state == "connecting":
-            self.sock.sendall(_ws_frame('420["join",' + json.dumps({"session": self.session_id})
-                                        + "]"))
-            self.state = "joined"
+            "frame_bytes": {"median": statistics.median(sizes) if sizes else None,
+                            "p90": pct(sizes, 90) if sizes else None,
+                            "max": max(sizes) if sizes else None, "count": len(sizes)}}
 
 
 def _watch_many(url: str, session_id: str, n: int, seconds: float, ready, go, out) -> None:
@@ -224,7 +178,7 @@ def _watch_many(url: str, session_id: str, n: int, seconds: float, ready, go, ou
     import selectors
 
     host, port = url.split("//")[1].split(":")
-    watchers = [_Watcher(host, int(port), session_id) for _ in range(n)]
+    watchers = [RawClient(host, int(port), session_id) for _ in range(n)]
     sel = selectors.DefaultSelector()
     for w in watchers:
         sel.register(w.sock, selectors.EVENT_READ, w)

@@ -119,3 +119,47 @@ def test_malformed_payloads_are_answered_while_the_session_streams(server, clien
     watcher.take()
     time.sleep(0.5)
     assert len(watcher.take()) >= 10  # still streaming
+
+
+def test_a_client_that_stops_reading_skips_stale_frames(server, clients):
+    """Real back-pressure: a watcher whose socket is not read falls behind; the others
+    keep their frame rate, and when it reads again it gets a full frame of the present
+    rather than the seconds of frames it missed."""
+    from urllib.parse import urlparse
+
+    from tests.web.serve import RawClient
+
+    lecturer, fast = clients(), clients()
+    made = lecturer.call("create", {"scenario": {**SCENARIO, "duration_ms": 3_600_000}})
+    ids = {"session": made["session"], "token": made["token"]}
+    lecturer.call("join", ids)
+    fast.call("join", {"session": made["session"]})
+    address = urlparse(server)
+    slow = RawClient(address.hostname, address.port, made["session"], rcvbuf=4096)
+    try:
+        slow.sock.settimeout(2)
+        while not slow.seqs:  # connected and joined
+            slow.feed(time.monotonic())
+        lecturer.call("control", {**ids, "op": "speed", "value": 10})  # big frames
+        lecturer.call("control", {**ids, "op": "play"})
+        fast.take()
+        time.sleep(4.0)  # the slow client reads nothing meanwhile
+        during = fast.take()
+        assert len(during) >= 80, len(during)  # ≥ 20 frames/s: nobody waits for it
+        slow.sock.settimeout(0.2)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            try:
+                slow.feed(time.monotonic())
+            except (TimeoutError, OSError):
+                pass
+        newest = fast.take()[-1]["seq"]
+        jumps = [i for i in range(1, len(slow.seqs)) if slow.seqs[i] != slow.seqs[i - 1] + 1]
+        assert jumps, "the slow client was sent every frame"
+        assert all(slow.fulls[i] for i in jumps)  # it resumes with a full frame each time
+        skipped = sum(slow.seqs[i] - slow.seqs[i - 1] - 1 for i in jumps)
+        assert skipped >= 30, skipped  # over a second of stale frames never sent
+        assert newest - slow.seqs[-1] <= 3  # and it ends up current
+    finally:
+        lecturer.call("control", {**ids, "op": "pause"})
+        slow.sock.close()
