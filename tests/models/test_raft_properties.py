@@ -1,0 +1,108 @@
+"""Random fault schedules against Raft: the correct model never breaks, each broken variant does.
+
+Every schedule comes from ``playground.engine.faults.random_schedule`` over the servers
+only (the client and the storage are never crashed): crashes and restarts, pauses,
+one- and two-way cuts, partitions (which may also separate the client), clock skew and
+drift, then a settle phase that repairs everything. Runs are short (3 s simulated, 3 to
+5 servers, fast elections) so that hundreds fit in a few seconds.
+
+Each broken variant is searched for, not scripted: seeds are tried in order until an
+invariant fires, and the test asserts it happens within ``SEARCH_LIMIT[variant]``
+schedules. The Figure 8 bug needs a rare interleaving (a leader must commit an old entry
+by counting, then lose leadership before any entry of its own term spreads), so its
+search uses more faults, a busier client and a larger budget.
+"""
+
+from __future__ import annotations
+
+from playground.engine.faults import random_schedule
+from playground.scenarios import run
+from playground.scenarios.schema import validate
+
+SAFE_RUNS = 500
+KINDS = ("crash", "pause", "cut", "partition", "skew", "drift", "heal")
+SEARCH_LIMIT = {  # schedules each broken variant may take to be caught
+    "multiple_votes_per_term": 20,
+    "fencing": 60,
+    "skip_prev_log_term_check": 150,
+    "commit_old_terms_by_count": 600,
+}
+
+
+def scenario(seed, variant=None, *, nodes=None, duration_ms=3000, faults=8, kinds=KINDS,
+             client_in_partitions=False, params=None, network=None):
+    nodes = nodes or 3 + seed % 3
+    servers = [f"n{i}" for i in range(1, nodes + 1)]
+    commands = random_schedule(seed, servers, duration_ms, faults=faults, kinds=kinds,
+                               all_nodes=servers + (["client"] if client_in_partitions else []))
+    return validate({
+        "model": "raft", "seed": seed, "nodes": nodes, "duration_ms": duration_ms,
+        "variant": variant or {}, "commands": commands,
+        "network": network or {"latency_ms": [5, 20]},
+        "params": params or {"election_timeout_ms": [100, 200], "heartbeat_ms": 40,
+                             "requests_per_second": 20, "storage_write_ms": 100},
+    })
+
+
+def fired(scn):
+    sim, report = run(scn)
+    return sorted({v.invariant for v in sim.violations}), report["metrics"]
+
+
+def test_no_invariant_breaks_under_random_faults():
+    committed = elections = truncated = 0
+    for seed in range(SAFE_RUNS):
+        variant = {"prevote": seed % 4 == 1, "check_quorum": seed % 4 == 2}
+        found, metrics = fired(scenario(seed, variant, client_in_partitions=seed % 2 == 0))
+        assert found == [], f"seed {seed} {variant}: {found}"
+        committed += metrics["committed_entries"]
+        elections += metrics["elections"]
+        truncated += metrics["truncated_entries"]
+    # The faults did bite: leaders changed, logs were repaired, and work was committed.
+    assert elections > 2 * SAFE_RUNS and truncated > 0 and committed > 20 * SAFE_RUNS
+
+
+def first_caught(make, limit):
+    for seed in range(limit):
+        found, _ = fired(make(seed))
+        if found:
+            return seed, found
+    return None, []
+
+
+def test_multiple_votes_per_term_is_caught_by_election_safety():
+    seed, found = first_caught(
+        lambda s: scenario(s, {"multiple_votes_per_term": True}),
+        SEARCH_LIMIT["multiple_votes_per_term"])
+    assert seed is not None and "election_safety" in found
+
+
+def test_fencing_off_is_caught_by_the_fencing_invariant():
+    seed, found = first_caught(
+        lambda s: scenario(s, {"fencing": False}, kinds=("crash", "pause", "partition",
+                                                         "heal")),
+        SEARCH_LIMIT["fencing"])
+    assert seed is not None and found == ["fencing"]
+
+
+def test_skipping_the_prev_log_term_check_is_caught_by_log_matching():
+    seed, found = first_caught(
+        lambda s: scenario(s, {"skip_prev_log_term_check": True},
+                           kinds=("crash", "pause", "partition", "heal"),
+                           client_in_partitions=True,
+                           params={"election_timeout_ms": [100, 200], "heartbeat_ms": 40,
+                                   "requests_per_second": 50, "storage_write_ms": 100}),
+        SEARCH_LIMIT["skip_prev_log_term_check"])
+    assert seed is not None and "log_matching" in found
+
+
+def test_committing_old_terms_by_count_is_caught_by_leader_completeness():
+    seed, found = first_caught(
+        lambda s: scenario(s, {"commit_old_terms_by_count": True}, nodes=3,
+                           duration_ms=2000, faults=30, kinds=("crash", "partition"),
+                           client_in_partitions=True, network={"latency_ms": [5, 15]},
+                           params={"election_timeout_ms": [50, 100], "heartbeat_ms": 20,
+                                   "requests_per_second": 60,
+                                   "max_entries_per_append": 1}),
+        SEARCH_LIMIT["commit_old_terms_by_count"])
+    assert seed is not None and "leader_completeness" in found
