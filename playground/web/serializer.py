@@ -105,6 +105,24 @@ def events(trace, start: int, end: int, limit: int) -> tuple[list, int]:
     return [compact(first + j, rec) for j, rec in enumerate(trace[first:end])], first - start
 
 
+def _touched(trace, start: int, end: int) -> set | None:
+    """The nodes named by records ``start``..``end``: only their entries can have changed.
+
+    A node's state, timers, status and clock change only in a handler run on that node
+    (its ``deliver``, ``timer`` or ``start`` record) or by a command naming it; a command
+    that names no node (a client request routed by the model) could touch any, so then
+    the answer is None: all of them.
+    """
+    touched = set()
+    for _time, kind, node, _cause, _data in trace[start:end]:
+        if node is None:
+            if kind == "command":
+                return None
+            continue
+        touched.add(node)
+    return touched
+
+
 def node_delta(old: dict | None, new: dict) -> dict | None:
     """The fields of a node entry that changed (``summary`` by key); None if nothing did."""
     if old is None:
@@ -174,11 +192,19 @@ class FrameBuilder:
         t_ms = _ms(sim.now)
         frame = ({"session": self.session_id, "seq": self.seq, "full": True, "t_ms": t_ms}
                  if full else {"seq": self.seq, "t_ms": t_ms})
-        nodes = [node_entry(sim, nid) for nid in sim.node_ids]
+        end = len(sim.trace)
+        touched = None if full or end < self._trace_end else _touched(sim.trace,
+                                                                      self._trace_end, end)
+        if touched is None:
+            nodes = [node_entry(sim, nid) for nid in sim.node_ids]
+        else:
+            nodes = [node_entry(sim, nid) if nid in touched else self._nodes[nid]
+                     for nid in sim.node_ids]
         if full:
             frame["nodes"] = with_clocks(nodes, t_ms)
         else:
-            changed = [node_delta(self._nodes.get(n["id"]), n) for n in nodes]
+            changed = [node_delta(self._nodes.get(n["id"]), n) for n in nodes
+                       if touched is None or n["id"] in touched]
             changed = [{**n, "clock_ms": _clock(self._nodes[n["id"]], n, t_ms)}
                        if "offset_ms" in n or "rate" in n else n
                        for n in changed if n is not None]
@@ -189,7 +215,6 @@ class FrameBuilder:
         if full or in_flight != self._messages:
             frame["messages"] = in_flight
         self._messages = in_flight
-        end = len(sim.trace)
         if full or end < self._trace_end:
             frame["events"], skipped = events(sim.trace, 0, end, FULL_EVENTS)
         else:

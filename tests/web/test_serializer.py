@@ -30,6 +30,7 @@ def test_merged_deltas_equal_a_full_frame_at_every_moment():
                                       {"at_ms": 900, "type": "cut", "from": "n1", "to": "n3"},
                                       {"at_ms": 1200, "type": "skew", "node": "n4",
                                        "offset_ms": 250},
+                                      {"at_ms": 1400, "type": "poke", "node": "n4"},
                                       {"at_ms": 1500, "type": "restart", "node": "n2"}]})
     sim = build(scenario)
     history = History(sim)
