@@ -59,7 +59,9 @@ export class Controls {
   render(t, dirty) {
     const st = this.app.store;
     const dur = st.duration_ms || 1;
-    $("play").disabled = st.playing || !this.app.canControl;
+    const ended = st.duration_ms > 0 && st.t_ms >= st.duration_ms;
+    $("play").disabled = st.playing || ended || !this.app.canControl;
+    $("play").title = ended ? "The run has reached its end: drag the timeline back to replay" : "Run the simulation (space)";
     $("pause").disabled = !st.playing || !this.app.canControl;
     const scrub = $("scrub");
     if (scrub.max !== String(dur)) scrub.max = String(dur);

@@ -12,6 +12,7 @@ import { Side } from "./side.js";
 const boot = JSON.parse(document.getElementById("boot").textContent || "{}");
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
+const DEFAULT_PRESET = "raft-election";
 
 class App {
   constructor() {
@@ -56,9 +57,9 @@ class App {
   }
 
   async start() {
-    this.loadCatalogue();
+    const catalogue = this.loadCatalogue();
     if (boot.watch) return this.open(boot.watch, null);
-    const source = boot.share || params.get("preset") || (await this.defaultPreset());
+    const source = boot.share || params.get("preset") || (await catalogue, this.defaultPreset());
     if (!source) return this.toast("no preset to start with", true);
     await this.create(source, !!boot.share);
   }
@@ -66,15 +67,19 @@ class App {
   async loadCatalogue() {
     const [presets, models] = await Promise.all([getJSON("/api/presets"), getJSON("/api/models")]);
     this.presets = presets || [];
-    this.models = models || {};
+    Object.assign(this.models, models || {});
     this.actions.fillPresets();
-    if (this.scenario) this.actions.modelChanged();
+    if (this.scenario) {
+      this.actions.modelChanged();
+      this.side.scenarioChanged();
+    }
   }
 
-  async defaultPreset() {
-    const list = (await getJSON("/api/presets")) || [];
-    const raft = list.find((p) => p.model === "raft");
-    return (raft || list[0] || {}).name;
+  /** The landing scenario: a Raft election, or else the first preset there is. */
+  defaultPreset() {
+    const list = this.presets;
+    const pick = list.find((p) => p.name === DEFAULT_PRESET) || list.find((p) => p.model === "raft") || list[0];
+    return pick?.name;
   }
 
   /** Start a new session from a preset name, share string or scenario object, and join it. */
@@ -90,6 +95,7 @@ class App {
 
   async open(session, token) {
     this.store.reset();
+    this.failed(null);
     this.dirty.add("full");
     const res = await this.conn.join(session, token);
     if (!res.ok) return this.toast(`Could not join: ${res.error}`, true);
@@ -134,12 +140,16 @@ class App {
     for (const k of this.store.apply(f)) this.dirty.add(k);
     if (f.share_url) this.links.share = abs(f.share_url);
     if (f.scenario) this.setScenario(f.scenario);
-    if (f.failure) this.failed(f.failure);
+    if (f.failure !== undefined) this.failed(f.failure);
     if (f.caption !== undefined) this.controls.captionChanged(f.caption);
   }
 
+  /** The session's simulation raised: say so, with the link that reproduces it. */
   failed(failure) {
-    this.toast(`The simulation failed: ${failure.error}. Replay it from ${abs(failure.replay_url)}`, true);
+    $("failure").hidden = !failure;
+    if (!failure) return;
+    $("failure-text").textContent = `The simulation failed at ${failure.at_ms} ms: ${failure.error}`;
+    $("replay").href = abs(failure.replay_url);
   }
 
   control(op, value) {

@@ -308,3 +308,34 @@ def test_violation_banner_jumps_to_the_violation(open_page, server):
     page.get_by_role("button", name="Jump to violation").click()
     page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
     expect(page.locator("#spacetime .violation").first).to_be_attached()
+
+
+def test_25_nodes_and_200_messages_keep_drawing(open_page, server):
+    """Frame rate and script time per frame with 25 nodes and about 200 messages in flight.
+
+    The bound is loose (a shared, GPU-less test machine); it catches a view that stops
+    reusing elements or repaints everything each frame (a few frames per second)."""
+    page = open_page(raft_path(server, nodes=23, duration_ms=60_000,
+                               network={"latency_ms": [120, 160]}))
+    play(page, "1")
+    page.wait_for_function("() => window.playground.store.messages.length >= 150", timeout=30_000)
+    stats = page.evaluate("""() => new Promise((done) => {
+        const app = window.playground, times = [], gaps = [], flying = [];
+        const render = app.cluster.render.bind(app.cluster);
+        app.cluster.render = (...a) => { const t = performance.now(); render(...a);
+                                         times.push(performance.now() - t); };
+        let last = performance.now(); const start = last;
+        requestAnimationFrame(function tick(now) {
+            gaps.push(now - last); last = now; flying.push(app.store.messages.length);
+            if (now - start < 3000) requestAnimationFrame(tick);
+            else {
+                const med = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+                done({fps: gaps.length / 3, frame_p50: med(gaps), ring_ms_p50: med(times),
+                      flying_p50: med(flying), nodes: app.store.order.length});
+            }
+        });
+    })""")
+    print(stats)
+    assert stats["nodes"] == 25 and stats["flying_p50"] >= 150
+    assert stats["ring_ms_p50"] < 12, stats
+    assert stats["frame_p50"] < 125, stats

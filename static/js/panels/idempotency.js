@@ -1,6 +1,6 @@
 // Idempotency keys: the key store beside the ledger, so a duplicate charge stands out.
 import { h, fill } from "../dom.js";
-import { table, section, pairs } from "./generic.js";
+import { table, section } from "./generic.js";
 
 export function render(el, store) {
   const p = store.panel || {};

@@ -1,6 +1,6 @@
 // Two-phase commit: transactions with every participant's vote and outcome, row locks
 // with how long each has been held, waiting work, and commits per second.
-import { h, s, fmtMs, fmtValue, fill } from "../dom.js";
+import { h, s, fmtMs, fill } from "../dom.js";
 import { table, section } from "./generic.js";
 
 export function render(el, store, t) {
