@@ -1,0 +1,95 @@
+"""Raft benchmark: simulated seconds per wall second, and the cost per message as clusters grow.
+
+    python benchmarks/raft_scaling.py [--seconds 1000] [--scale-seconds 60] [--repeat 3]
+
+Prints figures, asserts nothing. Three parts, all measured in this one process:
+
+1. ``raft-bench`` (5 servers, 10-15 ms RPCs, 100-200 ms election timeout, 50 ms
+   heartbeats, a client request every 100 ms, one entry per AppendEntries, no faults) run
+   for ``--seconds`` simulated seconds with every invariant checked: simulated seconds per
+   wall second, events and messages per wall second.
+2. What ``python -m playground run raft-bench --until SECONDS --json`` spends besides the
+   run: the trace SHA-256 over every record, and the report.
+3. The same workload with 5, 9, 15, 25 and 51 servers: wall time per delivered message
+   and its ratio to the 5-server figure.
+
+Wall times are the best of ``--repeat`` runs (the machine is shared; the best run is the
+least disturbed one); CPU times are shown beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playground.engine import trace as T  # noqa: E402
+from playground.scenarios import build, presets, report  # noqa: E402
+from playground.scenarios.schema import validate  # noqa: E402
+
+SIZES = (5, 9, 15, 25, 51)
+
+
+def timed_run(scenario: dict, seconds: float, repeat: int):
+    """(best wall s, best cpu s, sim) of running ``scenario`` for ``seconds``."""
+    best_wall = best_cpu = float("inf")
+    sim = None
+    for _ in range(repeat):
+        sim = build(scenario)
+        wall, cpu = time.perf_counter(), time.process_time()
+        sim.run_until(int(seconds * 1_000_000))
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall, best_cpu, sim
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=1000.0,
+                        help="simulated seconds of raft-bench (default 1000)")
+    parser.add_argument("--scale-seconds", type=float, default=60.0,
+                        help="simulated seconds per cluster size (default 60)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best kept)")
+    args = parser.parse_args()
+    bench = presets()["raft-bench"]
+
+    wall, cpu, sim = timed_run(bench, args.seconds, args.repeat)
+    print(f"raft-bench, {args.seconds:g} simulated s, every invariant checked:")
+    print(f"  run          {wall:7.3f} s wall ({cpu:.3f} s cpu)  "
+          f"{args.seconds / wall:7.0f} simulated s per wall s")
+    print(f"  events       {sim.events:9d}  ({sim.events / wall:,.0f} per wall s, "
+          f"{wall / sim.events * 1e6:.2f} µs each)")
+    print(f"  messages     {sim.delivered:9d} delivered ({sim.delivered / args.seconds:.0f} "
+          f"per simulated s); trace records {len(sim.trace)}")
+    print(f"  violations   {len(sim.violations)}")
+
+    t = time.perf_counter()
+    T.sha256(sim.trace)
+    hashing = time.perf_counter() - t
+    t = time.perf_counter()
+    report(bench, sim)  # includes a second hash: subtract it
+    reporting = max(0.0, time.perf_counter() - t - hashing)
+    total = wall + hashing + reporting
+    print(f"  CLI --json extras: trace SHA-256 {hashing:.3f} s, rest of the report "
+          f"{reporting:.3f} s; run + report {total:.3f} s "
+          f"(hash = {100 * hashing / total:.0f}% of it; plus interpreter start and imports)")
+
+    print(f"\ncluster size, {args.scale_seconds:g} simulated s each (same workload):")
+    print("  servers  messages   µs/message (wall)  µs/message (cpu)  ratio to 5")
+    base = None
+    for n in SIZES:
+        scenario = validate({**{k: v for k, v in bench.items()
+                                if k not in ("name", "expected", "title", "description",
+                                             "narrative", "claims")}, "nodes": n})
+        wall, cpu, sim = timed_run(scenario, args.scale_seconds, args.repeat)
+        per = wall / sim.delivered * 1e6
+        base = base or per
+        print(f"  {n:7d}  {sim.delivered:8d}   {per:17.2f}  {cpu / sim.delivered * 1e6:16.2f}"
+              f"  {per / base:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
