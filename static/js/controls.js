@@ -65,6 +65,7 @@ export class Controls {
     $("pause").disabled = !st.playing || !this.app.canControl;
     const scrub = $("scrub");
     if (scrub.max !== String(dur)) scrub.max = String(dur);
+    scrub.disabled = !this.app.canControl;
     if (!this.dragging && !this.seeking) scrub.value = String(t);
     scrub.style.setProperty("--frontier", `${(100 * st.frontier_ms) / dur}%`);
     $("clock").textContent = `${fmtMs(t)} / ${fmtMs(st.frontier_ms)} / ${fmtMs(st.duration_ms)}`;
@@ -103,14 +104,14 @@ export class Controls {
     }
   }
 
-  /** Move to the next or previous caption: seek if recorded, otherwise play up to it. */
+  /** Move to the next or previous caption: seek if recorded, otherwise run up to it. */
   caption(dir) {
     const t = this.app.store.t_ms;
     const list = this.captions;
     const c = dir > 0 ? list.find((x) => x.at_ms > t + 0.001) : [...list].reverse().find((x) => x.at_ms < t - 0.001);
     if (!c) return this.app.toast(dir > 0 ? "no later caption" : "no earlier caption");
     if (c.at_ms <= this.app.store.frontier_ms) this.seek(c.at_ms);
-    else this.app.control("play");
+    else this.app.control("step", Math.min(60000, Math.max(0.001, c.at_ms - t)));
   }
 
   stepBack() {
@@ -147,6 +148,7 @@ export class Controls {
       "?": () => this.help(),
       Escape: () => { this.help(false); this.app.actions.closeMenu(); },
       l: () => this.setLecture(!document.body.classList.contains("lecture")),
+      L: () => this.setLecture(!document.body.classList.contains("lecture")),
     }[k];
     const speed = SPEEDS.find(([key]) => key === k);
     if (run) {

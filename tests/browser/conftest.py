@@ -111,7 +111,7 @@ def open_page(server, browser):
     made = []
 
     def open_(path: str, **context_args):
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, **context_args)
+        context = browser.new_context(**{"viewport": {"width": 1440, "height": 900}, **context_args})
         watch = Watch(server)
         context.route("**/*", watch.route)
         page = context.new_page()

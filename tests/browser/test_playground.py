@@ -339,3 +339,31 @@ def test_25_nodes_and_200_messages_keep_drawing(open_page, server):
     assert stats["nodes"] == 25 and stats["flying_p50"] >= 150
     assert stats["ring_ms_p50"] < 12, stats
     assert stats["frame_p50"] < 125, stats
+
+
+def test_presenter_keys_walk_the_captions(open_page, server):
+    presets = [p for p in get_json(server, "/api/presets") if p["model"] == "raft"]
+    if not presets:
+        pytest.skip("the raft model is not registered in this build")
+    path = get_json(server, f"/api/share?scenario={presets[0]['name']}")["share_url"]
+    scenario = share.decode(path[len("/s/"):])
+    captions = sorted(c["at_ms"] for c in scenario.get("narrative", []) if c["at_ms"] > 0)
+    if not captions:
+        pytest.skip(f"{presets[0]['name']} has no caption after 0 ms")
+    page = open_page(path)
+    page.wait_for_selector("[data-node-id]")
+    page.keyboard.press("PageDown")
+    page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {captions[0]}) < 0.01")
+    expect(page.locator("#caption")).to_be_visible()
+    page.keyboard.press("PageUp")
+    page.wait_for_function("() => window.playground.store.t_ms < " + str(captions[0]))
+
+
+def test_embed_shows_only_the_stage(open_page, server):
+    presenter = open_page(raft_path(server))
+    watch_url = presenter.locator("#watch").get_attribute("data-url")
+    embedded = open_page(watch_url[len(server):] + "?embed=1", viewport={"width": 800, "height": 450})
+    embedded.wait_for_selector("[data-node-id]")
+    expect(embedded.locator("header.top")).to_be_hidden()
+    expect(embedded.locator("#side")).to_be_hidden()
+    expect(embedded.locator("#cluster")).to_be_visible()
