@@ -127,8 +127,8 @@ def _drive_many(url: str, sessions: list, seconds: float, out) -> None:
             key.data.feed(time.monotonic())
     for d in drivers:
         d.sock.close()
-    out.put((samples, [x for d in drivers for x in d.sizes],
-             sum(len(d.seqs) for d in drivers)))
+    in_window = sum(1 for d in drivers for t in d.times if start <= t < end)
+    out.put((samples, [x for d in drivers for x in d.sizes], in_window))
 
 
 def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int,
@@ -149,6 +149,7 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
     workers = [ctx.Process(target=_drive_many, args=(url, sessions[i::procs], seconds, out))
                for i in range(procs) if sessions[i::procs]]
     cpu0 = _cpu_seconds(server_pid)
+    machine = _machine_busy()
     t0 = time.monotonic()
     for w in workers:
         w.start()
@@ -164,7 +165,8 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
     cpu = (_cpu_seconds(server_pid) - cpu0) / wall
     return {"sessions": n_sessions, "samples": len(samples),
             "server_cpu_percent": round(100 * cpu),
-            "frames_per_s_per_session": round(frames / n_sessions / (seconds + 1), 1),
+            "machine_busy_percent": _busy_since(machine),
+            "frames_per_s_per_session": round(frames / n_sessions / seconds, 1),
             "p50_ms": round(pct(samples, 50), 1) if samples else None,
             "p99_ms": round(pct(samples, 99), 1) if samples else None,
             "max_ms": round(max(samples), 1) if samples else None,
@@ -206,6 +208,18 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU so far (Linux /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_since(mark: tuple[int, int]) -> int:
+    busy, total = _machine_busy()
+    return round(100 * (busy - mark[0]) / max(1, total - mark[1]))
+
+
 def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
            server_pid: int) -> dict:
     driver, ids = session(url, scenario)
@@ -220,6 +234,7 @@ def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
         ready.get(timeout=60)
     time.sleep(1.0 + n_watchers / 200)  # let every watcher join
     cpu0 = _cpu_seconds(server_pid)
+    machine = _machine_busy()
     driver.call("control", {**ids, "op": "play"})
     driver.take()
     t0 = time.monotonic()
@@ -259,6 +274,7 @@ def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
             lag_growth.append((statistics.mean(late) - statistics.mean(early)) * 1000)
     return {"watchers": len(results), "seconds": seconds, "watchers_without_frames": empty,
             "server_cpu_percent": round(100 * cpu / seconds),
+            "machine_busy_percent": _busy_since(machine),
             "frames_per_s_min": round(min(rates), 1) if rates else None,
             "frames_per_s_p50": round(statistics.median(rates), 1) if rates else None,
             "watchers_at_29fps_or_more": sum(r >= 29 for r in rates),

@@ -114,6 +114,10 @@ class FanoutMixin(Manager):
         return {room[len(ROOM_PREFIX):]: len(members) for room, members in list(ns.items())
                 if isinstance(room, str) and room.startswith(ROOM_PREFIX) and len(members)}
 
+    def forget_unwatched(self) -> None:
+        """Drop the mirrors of sessions nobody here watches any more."""
+        self._forget_empty()
+
     def _forget_empty(self) -> None:
         with self._lock:
             for room in list(self._mirrors):

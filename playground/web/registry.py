@@ -211,6 +211,7 @@ class Registry:
                 if now - last_freeze >= FREEZE_EVERY:
                     last_freeze = now
                     gc.freeze()
+                self.manager.forget_unwatched()
                 idle = self.config["SESSION_IDLE_SECONDS"]
                 for session in list(self.sessions.values()):
                     if self.audience(session.id) > 0:
