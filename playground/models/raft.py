@@ -165,9 +165,8 @@ class RaftGhost:
     dirty: dict = field(default_factory=dict)  # server -> lowest log index changed
     committed: list = field(default_factory=lambda: [0])  # prefix id per committed index
     commit_terms: list = field(default_factory=lambda: [0])  # term of the leader committing it
-    commit_seen: dict = field(default_factory=dict)
     applied: list = field(default_factory=lambda: [SENTINEL])  # entry applied per index
-    applied_seen: dict = field(default_factory=dict)
+    seen: dict = field(default_factory=dict)  # server -> [commit_index, last_applied, led term]
     minority: dict = field(default_factory=dict)  # (index, term) appended out of a majority
     minority_appends: int = 0
     commits_in_minority: int = 0
@@ -293,8 +292,7 @@ class Raft(Model):
         g = RaftGhost()
         for s in self.servers:
             g.chains[s] = [0]
-            g.commit_seen[s] = 0
-            g.applied_seen[s] = 0
+            g.seen[s] = [0, 0, -1]
         return g
 
     # -- handlers ----------------------------------------------------------------------
@@ -782,15 +780,21 @@ class Raft(Model):
                 return self._check_fencing(view.ghost, st)
             return ()
         g = view.ghost
+        seen = g.seen[node_id]
+        leading = st.role is LEADER
+        if (st.commit_index == seen[0] and st.last_applied == seen[1] and node_id not in g.dirty
+                and (not leading or seen[2] == st.current_term)):
+            return ()  # nothing the invariants look at changed
         found = []
         if node_id in g.dirty:
             self._check_log(view, g, node_id, st, found)
-        if st.role is LEADER and (st.current_term, node_id) not in g.leader_seen:
+        if leading and seen[2] != st.current_term:
+            seen[2] = st.current_term
             self._check_new_leader(g, node_id, st, found)
-        if st.commit_index != g.commit_seen[node_id]:
-            self._check_commit(g, node_id, st)
-        if st.last_applied != g.applied_seen[node_id]:
-            self._check_applied(g, node_id, st, found)
+        if st.commit_index != seen[0]:
+            self._check_commit(g, node_id, seen, st)
+        if st.last_applied != seen[1]:
+            self._check_applied(g, node_id, seen, st, found)
         return found
 
     def _check_log(self, view, g, nid, st, found) -> None:
@@ -874,10 +878,10 @@ class Raft(Model):
                       f"the entry committed at index {lo} (term {entry.term}, "
                       f"{entry.key}={entry.value})"))
 
-    def _check_commit(self, g, nid, st) -> None:
+    def _check_commit(self, g, nid, seen, st) -> None:
         """A leader's commit index extends the ghost's committed log."""
         new = st.commit_index
-        g.commit_seen[nid] = new
+        seen[0] = new
         if st.role is not LEADER:
             return
         committed = g.committed
@@ -897,11 +901,11 @@ class Raft(Model):
             if minority and minority.pop((i, log[i].term), None):
                 g.commits_in_minority += 1
 
-    def _check_applied(self, g, nid, st, found) -> None:
+    def _check_applied(self, g, nid, seen, st, found) -> None:
         """State machine safety: what is applied at an index is the same everywhere."""
-        old = g.applied_seen[nid]
+        old = seen[1]
         new = st.last_applied
-        g.applied_seen[nid] = new
+        seen[1] = new
         if new < old:
             return  # restarted: it re-applies from the start
         applied = g.applied
