@@ -208,9 +208,11 @@ export class Actions {
     const app = this.app;
     const act = (action, msg) => { app.act(action, msg); this.closeMenu(); };
     const cut = app.store.cutPairs();
-    const lo = h("input", { type: "number", value: 10, min: 0, step: "any", "aria-label": "Latency from ms" });
-    const hi = h("input", { type: "number", value: 15, min: 0, step: "any", "aria-label": "Latency to ms" });
-    const loss = h("input", { type: "number", value: 0, min: 0, max: 1, step: "0.05", "aria-label": "Loss" });
+    const now = (app.store.links.custom || []).find((c) => c.from === a && c.to === b);
+    const lat = now?.latency_ms || this.app.scenario?.network?.latency_ms || [10, 15];
+    const lo = h("input", { type: "number", value: lat[0], min: 0, step: "any", "aria-label": "Latency from ms" });
+    const hi = h("input", { type: "number", value: lat[1], min: 0, step: "any", "aria-label": "Latency to ms" });
+    const loss = h("input", { type: "number", value: now?.loss ?? 0, min: 0, max: 1, step: "0.05", "aria-label": "Loss" });
     const dis = !app.canControl;
     this.openMenu(ev, `link ${a} ↔ ${b}${cut.has(`${a}>${b}`) || cut.has(`${b}>${a}`) ? " (cut)" : ""}`,
       h("div", { class: "row" },

@@ -86,6 +86,7 @@ export class ClusterView {
   makeLink([a, b], k) {
     const g = s("g", { class: "link", "data-link": k, "data-tip": `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` },
       s("line", { class: "hit" }), s("line", { class: "wire" }));
+    g._pair = [a, b];
     g.addEventListener("click", (ev) => this.h.link(a, b, ev));
     return g;
   }
@@ -94,6 +95,36 @@ export class ClusterView {
     const [x1, y1] = this.pos.get(a), [x2, y2] = this.pos.get(b);
     for (const line of g.querySelectorAll("line")) attrs(line, { x1, y1, x2, y2 });
     g._geom = { x1, y1, x2, y2 };
+  }
+
+  /** Cut links drawn cut (one-way cuts with their direction); links with their own settings marked. */
+  drawLinks(store) {
+    const cut = store.cutPairs();
+    const custom = new Map();
+    for (const c of store.links.custom || []) custom.set(`${c.from}>${c.to}`, c);
+    for (const g of this.linkEls.values()) {
+      const [a, b] = g._pair;
+      const ab = cut.has(`${a}>${b}`), ba = cut.has(`${b}>${a}`);
+      const state = ab && ba ? "cut" : ab ? "oneway" : ba ? "oneway-back" : "ok";
+      const set = [custom.get(`${a}>${b}`), custom.get(`${b}>${a}`)].filter(Boolean);
+      attrs(g, { "data-state": state, class: `link ${state === "ok" ? "" : "is-cut"}`, "data-custom": set.length ? "" : null });
+      if (!g._marks) g.dataset.tip = `link ${a} ↔ ${b}: click to cut, heal or set latency and loss${linkText(set)}`;
+      if (state !== "ok" && g._geom && !g._marks) {
+        g._marks = [s("path", { class: "cutmark", d: "M-7,-7L7,7M-7,7L7,-7" }), s("path", { class: "dirmark", d: "M-9,-7L5,0L-9,7" })];
+        g.append(...g._marks);
+      }
+      if (g._marks) {
+        const { x1, y1, x2, y2 } = g._geom;
+        const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
+        let ang = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
+        if (state === "oneway-back") ang += 180;
+        attrs(g._marks[0], { transform: `translate(${mx},${my})` });
+        attrs(g._marks[1], { transform: `translate(${mx},${my}) rotate(${ang})` });
+        g.dataset.tip = state === "ok" ? `link ${a} ↔ ${b}: click to cut, heal or set latency and loss${linkText(set)}`
+          : state === "cut" ? `link ${a} ↔ ${b} is cut both ways: click to heal`
+          : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way): click to heal`;
+      }
+    }
   }
 
   makeNode(id) {
@@ -116,27 +147,10 @@ export class ClusterView {
     const nodes = store.order.map((id) => store.node(id));
     keyed(this.nodeLayer, this.nodeEls, nodes, (n) => n.id, (n) => this.makeNode(n.id),
       (g, n) => this.updateNode(g, n, store, t, r));
-    const cut = store.cutPairs();
-    for (const [k, g] of this.linkEls) {
-      const [a, b] = k.split("-");
-      const ab = cut.has(`${a}>${b}`), ba = cut.has(`${b}>${a}`);
-      const state = ab && ba ? "cut" : ab ? "oneway" : ba ? "oneway-back" : "ok";
-      attrs(g, { "data-state": state, class: `link ${state === "ok" ? "" : "is-cut"}` });
-      if (state !== "ok" && g._geom && !g._marks) {
-        g._marks = [s("path", { class: "cutmark", d: "M-7,-7L7,7M-7,7L7,-7" }), s("path", { class: "dirmark", d: "M-9,-7L5,0L-9,7" })];
-        g.append(...g._marks);
-      }
-      if (g._marks) {
-        const { x1, y1, x2, y2 } = g._geom;
-        const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
-        let ang = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
-        if (state === "oneway-back") ang += 180;
-        attrs(g._marks[0], { transform: `translate(${mx},${my})` });
-        attrs(g._marks[1], { transform: `translate(${mx},${my}) rotate(${ang})` });
-        g.dataset.tip = state === "ok" ? `link ${a} ↔ ${b}: click to cut, heal or set latency and loss`
-          : state === "cut" ? `link ${a} ↔ ${b} is cut both ways: click to heal`
-          : `link ${state === "oneway" ? `${a} → ${b}` : `${b} → ${a}`} is cut (one way): click to heal`;
-      }
+    if (this.linksFor !== store.links || this.linksLayout !== this.layoutKey) {
+      this.linksFor = store.links;
+      this.linksLayout = this.layoutKey;
+      this.drawLinks(store);
     }
     const msgs = store.messages.filter((m) => this.pos.has(m.from) && this.pos.has(m.to));
     this.drawMessages(msgs, t, r);
@@ -264,6 +278,10 @@ export class ClusterView {
     if (this.selected.has(id)) this.selected.delete(id);
     else this.selected.add(id);
   }
+}
+
+function linkText(settings) {
+  return settings.map((c) => `\n${c.from} → ${c.to}: latency ${c.latency_ms?.join("–")} ms, loss ${c.loss}, duplicate ${c.duplicate}`).join("");
 }
 
 function arc(radius, frac) {

@@ -104,6 +104,11 @@ def test_cut_a_link_both_ways_then_one_way(open_page, server):
     link.locator("line.hit").click()
     page.locator("#menu").get_by_role("button", name="Cut n2 → n1").click()
     expect(link).to_have_attribute("data-state", "oneway-back")
+    link.locator("line.hit").click()
+    menu = page.locator("#menu")
+    menu.get_by_label("Loss").fill("0.5")
+    menu.get_by_role("button", name="Set latency and loss").click()
+    expect(link).to_have_attribute("data-custom", "")
 
 
 def test_scrub_back_shows_the_earlier_state(open_page, server):
