@@ -974,15 +974,20 @@ class Raft(Model):
         return CLIENT if kind is ClientState else STORAGE
 
     def summary(self, node_id, state) -> dict:
+        """A server's term, vote, commit point and the tail of its log (for the UI)."""
         kind = type(state)
         if kind is ServerState:
             log = state.log
-            return {"role": state.role.value, "term": state.current_term,
-                    "voted_for": state.voted_for, "leader": state.leader_id,
-                    "log_length": len(log) - 1, "last_log_term": log[-1].term,
-                    "commit_index": state.commit_index, "last_applied": state.last_applied,
-                    "log_tail": [[len(log) - len(log[-6:]) + k, e.term, e.key, e.value]
-                                 for k, e in enumerate(log[-6:]) if e is not SENTINEL]}
+            start = max(1, len(log) - 30)
+            out = {"role": state.role.value, "current_term": state.current_term,
+                   "voted_for": state.voted_for, "leader": state.leader_id,
+                   "last_log_index": len(log) - 1, "commit_index": state.commit_index,
+                   "last_applied": state.last_applied, "log_start": start,
+                   "log": [[e.term, e.key, e.value] for e in log[start:]]}
+            if state.role is LEADER:
+                out["next_index"] = dict(state.next_index)
+                out["match_index"] = dict(state.match_index)
+            return out
         if kind is ClientState:
             return {"pending": len(state.pending), "answered": state.answered,
                     "leader_guess": state.leader_guess}
@@ -990,14 +995,15 @@ class Raft(Model):
                 "rejected": state.rejected, "stale_accepted": state.stale_accepted}
 
     def panel(self, view) -> dict:
+        """Leaders per term (truth), the committed index, the storage's writes, the client."""
         g = view.ghost
         store = view.nodes[STORAGE].state
         terms = sorted(g.leaders)[-10:]
         return {
-            "leaders_by_term": [[t, g.leaders[t]] for t in terms],
+            "leaders_by_term": [{"term": t, "leader": g.leaders[t]} for t in terms],
             "committed_index": len(g.committed) - 1,
             "storage": {"highest_token": store.highest_token, "fencing": self.fencing,
-                        "writes": [list(w) for w in store.writes]},
+                        "writes": [{"at_ms": at, "writer": w, "token": tok, "accepted": ok}
+                                   for at, w, tok, ok in store.writes]},
             "client_pending": len(view.nodes[CLIENT].state.pending),
         }
-
