@@ -109,6 +109,7 @@ class App {
     document.body.dataset.role = this.role;
     $("role").textContent = this.role === "control" ? "presenting" : "watching";
     $("export-trace").href = `/api/sessions/${this.conn.session}/trace.json`;
+    if (res.note) this.toast(res.note);
     if (res.scenario) await this.setScenario(res.scenario);
   }
 
@@ -224,6 +225,10 @@ class App {
     if (dirty.size) {
       $("share").dataset.url = this.links.share || "";
       $("watch").dataset.url = this.links.watch || "";
+    }
+    if (dirty.has("skipped") || dirty.has("full")) {
+      $("st-skipped").textContent = this.store.skipped
+        ? `· ${this.store.skipped} records came too fast to draw (slow down to see them all)` : "";
     }
     if (dirty.has("full")) { this.actions.fillClient(); this.legend(); }
     else if (dirty.has("nodes")) this.legend();

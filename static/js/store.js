@@ -29,7 +29,7 @@ export class Store {
     this.seq = -1;
     this.at = performance.now();
     this.timerSetAt = new Map(); // "node/timer" -> [due_ms, set_ms]
-    this.error = null;
+    this.skipped = 0; // trace records the server left out of frames (too many at once)
   }
 
   /** Merge one frame; returns the set of parts that changed. */
@@ -60,6 +60,7 @@ export class Store {
       changed.add("nodes");
     }
     if (f.messages) this.messages = f.messages;
+    if (f.events_skipped) { this.skipped += f.events_skipped; changed.add("skipped"); }
     if (f.events && f.events.length) {
       const last = this.events.length ? this.events[this.events.length - 1].i : -1;
       for (const raw of f.events) {
