@@ -206,9 +206,10 @@ def parse(obj: dict, node_ids, model_commands: dict) -> object:
         node = obj.get("node")
         if node is not None:
             _known(node, node_ids)
-        # Fields in sorted order: a command read from a file, a share link (sorted JSON) or
-        # the browser must be the same record in the trace, whatever its key order.
-        return ClientCommand(kind, {k: obj[k] for k in sorted(obj) if k not in ("type", "at_ms")})
+        # Keys in sorted order at every depth: a command read from a file, a share link
+        # (sorted JSON) or a websocket must reach the model as the same value.
+        return ClientCommand(kind, {k: _canonical(obj[k]) for k in sorted(obj)
+                                    if k not in ("type", "at_ms")})
     for key in ("node", "from", "to"):
         if key in obj:
             _known(obj[key], node_ids)
@@ -258,6 +259,15 @@ def parse(obj: dict, node_ids, model_commands: dict) -> object:
     if kind == "jump":
         return JumpClock(obj["node"], _us(obj["by_ms"]))
     raise ScenarioError(f"unknown command type '{kind}'")
+
+
+def _canonical(value):
+    """A JSON value with every object's keys in sorted order."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def to_json(cmd) -> dict:

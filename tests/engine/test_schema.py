@@ -75,3 +75,12 @@ def test_command_count_limit():
 def test_validation_is_idempotent():
     s = validate({**GOOD, "commands": [{"at_ms": 3, "type": "cut", "from": "n1", "to": "n2"}]})
     assert validate(s) == s
+
+
+def test_client_command_fields_are_canonical_at_every_depth():
+    from playground.engine import commands as C
+    a = C.parse({"type": "tx", "rows": {"b": 1, "a": {"y": 2, "x": 1}}, "n": 1}, ["n1"],
+                {"tx": {}})
+    b = C.parse({"n": 1, "rows": {"a": {"x": 1, "y": 2}, "b": 1}, "type": "tx"}, ["n1"],
+                {"tx": {}})
+    assert repr(a) == repr(b)
