@@ -48,7 +48,10 @@ export class Actions {
 
   pickPreset(name) {
     if (!name) return;
-    if (!this.app.canControl && !confirm("Leave the presenter's session and start your own?")) return;
+    if (!this.app.canControl && !confirm("Leave the presenter's session and start your own?")) {
+      this.syncPreset();
+      return;
+    }
     this.app.create(name);
   }
 

@@ -95,6 +95,7 @@ class App {
 
   async open(session, token) {
     this.store.reset();
+    this.cluster.selected.clear();
     this.failed(null);
     this.dirty.add("full");
     const res = await this.conn.join(session, token);

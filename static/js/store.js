@@ -14,7 +14,7 @@ export class Store {
     this.order = [];
     this.messages = [];
     this.events = [];
-    this.gen = 0; // bumped whenever events are replaced rather than appended
+    this.gen = (this.gen || 0) + 1; // bumped whenever events are replaced rather than appended
     this.violations = [];
     this.metrics = {};
     this.history = new Map(); // metric -> [[t_ms, value]]
