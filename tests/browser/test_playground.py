@@ -266,6 +266,12 @@ def test_export_the_trace_and_the_diagram(open_page, server):
     page = open_page(raft_path(server, duration_ms=20000))
     play(page, "1")
     page.wait_for_function("() => window.playground.store.t_ms > 300")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    line = page.locator("#log li").last
+    at = float(line.get_attribute("data-t"))
+    line.click()  # seeks there and shows the record in full
+    expect(page.locator("#inspected")).to_contain_text(f"#{line.get_attribute('data-i')} ")
+    page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
     with page.expect_download() as svg:
         page.get_by_role("button", name="Diagram SVG").click()
     text = open(svg.value.path(), encoding="utf-8").read()
