@@ -26,7 +26,7 @@ SLICE = 100_000  # µs of simulated time run between checkpoint decisions
 class History:
     """Checkpoints of one simulation for seek and fork."""
 
-    def __init__(self, sim, every_events: int = 4000):
+    def __init__(self, sim, every_events: int = 2000):
         self.sim = sim
         self.every_events = every_events
         self.times: list[int] = []
