@@ -159,6 +159,7 @@ class RaftGhost:
     leader_seen: dict = field(default_factory=dict)  # (term, server) -> True
     candidates: dict = field(default_factory=dict)  # term -> candidacies started in it
     prefix_ids: dict = field(default_factory=dict)  # (parent id, Entry) -> prefix id
+    known: dict = field(default_factory=dict)  # id(Entry) -> (parent id, prefix id, Entry)
     prefixes: list = field(default_factory=lambda: [(0, SENTINEL, 0)])  # id -> (parent, Entry, index)
     at: dict = field(default_factory=dict)  # (index, term) -> (prefix id, server)
     chains: dict = field(default_factory=dict)  # server -> prefix id of each log index
@@ -809,13 +810,19 @@ class Raft(Model):
         pid = chain[start - 1]
         own_term = st.current_term if st.role is LEADER else -1
         minority = None
+        known = g.known
         for i in range(start, len(log)):
             entry = log[i]
-            key = (pid, entry)
-            q = prefix_ids.get(key)
-            if q is None:
-                q = prefix_ids[key] = len(prefixes)
-                prefixes.append((pid, entry, i))
+            hit = known.get(id(entry))  # the same object, shared by the leader, seen before
+            if hit is not None and hit[0] == pid and hit[2] is entry:
+                q = hit[1]
+            else:
+                key = (pid, entry)
+                q = prefix_ids.get(key)
+                if q is None:
+                    q = prefix_ids[key] = len(prefixes)
+                    prefixes.append((pid, entry, i))
+                known[id(entry)] = (pid, q, entry)
             where = (i, entry.term)
             seen = at.get(where)
             if seen is None:
@@ -845,11 +852,17 @@ class Raft(Model):
         return prefixes[first][2]
 
     def _reaches_majority(self, view, nid: str) -> bool:
+        """Whether ``nid`` can currently exchange messages with a majority of servers."""
+        alive, is_cut, need = view.alive, view.is_cut, self.majority
+        faulty_links = view.cuts or view.groups
         reach = 1
         for s in self.servers:
-            if s != nid and view.alive(s) and not view.is_cut(nid, s) and not view.is_cut(s, nid):
+            if s != nid and alive(s) and not (faulty_links and (is_cut(nid, s)
+                                                                or is_cut(s, nid))):
                 reach += 1
-        return reach >= self.majority
+                if reach >= need:
+                    return True
+        return False
 
     def _check_new_leader(self, g, nid, st, found) -> None:
         """Election safety and leader completeness, once per (term, leader)."""
