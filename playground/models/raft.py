@@ -96,6 +96,8 @@ RETRY = "retry:"  # + request id
 
 
 class Role(enum.Enum):
+    """A server's role; moves only as ``ROLES`` allows."""
+
     FOLLOWER = "follower"
     PRE_CANDIDATE = "pre-candidate"
     CANDIDATE = "candidate"
@@ -159,8 +161,7 @@ class RaftGhost:
     leader_seen: dict = field(default_factory=dict)  # (term, server) -> True
     candidates: dict = field(default_factory=dict)  # term -> candidacies started in it
     prefix_ids: dict = field(default_factory=dict)  # (parent id, Entry) -> prefix id
-    known: dict = field(default_factory=dict)  # id(Entry) -> (parent id, prefix id, Entry)
-    prefixes: list = field(default_factory=lambda: [(0, SENTINEL, 0)])  # id -> (parent, Entry, index)
+    prefixes: list = field(default_factory=lambda: [(0, SENTINEL, 0)])  # id: parent, Entry, index
     at: dict = field(default_factory=dict)  # (index, term) -> (prefix id, server)
     chains: dict = field(default_factory=dict)  # server -> prefix id of each log index
     dirty: dict = field(default_factory=dict)  # server -> lowest log index changed
@@ -262,13 +263,15 @@ class Raft(Model):
         self.skip_term_check = bool(v["skip_prev_log_term_check"])
         self.commit_by_count = bool(v["commit_old_terms_by_count"])
         self.multi_vote = bool(v["multiple_votes_per_term"])
-        self._server_handlers = {
+        self._handlers = {  # message class -> handler (servers, then client and storage)
             RequestVote: self._on_request_vote,
             RequestVoteResult: self._on_request_vote_result,
             AppendEntries: self._on_append_entries,
             AppendEntriesResult: self._on_append_entries_result,
             ClientRequest: self._on_client_request,
             StorageWriteResult: self._on_storage_write_result,
+            ClientReply: self._on_client_reply,
+            StorageWrite: self._on_storage_write,
         }
 
     # -- the cluster -------------------------------------------------------------------
@@ -308,15 +311,10 @@ class Raft(Model):
 
     def on_message(self, state, msg, src, ctx):
         """Dispatch on the message class."""
-        handler = self._server_handlers.get(type(msg))
-        if handler is not None:
-            handler(state, msg, src, ctx)
-        elif type(msg) is ClientReply:
-            self._on_client_reply(state, msg, src, ctx)
-        elif type(msg) is StorageWrite:
-            self._on_storage_write(state, msg, src, ctx)
-        else:
+        handler = self._handlers.get(type(msg))
+        if handler is None:
             raise TypeError(f"raft: unexpected message {type(msg).__name__}")
+        handler(state, msg, src, ctx)
 
     def on_timer(self, state, name, ctx):
         """Election timeout, heartbeat, storage write, quorum check, client timers."""
@@ -810,19 +808,13 @@ class Raft(Model):
         pid = chain[start - 1]
         own_term = st.current_term if st.role is LEADER else -1
         minority = None
-        known = g.known
         for i in range(start, len(log)):
             entry = log[i]
-            hit = known.get(id(entry))  # the same object, shared by the leader, seen before
-            if hit is not None and hit[0] == pid and hit[2] is entry:
-                q = hit[1]
-            else:
-                key = (pid, entry)
-                q = prefix_ids.get(key)
-                if q is None:
-                    q = prefix_ids[key] = len(prefixes)
-                    prefixes.append((pid, entry, i))
-                known[id(entry)] = (pid, q, entry)
+            key = (pid, entry)
+            q = prefix_ids.get(key)
+            if q is None:
+                q = prefix_ids[key] = len(prefixes)
+                prefixes.append((pid, entry, i))
             where = (i, entry.term)
             seen = at.get(where)
             if seen is None:
