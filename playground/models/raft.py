@@ -53,8 +53,9 @@ Invariants (checked after every event, incrementally):
 * ``election_safety``: at most one leader per term (ghost: the leader of each term,
   recorded when a server is first seen leading).
 * ``log_matching``: two logs holding an entry with the same index and term are identical
-  up to it (ghost: each log prefix gets an id from (parent id, entry), so comparing one
-  id per new entry compares the whole prefix).
+  up to it (ghost: each log prefix gets an id from (parent id, entry), so one id stands
+  for a whole prefix; when a log change creates a new id, the (index, term) it ends at
+  must not already belong to another id).
 * ``leader_completeness``: a new leader's log holds every entry committed in earlier terms
   (ghost: the prefix id of the committed log, extended when a leader advances its commit
   index, with the term of that leader; a leader of term T is compared with the committed
@@ -160,7 +161,7 @@ class RaftGhost:
     leaders: dict = field(default_factory=dict)  # term -> first server seen leading it
     leader_seen: dict = field(default_factory=dict)  # (term, server) -> True
     candidates: dict = field(default_factory=dict)  # term -> candidacies started in it
-    prefix_ids: dict = field(default_factory=dict)  # (parent id, Entry) -> prefix id
+    prefix_ids: dict = field(default_factory=dict)  # (parent id, term, request) -> prefix id
     prefixes: list = field(default_factory=lambda: [(0, SENTINEL, 0)])  # id: parent, Entry, index
     at: dict = field(default_factory=dict)  # (index, term) -> (prefix id, server)
     chains: dict = field(default_factory=dict)  # server -> prefix id of each log index
@@ -810,26 +811,26 @@ class Raft(Model):
         minority = None
         for i in range(start, len(log)):
             entry = log[i]
-            key = (pid, entry)
+            key = (pid, entry.term, entry.request_id)  # a request id fixes key and value
             q = prefix_ids.get(key)
-            if q is None:
+            if q is None:  # a prefix no log had: the only place (index, term) can clash
                 q = prefix_ids[key] = len(prefixes)
                 prefixes.append((pid, entry, i))
-            where = (i, entry.term)
-            seen = at.get(where)
-            if seen is None:
-                at[where] = (q, nid)
-            elif seen[0] != q:
-                d = self._divergence(g, seen[0], q)
-                found.append(("log_matching", f"{nid} and {seen[1]} hold the same term-"
-                              f"{entry.term} entry index, yet their logs differ from index "
-                              f"{d} on"))
-            if entry.term == own_term:
-                if minority is None:
-                    minority = not self._reaches_majority(view, nid)
-                if minority:
-                    g.minority[where] = True
-                    g.minority_appends += 1
+                where = (i, entry.term)
+                seen = at.get(where)
+                if seen is None:
+                    at[where] = (q, nid)
+                else:
+                    d = self._divergence(g, seen[0], q)
+                    found.append(("log_matching", f"{nid} and {seen[1]} hold the same term-"
+                                  f"{entry.term} entry index, yet their logs differ from "
+                                  f"index {d} on"))
+                if entry.term == own_term:  # the leader's own new entry
+                    if minority is None:
+                        minority = not self._reaches_majority(view, nid)
+                    if minority:
+                        g.minority[where] = True
+                        g.minority_appends += 1
             chain.append(q)
             pid = q
 
