@@ -25,7 +25,7 @@ from ..scenarios import presets, share
 from ..scenarios.schema import command as parse_command
 from ..scenarios.schema import validate
 from . import serializer
-from .fanout import room_of
+from .fanout import UNDECODABLE, room_of
 from .session import MIN_SPEED
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,11 @@ def handler(event: str):
                     raise RequestError(f"'{event}' takes one JSON object, got "
                                        f"{_kind(payload)}")
                 limit = current_app.config["MAX_PAYLOAD_BYTES"]
-                size = len(json.dumps(payload, separators=(",", ":")))
+                try:
+                    size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False))
+                except ValueError:
+                    raise RequestError(f"the '{event}' payload holds a number that is not "
+                                       "finite (NaN or Infinity)") from None
                 if size > limit:
                     raise RequestError(f"the '{event}' payload is {size} bytes; the limit is "
                                        f"{limit}")
@@ -120,13 +124,9 @@ def _field(payload: dict, name: str, types, what: str, required: bool = True):
             raise RequestError(f"'{name}' is missing ({what})")
         return None
     value = payload[name]
-    if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
+    if not isinstance(value, types) or isinstance(value, bool):  # JSON true is not a number
         raise RequestError(f"'{name}' must be {what}, not {_kind(value)}")
     return value
-
-
-def _tuple(types) -> tuple:
-    return types if isinstance(types, tuple) else (types,)
 
 
 def _session_id(payload: dict) -> str:
@@ -168,7 +168,12 @@ def _scenario(source) -> dict:
     if source in presets():
         return presets()[source]
     if share.looks_like_share(source):
-        return share.decode(source)
+        scenario = share.decode(source)
+        try:
+            json.dumps(scenario, allow_nan=False)
+        except ValueError:
+            raise RequestError("the share link holds a number that is not finite") from None
+        return scenario
     raise RequestError(f"no preset named '{source[:80]}', and it is not a share link")
 
 
@@ -286,6 +291,11 @@ def on_inspect(payload: dict) -> dict:
     if record is None:
         raise RequestError(f"event {index} is not in the trace up to now")
     return {"record": record}
+
+
+@socketio.on(UNDECODABLE)
+def on_undecodable(*_args):
+    return {"ok": False, "error": "the request is not valid JSON (or it nests too deeply)"}
 
 
 @socketio.on("*")

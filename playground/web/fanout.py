@@ -44,11 +44,26 @@ def room_of(session_id: str) -> str:
     return ROOM_PREFIX + session_id
 
 
+UNDECODABLE = "playground:undecodable"  # the event an undecodable request turns into
+
+
 class JsonPacket(Packet):
-    """Socket.IO packets of plain JSON: the playground never sends binary, so outgoing
-    frames skip the recursive search for bytes that the default packet does each time."""
+    """Socket.IO packets of plain JSON.
+
+    The playground never sends binary, so outgoing frames skip the recursive search for
+    bytes that the default packet does each time. An incoming packet whose JSON cannot be
+    decoded (malformed, or nested too deeply) becomes the event ``UNDECODABLE`` with its
+    acknowledgement id kept, so the sender still gets an answer.
+    """
 
     uses_binary_events = False
+
+    def decode(self, encoded_packet):
+        try:
+            return super().decode(encoded_packet)
+        except (ValueError, RecursionError):
+            self.data = [UNDECODABLE]
+            return 0
 
 
 class Mirror:

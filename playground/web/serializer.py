@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..engine.commands import FAULT_TYPES
 from ..engine.simulation import PPM
 from ..engine.trace import plain
 
@@ -303,8 +304,6 @@ def full_from(picture: dict) -> dict:
 
 def model_info(cls) -> dict:
     """A model's description for the UI: variants, params, commands, invariants, faults."""
-    from ..engine.commands import FAULT_TYPES
-
     return {
         "title": cls.title,
         "variants": [{"name": v.name, "default": v.default, "description": v.description,

@@ -96,6 +96,34 @@ MALFORMED = {
 }
 
 
+def undecodable(server: str, session_id: str) -> dict:
+    """Send requests no JSON parser accepts on a raw connection; the answer to the last."""
+    from urllib.parse import urlparse
+
+    from tests.web.serve import RawClient
+
+    address = urlparse(server)
+    raw = RawClient(address.hostname, address.port, session_id)
+    try:
+        raw.sock.settimeout(5)
+        while 0 not in raw.acks:  # connected and joined
+            raw.feed(time.monotonic())
+        raw.sock.sendall(_long_frame('421["act",' + "[" * 50_000 + "]" * 50_000 + "]"))
+        raw.sock.sendall(_long_frame('422["act",{"session": nope}]'))
+        while 2 not in raw.acks:
+            raw.feed(time.monotonic())
+        assert raw.acks[1] == raw.acks[2]
+        return raw.acks[2]
+    finally:
+        raw.sock.close()
+
+
+def _long_frame(text: str) -> bytes:
+    data = text.encode()
+    mask = bytes(4)  # a zero mask leaves the payload as it is
+    return bytes([0x81, 0xFF]) + len(data).to_bytes(8, "big") + mask + data
+
+
 def test_malformed_payloads_are_answered_while_the_session_streams(server, clients):
     lecturer, watcher = clients(), clients()
     made = lecturer.call("create", {"scenario": SCENARIO})
@@ -116,6 +144,8 @@ def test_malformed_payloads_are_answered_while_the_session_streams(server, clien
     assert all(a["ok"] is False for a in own), own
     assert "limit" in own[-1]["error"]
     assert lecturer.sio.connected and watcher.sio.connected
+    assert undecodable(server, made["session"]) == {
+        "ok": False, "error": "the request is not valid JSON (or it nests too deeply)"}
     watcher.take()
     time.sleep(0.5)
     assert len(watcher.take()) >= 10  # still streaming

@@ -333,3 +333,22 @@ def test_a_recording_too_long_for_a_share_link_is_refused(connect, app, monkeypa
     assert answer["ok"] is False and "no longer fits in a share link" in answer["error"]
     session = app.extensions["playground"].get(made["session"])
     assert session.sim.commands == []  # nothing else changed
+
+
+def test_numbers_that_are_not_finite_are_refused(connect, app):
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    nan, inf = float("nan"), float("inf")
+    for event, payload in [("control", {**ids, "op": "seek", "value": nan}),
+                           ("control", {**ids, "op": "step", "value": inf}),
+                           ("act", {**ids, "action": {"type": "drift", "node": "n1",
+                                                      "rate": nan}}),
+                           ("act", {**ids, "action": {"type": "skew", "node": "n1",
+                                                      "offset_ms": -inf}}),
+                           ("create", {"scenario": toy_scenario(network={"loss": nan})})]:
+        answer = client.emit(event, payload, callback=True)
+        assert answer["ok"] is False and "not finite" in answer["error"], (payload, answer)
+    session = app.extensions["playground"].get(made["session"])
+    assert session.failure is None
+    assert client.emit("control", {**ids, "op": "play"}, callback=True)["ok"]
