@@ -40,6 +40,7 @@ export class Store {
       this.nodes = new Map();
       this.order = [];
       this.events = [];
+      this.skipped = 0;
       this.gen++;
       changed.add("full");
     }

@@ -267,11 +267,7 @@ def test_export_the_trace_and_the_diagram(open_page, server):
     play(page, "1")
     page.wait_for_function("() => window.playground.store.t_ms > 300")
     page.get_by_role("button", name="Pause", exact=True).click()
-    line = page.locator("#log li").last
-    at = float(line.get_attribute("data-t"))
-    line.click()  # seeks there and shows the record in full
-    expect(page.locator("#inspected")).to_contain_text(f"#{line.get_attribute('data-i')} ")
-    page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
     with page.expect_download() as svg:
         page.get_by_role("button", name="Diagram SVG").click()
     text = open(svg.value.path(), encoding="utf-8").read()
@@ -280,6 +276,13 @@ def test_export_the_trace_and_the_diagram(open_page, server):
         page.get_by_role("link", name="Trace JSON").click()
     records = json.loads(open(trace.value.path(), encoding="utf-8").read())
     assert records[0]["kind"] == "start" and any(r["kind"] == "send" for r in records)
+    # A line of the event log seeks there and shows its record in full.
+    index = page.locator("#log li").first.get_attribute("data-i")
+    line = page.locator(f'#log li[data-i="{index}"]')
+    at = float(line.get_attribute("data-t"))
+    line.click()
+    expect(page.locator("#inspected")).to_contain_text(f"#{index} ")
+    page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
 
 
 def test_drop_a_message_in_flight(open_page, server):
