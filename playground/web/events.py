@@ -102,8 +102,8 @@ def handler(event: str):
                 return {"ok": False, "error": str(exc)}
             except Exception:
                 log.exception("'%s' failed", event)
-                return {"ok": False, "error": f"the server failed while handling '{event}'; "
-                                              "nothing was changed"}
+                return {"ok": False, "error": f"the server failed while handling '{event}' "
+                                              "(the error is in its log)"}
 
         socketio.on(event)(on_event)
         return fn

@@ -221,14 +221,15 @@ class Session:
         return self.failure
 
     # -- requests (called by the socket handlers) ----------------------------------------
-    def _answered(self) -> None:
-        """After a request changed the session: its watchers see the result at once, and
-        the runner picks up a new pace (lock held)."""
+    def _answered(self, started: bool = False) -> None:
+        """After a request changed the session its watchers see the result at once (lock
+        held); ``started``: the session just began to play, so the runner wakes to tick."""
         if self.audience() > 0:
             self._emit_frame()
         else:
             self.want_frame = True
-        self.wake.set()
+        if started:
+            self.wake.set()
 
     def _guard(self) -> None:
         if self.failure is not None:
@@ -247,7 +248,7 @@ class Session:
             except Exception as exc:
                 failure = self._fail(exc)
                 raise ScenarioError(f"the simulation failed: {failure['error']}") from None
-            self._answered()
+            self._answered(started=op == "play")
         return answer
 
     def _control(self, op: str, value) -> dict:
