@@ -149,6 +149,8 @@ export class Controls {
       Escape: () => { this.help(false); this.app.actions.closeMenu(); },
       l: () => this.setLecture(!document.body.classList.contains("lecture")),
       L: () => this.setLecture(!document.body.classList.contains("lecture")),
+      "+": () => this.app.spacetime.zoom(0.5),
+      "-": () => this.app.spacetime.zoom(2),
     }[k];
     const speed = SPEEDS.find(([key]) => key === k);
     if (run) {

@@ -241,7 +241,7 @@ class App {
       try {
         this.panel.render($("panel"), store, t);
       } catch (err) {
-        console.warn("model panel failed", err);
+        console.error("model panel failed", err);
       }
     }
     requestAnimationFrame((n) => this.loop(n));

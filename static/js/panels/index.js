@@ -9,7 +9,7 @@ export async function panelFor(model) {
   try {
     return { ...generic, ...(await import(`./${model}.js`)) };
   } catch (err) {
-    console.warn(`panel for ${model} failed to load; using the generic one`, err);
+    console.error(`panel for ${model} failed to load; using the generic one`, err);
     return generic;
   }
 }

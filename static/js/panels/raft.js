@@ -4,7 +4,7 @@
 import { h, hue, fmtValue, fill } from "../dom.js";
 import { table, section, pairs } from "./generic.js";
 
-const SHOWN = 24; // log entries drawn per server (the tail)
+const SHOWN = 10; // log entries drawn per server (the tail)
 const isServer = (n) => n.summary && "commit_index" in n.summary;
 const termOf = (sm) => sm.current_term ?? sm.term;
 
