@@ -128,7 +128,8 @@ def _drive_many(url: str, sessions: list, seconds: float, out) -> None:
     for d in drivers:
         d.sock.close()
     in_window = sum(1 for d in drivers for t in d.times if start <= t < end)
-    out.put((samples, [x for d in drivers for x in d.sizes], in_window))
+    out.put((samples, [x for d in drivers for x in d.sizes], in_window,
+             time.process_time() / (time.monotonic() - start + 1.0)))
 
 
 def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int,
@@ -153,12 +154,13 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
     t0 = time.monotonic()
     for w in workers:
         w.start()
-    samples, sizes, frames = [], [], 0
+    samples, sizes, frames, driver_cpu = [], [], 0, 0.0
     for _ in workers:
         got = out.get(timeout=seconds + 60)
         samples += got[0]
         sizes += got[1]
         frames += got[2]
+        driver_cpu += got[3]
     for w in workers:
         w.join(10)
     wall = time.monotonic() - t0
@@ -166,6 +168,7 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
     return {"sessions": n_sessions, "samples": len(samples),
             "server_cpu_percent": round(100 * cpu),
             "machine_busy_percent": _busy_since(machine),
+            "load_generator_cpu_percent": round(100 * driver_cpu),
             "frames_per_s_per_session": round(frames / n_sessions / seconds, 1),
             "p50_ms": round(pct(samples, 50), 1) if samples else None,
             "p99_ms": round(pct(samples, 99), 1) if samples else None,
