@@ -212,9 +212,11 @@ def test_every_model_renders_its_panel(open_page, server):
         page = open_page(path)
         page.wait_for_selector("[data-node-id]")
         play(page, "max")
-        page.wait_for_function("() => window.playground.store.t_ms > 0")
+        page.wait_for_function("() => { const s = window.playground.store; "
+                               "return s.t_ms > 0 && !s.playing; }", timeout=60_000)
         expect(page.locator("#panel table, #panel p").first).to_be_visible()
-        page.context.close()
+        page.wait_for_timeout(300)  # the panel redraws at most five times a second
+        assert not page.watch.errors, (preset["name"], page.watch.errors)
     assert seen
 
 
