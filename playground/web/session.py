@@ -188,7 +188,12 @@ class Session:
         """Build the next frame and hand it to the fan-out (holding the lock, so frames
         leave in ``seq`` order whoever emits them)."""
         frame = self._frame()
-        self.socketio.emit("frame", frame, to=room_of(self.id))
+        try:
+            self.socketio.emit("frame", frame, to=room_of(self.id))
+        except Exception:  # delivery trouble is not the simulation's: log it and go on
+            log.exception("session %s: frame %d could not be delivered", self.id,
+                          frame["seq"])
+            self.want_full = True
 
     def _frame(self) -> dict:
         full = self.want_full
