@@ -108,3 +108,32 @@ def test_a_late_watcher_on_another_process_gets_a_full_frame_of_a_paused_session
         lecturer.close()
         for student in students:
             student.close()
+
+
+def test_the_session_plays_on_for_watchers_elsewhere_when_its_own_process_has_none(
+        two_servers):
+    url_a, url_b = two_servers
+    lecturer, student = Client(url_a), Client(url_b)
+    try:
+        made = lecturer.call("create", {"scenario": SCENARIO})
+        ids = {"session": made["session"], "token": made["token"]}
+        lecturer.call("join", ids)
+        assert student.call("join", {"session": made["session"]})["ok"]
+        lecturer.call("control", {**ids, "op": "play"})
+        student.wait_for(lambda f: not f.get("full"))
+        assert lecturer.call("leave", {"session": made["session"]})["ok"]
+        student.take()
+        time.sleep(1.0)
+        got = student.take()
+        assert len(got) >= 20, len(got)  # the owner counts the watchers of process B
+        assert got[-1]["t_ms"] > got[0]["t_ms"]
+        assert student.call("leave", {"session": made["session"]})["ok"]
+        time.sleep(0.5)
+        lecturer.take()
+        assert lecturer.call("join", ids)["ok"]  # the lecturer comes back: a full frame
+        first = lecturer.wait_for(lambda f: f.get("full"))
+        paused_at = [f for f in first if f.get("full")][0]["t_ms"]
+        assert paused_at >= got[-1]["t_ms"]
+    finally:
+        lecturer.close()
+        student.close()
