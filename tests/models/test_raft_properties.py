@@ -25,7 +25,7 @@ SEARCH_LIMIT = {  # schedules each broken variant may take to be caught
     "multiple_votes_per_term": 20,
     "fencing": 60,
     "skip_prev_log_term_check": 150,
-    "commit_old_terms_by_count": 600,
+    "commit_old_terms_by_count": 1500,  # about 1 schedule in 300 catches it
 }
 
 
