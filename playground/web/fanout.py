@@ -111,7 +111,7 @@ class FanoutMixin(Manager):
                 return False
             full = serializer.full_from(mirror.picture)
             self._cursors[sid] = full["seq"]
-        super().emit(FRAME, full, "/", room=sid)
+            super().emit(FRAME, full, "/", room=sid)  # queued before any later delta
         self.stats["full"] += 1
         return True
 
@@ -154,10 +154,7 @@ class FanoutMixin(Manager):
         with self._lock:
             mirror = self._mirrors.setdefault(room, Mirror())
             mirror.picture = serializer.merge(mirror.picture, frame)
-            if mirror.picture is None:
-                need_full = True  # a delta without its base: ask for a full frame
-            else:
-                need_full = False
+            need_full = mirror.picture is None  # a delta without its base: ask for one
             for sid, eio_sid in participants:
                 cursor = self._cursors.get(sid)
                 if self._behind(eio_sid):
@@ -172,13 +169,16 @@ class FanoutMixin(Manager):
                     self._cursors[sid] = seq
                 else:
                     skip.append(sid)
-            full = serializer.full_from(mirror.picture) if catch_up else None
-        if len(skip) < len(participants):
-            super().emit(FRAME, frame, namespace, room=room, skip_sid=skip)
-            self.stats["sent"] += len(participants) - len(skip)
-        for sid in catch_up:
-            super().emit(FRAME, full, namespace, room=sid)
-            self.stats["full"] += 1
+            # Queued under the lock (nothing here blocks), so a client joining meanwhile
+            # cannot have a delta overtake its full frame.
+            if len(skip) < len(participants):
+                super().emit(FRAME, frame, namespace, room=room, skip_sid=skip)
+                self.stats["sent"] += len(participants) - len(skip)
+            if catch_up:
+                full = serializer.full_from(mirror.picture)
+                for sid in catch_up:
+                    super().emit(FRAME, full, namespace, room=sid)
+                    self.stats["full"] += 1
         if need_full:
             self.emit(CLUSTER_PREFIX + "frame_wanted", {"session": room[len(ROOM_PREFIX):]},
                       namespace)
