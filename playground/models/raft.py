@@ -11,7 +11,7 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
   ``match_index`` per follower. A restarted server keeps its log and relearns its commit
   index from the leader, re-applying committed entries from the start.
 * **Elections.** A follower that hears nothing from a leader within its randomized
-  election timeout (drawn from ``ctx.rng`` when it changes role or term, measured on its
+  election timeout (drawn from ``ctx.rng`` at start and at each role change, measured on its
   own clock) becomes a candidate, increments its term, votes for itself and sends
   ``RequestVote``. A server grants one vote per term, and only to a candidate whose log is
   at least as up to date as its own (last term, then length). A majority makes a leader.
@@ -126,7 +126,7 @@ class ServerState:
     commit_index: int = 0
     last_applied: int = 0
     kv: dict = field(default_factory=dict)
-    election_timeout: int = 0  # µs, drawn at each role or term change
+    election_timeout: int = 0  # µs, drawn at start and at each role change
     heard_leader_at: int | None = None  # local µs of the last AppendEntries from a leader
     votes: list = field(default_factory=list)  # who granted this (pre-)candidacy
     next_index: dict = field(default_factory=dict)
