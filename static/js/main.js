@@ -231,7 +231,13 @@ class App {
       $("st-skipped").textContent = this.store.skipped
         ? `· ${this.store.skipped} records came too fast to draw (slow down to see them all)` : "";
     }
-    if (dirty.has("full")) { this.actions.fillClient(); this.legend(); }
+    if (dirty.has("full")) {
+      this.actions.fillClient();
+      this.legend();
+      // The space-time diagram grows a little with its lanes, up to 30% of the window.
+      const lanes = Math.min(60 + 9 * store.order.length, Math.round(innerHeight * 0.3));
+      document.querySelector(".layout").style.setProperty("--st-height", `${Math.max(200, lanes)}px`);
+    }
     else if (dirty.has("nodes")) this.legend();
     const panelDue = dirty.has("panel") || dirty.has("nodes") || dirty.has("full");
     if (panelDue) this.panelPending = true;
