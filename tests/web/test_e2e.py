@@ -64,7 +64,7 @@ def test_lecture_flow(server, clients):
     assert lecturer.call("control", {**ids, "op": "play"})["ok"]
     time.sleep(1.0)
     got = student.take()
-    assert len(got) >= 25, len(got)
+    assert len(got) >= 15, len(got)
 
     crash = lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n3"}})
     assert crash["ok"], crash
@@ -175,7 +175,7 @@ def test_a_client_that_stops_reading_skips_stale_frames(server, clients):
         fast.take()
         time.sleep(4.0)  # the slow client reads nothing meanwhile
         during = fast.take()
-        assert len(during) >= 80, len(during)  # ≥ 20 frames/s: nobody waits for it
+        assert len(during) >= 60, len(during)  # ≥ 15 frames/s: nobody waits for it
         slow.sock.settimeout(0.2)
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
