@@ -162,7 +162,35 @@ class Context:
         return node.local(self.sim.now)
 
     def send(self, to: str, msg) -> None:
-        self.sim._send(self.node, to, msg)
+        """Record the send and put the message on the wire (or drop it: cut, lost)."""
+        sim = self.sim
+        src = self.node
+        kind = type(msg).__name__
+        now = sim.now
+        mid = sim.trace.add(now, "send", src, sim.cause, (to, kind, msg))
+        sim.sent += 1
+        if to not in sim.nodes:
+            raise ValueError(f"model sent {kind} to unknown node {to!r}")
+        pair = (src, to)
+        if sim.cuts and pair in sim.cuts or sim.groups and sim._parted(src, to):
+            sim._drop(mid, src, to, msg, "link cut")
+            return
+        link = sim.links.get(pair, sim.default_link) if sim.links else sim.default_link
+        rng = sim.link_rngs.get(pair)
+        if rng is None:
+            rng = sim.link_rngs[pair] = Stream.for_purpose(sim.seed, f"net:{src}>{to}")
+        if link.loss and rng.random() < link.loss:
+            sim._drop(mid, src, to, msg, "lost")
+            return
+        latency = rng.randint(link.lo, link.hi)  # sim._enqueue, inlined on this hot path
+        due = now + (latency if latency > 1 else 1)
+        sim.in_flight[mid] = (src, to, msg, now, due)
+        sim.seq = seq = sim.seq + 1
+        heappush(sim.queue, (due, seq, DELIVER, mid, None))
+        if link.duplicate and rng.random() < link.duplicate:
+            dup = sim.trace.add(now, "send", src, mid, (to, kind, msg))
+            sim.sent += 1
+            sim._enqueue(dup, src, to, msg, max(1, rng.randint(link.lo, link.hi)))
 
     def set_timer(self, name: str, delay: int) -> None:
         self.sim._set_timer(self._n, name, delay)
@@ -408,36 +436,6 @@ class Simulation:
         self.violations.append(Violation(inv, self.now, index, nid, detail))
 
     # -- effects ---------------------------------------------------------------------
-    def _send(self, src: str, dst: str, msg) -> None:
-        trace = self.trace
-        kind = type(msg).__name__
-        now = self.now
-        mid = trace.add(now, "send", src, self.cause, (dst, kind, msg))
-        self.sent += 1
-        if dst not in self.nodes:
-            raise ValueError(f"model sent {kind} to unknown node {dst!r}")
-        pair = (src, dst)
-        if self.cuts and pair in self.cuts or self.groups and self._parted(src, dst):
-            self._drop(mid, src, dst, msg, "link cut")
-            return
-        link = self.links.get(pair, self.default_link) if self.links else self.default_link
-        rng = self.link_rngs.get(pair)
-        if rng is None:
-            rng = self.link_rngs[pair] = Stream.for_purpose(self.seed, f"net:{src}>{dst}")
-        if link.loss and rng.random() < link.loss:
-            self._drop(mid, src, dst, msg, "lost")
-            return
-        latency = rng.randint(link.lo, link.hi)  # _enqueue, inlined on this hot path
-        due = now + (latency if latency > 1 else 1)
-        self.in_flight[mid] = (src, dst, msg, now, due)
-        self.seq = seq = self.seq + 1
-        heappush(self.queue, (due, seq, DELIVER, mid, None))
-        if link.duplicate and rng.random() < link.duplicate:
-            dup = len(trace)
-            trace.append((self.now, "send", src, mid, (dst, kind, msg)))
-            self.sent += 1
-            self._enqueue(dup, src, dst, msg, max(1, rng.randint(link.lo, link.hi)))
-
     def _enqueue(self, mid: int, src: str, dst: str, msg, latency: int) -> None:
         due = self.now + latency
         self.in_flight[mid] = (src, dst, msg, self.now, due)
