@@ -305,7 +305,8 @@ def main() -> None:
     try:
         print(f"server {url}, scenario {args.scenario}")
         for n in (int(x) for x in args.sessions.split(",") if x):
-            print(json.dumps({"latency": latency(url, scenario, n, args.seconds, proc.pid)}), flush=True)
+            figures = latency(url, scenario, n, args.seconds, proc.pid)
+            print(json.dumps({"latency": figures}), flush=True)
         if args.watchers:
             print(json.dumps({"fanout": fanout(url, scenario, args.watchers, args.seconds,
                                                args.watcher_processes, proc.pid)}),
