@@ -7,6 +7,12 @@ import { s, h, attrs, hue, fmtMs, lazyTips } from "./dom.js";
 const FAULTS = new Set(["crash", "restart", "pause", "resume", "cut", "heal", "partition", "drop",
   "link", "network", "skew", "drift", "jump"]);
 
+/** 1, 2 or 5 times a power of ten, near ``x``. */
+function roundStep(x) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(x, 1e-3)));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= x) ?? 10 * p;
+}
+
 export class SpaceTime {
   constructor(box, onSeek) {
     this.box = box;
@@ -18,10 +24,11 @@ export class SpaceTime {
     this.labels = s("g", { class: "labels" });
     this.back = s("svg", { class: "st stback" }, this.lanes, this.labels);
     this.bands = s("g", { class: "bands" });
+    this.grid = s("g", { class: "grid" });
     this.content = s("g", { class: "content" });
     this.sheet = s("svg", { class: "st stsheet" }, s("defs", {},
       s("marker", { id: "st-arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" },
-        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.bands, this.content);
+        s("path", { d: "M0,0L8,4L0,8z", fill: "context-stroke" }))), this.grid, this.bands, this.content);
     this.live = h("canvas", { class: "stlive" }); // messages in flight: redrawn every frame
     this.view = h("div", { class: "stview" }, this.sheet, this.live);
     this.now = h("div", { class: "stnow" });
@@ -126,6 +133,14 @@ export class SpaceTime {
     this.labels.replaceChildren(...store.order.map((id, i) => s("text", { x: 6, y: 14 + (i + 0.5) * g.lane, dy: "0.35em",
       "font-size": Math.min(13, g.lane * 0.9) }, id)));
     this.laneY = new Map(store.order.map((id, i) => [id, 14 + (i + 0.5) * g.lane]));
+    // Time ticks at a round step, across the whole sheet.
+    const step = roundStep(this.windowMs / 8);
+    const ticks = [];
+    for (let x = Math.ceil(t0 / step) * step; x <= t0 + 3 * this.windowMs; x += step) {
+      const px = (x - t0) * g.k;
+      ticks.push(s("line", { x1: px, x2: px, y1: 10, y2: g.hgt }), s("text", { x: px + 2, y: 9, "font-size": 9 }, fmtMs(x)));
+    }
+    this.grid.replaceChildren(...ticks);
     this.bandKey = null;
     const label = document.getElementById("st-window");
     if (label) label.textContent = `last ${fmtMs(this.windowMs)}`;
@@ -244,7 +259,7 @@ export class SpaceTime {
       this.lanes.cloneNode(true), this.labels.cloneNode(true),
       s("g", { "clip-path": "url(#st-export-clip)" },
         s("g", { transform: `translate(${shift.toFixed(1)},0)` }, this.sheet.querySelector("defs").cloneNode(true),
-          this.bands.cloneNode(true), this.content.cloneNode(true))),
+          this.grid.cloneNode(true), this.bands.cloneNode(true), this.content.cloneNode(true))),
         s("g", { transform: `translate(${left},0)`, class: "inflight" }, (this.flying || []).map(([x1, y1, x2, y2, hu]) =>
           s("line", { class: "arrow flying", x1, y1, x2, y2, stroke: `hsl(${hu} 70% 45%)` }))));
     return new XMLSerializer().serializeToString(doc);
