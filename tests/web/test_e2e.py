@@ -193,3 +193,29 @@ def test_a_client_that_stops_reading_skips_stale_frames(server, clients):
     finally:
         lecturer.call("control", {**ids, "op": "pause"})
         slow.sock.close()
+
+
+def test_the_threading_switch_serves_the_same_protocol(tmp_path):
+    """``PLAYGROUND_ASYNC=threading python app.py``: Werkzeug's threaded server."""
+    log = open(tmp_path / "server.log", "w+")
+    proc, url = start_server(env={"PLAYGROUND_ASYNC": "threading",
+                                  "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}, log=log)
+    client = None
+    try:
+        client = Client(url)
+        made = client.call("create", {"scenario": SCENARIO})
+        ids = {"session": made["session"], "token": made["token"]}
+        assert client.call("join", ids)["role"] == "control"
+        assert client.call("control", {**ids, "op": "play"})["ok"]
+        client.wait_for(lambda f: f["t_ms"] > 300)
+        assert client.call("act", {**ids, "action": {"type": "crash", "node": "n2"}})["ok"]
+        client.wait_for(lambda f: any(n["id"] == "n2" and n.get("status") == "crashed"
+                                      for n in f.get("nodes", ())))
+    finally:
+        if client is not None:
+            client.close()
+        stop(proc)
+        log.seek(0)
+        text = log.read()
+        log.close()
+    assert "Traceback" not in text, text[-4000:]
