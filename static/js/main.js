@@ -120,17 +120,20 @@ class App {
     this.scenario = sc;
     if (sc.share_url) this.links.share = abs(sc.share_url);
     if (sc.watch_url) this.links.watch = abs(sc.watch_url);
-    const model = sc.model;
-    if (model && model !== this.modelName) {
-      this.modelName = model;
-      this.panel = await panelFor(model);
-      this.cluster.label = this.panel.nodeLabel || null;
-      this.cluster.colours = new RoleColours();
-      this.legendKey = null;
-    }
     this.actions.modelChanged();
     this.controls.scenarioChanged();
     this.side.scenarioChanged();
+    const model = sc.model;
+    if (model && model !== this.modelName) {
+      this.modelName = model;
+      this.cluster.colours = new RoleColours();
+      this.legendKey = null;
+      this.panel = null; // the previous model's panel must not draw this model's data
+      this.cluster.label = null;
+      this.panel = await panelFor(model);
+      this.cluster.label = this.panel.nodeLabel || null;
+      this.panelPending = true;
+    }
   }
 
   onStatus(st) {

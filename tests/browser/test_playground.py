@@ -368,6 +368,7 @@ def test_presenter_keys_walk_the_captions(open_page, server):
         pytest.skip(f"{presets[0]['name']} has no caption after 0 ms")
     page = open_page(path)
     page.wait_for_selector("[data-node-id]")
+    page.wait_for_function("() => window.playground.controls.captions.length > 0")
     page.keyboard.press("PageDown")
     page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {captions[0]}) < 0.01")
     expect(page.locator("#caption")).to_be_visible()
