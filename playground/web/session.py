@@ -133,9 +133,15 @@ class Session:
                 except Exception as exc:  # the model or the engine failed: stop this run
                     self._fail(exc)
             if active and self.playing:
-                # Ticks on a fixed schedule (30 per second), never bunching up after a stall.
-                next_tick = max(next_tick + interval, time.monotonic() - interval)
-                self.wake.wait(max(0.0, next_tick - time.monotonic()))
+                # Ticks on a fixed schedule, 30 per second. A runner that fell a whole tick
+                # behind (the process is short of CPU) drops the missed ticks instead of
+                # rushing through them: simulated time follows the wall clock anyway, and
+                # every wait is a real one, so the other sessions and requests get their turn.
+                next_tick += interval
+                now = time.monotonic()
+                if next_tick <= now:
+                    next_tick = now + interval
+                self.wake.wait(next_tick - now)
             else:
                 next_tick = time.monotonic()
                 self.wake.wait(1.0)
