@@ -130,8 +130,10 @@ class App {
       this.legendKey = null;
       this.panel = null; // the previous model's panel must not draw this model's data
       this.cluster.label = null;
-      this.panel = await panelFor(model);
-      this.cluster.label = this.panel.nodeLabel || null;
+      const panel = await panelFor(model);
+      if (this.modelName !== model) return; // another scenario arrived meanwhile
+      this.panel = panel;
+      this.cluster.label = panel.nodeLabel || null;
       this.panelPending = true;
     }
   }
