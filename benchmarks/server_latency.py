@@ -142,8 +142,10 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
         if not made["ok"]:
             raise SystemExit(f"create failed: {made['error']}")
         sessions.append((made["session"], made["token"]))
-        setup.call("control", {"session": made["session"], "token": made["token"],
-                               "op": "play"})
+        played = setup.call("control", {"session": made["session"], "token": made["token"],
+                                        "op": "play"})
+        if not played["ok"]:
+            raise SystemExit(f"play failed: {played['error']}")
     setup.close()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
@@ -295,8 +297,9 @@ def main() -> None:
     parser.add_argument("--watcher-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
+    # One setup client creates and starts every session: lift the per-client rates.
     env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "50",
-           "PLAYGROUND_CREATES_PER_SECOND": "100"}
+           "PLAYGROUND_CREATES_PER_SECOND": "1000", "PLAYGROUND_CONTROLS_PER_SECOND": "1000"}
     scenario = args.scenario
     if scenario == "toy":
         env["PLAYGROUND_EXTRA_MODELS"] = "tests.engine.toy"
