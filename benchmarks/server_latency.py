@@ -2,9 +2,13 @@
 
     python benchmarks/server_latency.py [--scenario raft-bench] [--sessions 1,50]
                                         [--watchers 500] [--seconds 10]
+                                        [--server-processes 2]
 
-Starts ``python app.py`` (eventlet, the production path) on a free port of 127.0.0.1,
-drives it, prints the figures and stops it. Every loop is bounded by ``--seconds``.
+Starts ``python app.py`` (eventlet, the production path) on a free port of 127.0.0.1 (or
+several, sharing a Redis it starts, with ``--server-processes``), drives it, prints the
+figures and stops everything. Every loop is bounded by ``--seconds``. With several
+processes the sessions are spread over them and the watchers too (frames then cross
+Redis to reach the watchers of the other processes).
 
 * **Latency**: N sessions play at speed 1, each driven by its own python-socketio client
   that sends an action twice a second (a ``link`` command that changes nothing, so the
@@ -89,12 +93,17 @@ def session(url: str, scenario, speed=1) -> tuple[Driver, dict]:
     return client, ids
 
 
-def _drive_many(url: str, sessions: list, seconds: float, out) -> None:
-    """Drive sessions from one thread: an action every 0.5 s each; report latencies."""
+def _drive_many(sessions: list, seconds: float, out) -> None:
+    """Drive sessions from one thread: an action every 0.5 s each; report latencies.
+
+    ``sessions`` holds (server URL, session id, token) triples.
+    """
     import selectors
 
-    host, port = url.split("//")[1].split(":")
-    drivers = [RawClient(host, int(port), sid, token) for sid, token in sessions]
+    drivers = []
+    for url, sid, token in sessions:
+        host, port = url.split("//")[1].split(":")
+        drivers.append(RawClient(host, int(port), sid, token))
     sel = selectors.DefaultSelector()
     for d in drivers:
         sel.register(d.sock, selectors.EVENT_READ, d)
@@ -132,26 +141,28 @@ def _drive_many(url: str, sessions: list, seconds: float, out) -> None:
              time.process_time() / (time.monotonic() - start + 1.0)))
 
 
-def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int,
+def latency(urls: list, scenario, n_sessions: int, seconds: float, server_pids: list,
             procs: int = 1) -> dict:
-    """Action -> first frame showing it, with n_sessions playing at once."""
-    setup = Client(url)
+    """Action -> first frame showing it, with n_sessions playing at once (spread over the
+    server processes at ``urls``)."""
     sessions = []
-    for _ in range(n_sessions):
+    for i in range(n_sessions):
+        url = urls[i % len(urls)]
+        setup = Client(url)
         made = setup.call("create", {"scenario": long_run(scenario)})
         if not made["ok"]:
             raise SystemExit(f"create failed: {made['error']}")
-        sessions.append((made["session"], made["token"]))
+        sessions.append((url, made["session"], made["token"]))
         played = setup.call("control", {"session": made["session"], "token": made["token"],
                                         "op": "play"})
         if not played["ok"]:
             raise SystemExit(f"play failed: {played['error']}")
-    setup.close()
+        setup.close()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    workers = [ctx.Process(target=_drive_many, args=(url, sessions[i::procs], seconds, out))
+    workers = [ctx.Process(target=_drive_many, args=(sessions[i::procs], seconds, out))
                for i in range(procs) if sessions[i::procs]]
-    cpu0 = _cpu_seconds(server_pid)
+    cpu0 = sum(_cpu_seconds(pid) for pid in server_pids)
     machine = _machine_busy()
     t0 = time.monotonic()
     for w in workers:
@@ -166,8 +177,8 @@ def latency(url: str, scenario, n_sessions: int, seconds: float, server_pid: int
     for w in workers:
         w.join(10)
     wall = time.monotonic() - t0
-    cpu = (_cpu_seconds(server_pid) - cpu0) / wall
-    return {"sessions": n_sessions, "samples": len(samples),
+    cpu = (sum(_cpu_seconds(pid) for pid in server_pids) - cpu0) / wall
+    return {"sessions": n_sessions, "server_processes": len(urls), "samples": len(samples),
             "server_cpu_percent": round(100 * cpu),
             "machine_busy_percent": _busy_since(machine),
             "load_generator_cpu_percent": round(100 * driver_cpu),
@@ -225,20 +236,22 @@ def _busy_since(mark: tuple[int, int]) -> int:
     return round(100 * (busy - mark[0]) / max(1, total - mark[1]))
 
 
-def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
-           server_pid: int) -> dict:
-    driver, ids = session(url, scenario)
+def fanout(urls: list, scenario, n_watchers: int, seconds: float, procs: int,
+           server_pids: list) -> dict:
+    """One session (on the first server) played to watchers spread over every server."""
+    driver, ids = session(urls[0], scenario)
     ctx = multiprocessing.get_context("spawn")
     queue, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue()
     per = [n_watchers // procs + (1 if i < n_watchers % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=_watch_many, args=(url, ids["session"], k, seconds,
-                                                     ready, go, queue)) for k in per if k]
+    workers = [ctx.Process(target=_watch_many, args=(urls[i % len(urls)], ids["session"], k,
+                                                     seconds, ready, go, queue))
+               for i, k in enumerate(per) if k]
     for w in workers:
         w.start()
     for _ in workers:
         ready.get(timeout=60)
     time.sleep(1.0 + n_watchers / 200)  # let every watcher join
-    cpu0 = _cpu_seconds(server_pid)
+    cpu0 = sum(_cpu_seconds(pid) for pid in server_pids)
     machine = _machine_busy()
     driver.call("control", {**ids, "op": "play"})
     driver.take()
@@ -246,7 +259,7 @@ def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
     go.put(seconds + 0.5)
     time.sleep(seconds)
     newest = driver.take()
-    cpu = _cpu_seconds(server_pid) - cpu0
+    cpu = sum(_cpu_seconds(pid) for pid in server_pids) - cpu0
     results = []
     for _ in workers:
         results.extend(queue.get(timeout=seconds + 60))
@@ -277,7 +290,8 @@ def fanout(url: str, scenario, n_watchers: int, seconds: float, procs: int,
         late = [t - first_seen[s] for s, t in zip(seqs, times) if half <= t <= window_end]
         if early and late:
             lag_growth.append((statistics.mean(late) - statistics.mean(early)) * 1000)
-    return {"watchers": len(results), "seconds": seconds, "watchers_without_frames": empty,
+    return {"watchers": len(results), "server_processes": len(urls), "seconds": seconds,
+            "watchers_without_frames": empty,
             "server_cpu_percent": round(100 * cpu / seconds),
             "machine_busy_percent": _busy_since(machine),
             "frames_per_s_min": round(min(rates), 1) if rates else None,
@@ -296,6 +310,8 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=500)
     parser.add_argument("--watcher-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--server-processes", type=int, default=1,
+                        help="server processes sharing a Redis started for the run")
     args = parser.parse_args()
     # One setup client creates and starts every session: lift the per-client rates.
     env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "50",
@@ -304,18 +320,43 @@ def main() -> None:
     if scenario == "toy":
         env["PLAYGROUND_EXTRA_MODELS"] = "tests.engine.toy"
         scenario = {"model": "toy", "seed": 1, "nodes": 5, "duration_ms": 3_600_000}
-    proc, url = start_server(env=env)
+    procs, urls, redis = [], [], None
     try:
-        print(f"server {url}, scenario {args.scenario}")
+        if args.server_processes > 1:
+            redis, redis_url = _start_redis()
+            env["MESSAGE_QUEUE"] = redis_url
+        for _ in range(args.server_processes):
+            proc, url = start_server(env=env)
+            procs.append(proc)
+            urls.append(url)
+        pids = [p.pid for p in procs]
+        print(f"servers {', '.join(urls)}, scenario {args.scenario}")
         for n in (int(x) for x in args.sessions.split(",") if x):
-            figures = latency(url, scenario, n, args.seconds, proc.pid)
+            figures = latency(urls, scenario, n, args.seconds, pids)
             print(json.dumps({"latency": figures}), flush=True)
         if args.watchers:
-            print(json.dumps({"fanout": fanout(url, scenario, args.watchers, args.seconds,
-                                               args.watcher_processes, proc.pid)}),
+            print(json.dumps({"fanout": fanout(urls, scenario, args.watchers, args.seconds,
+                                               args.watcher_processes, pids)}),
                   flush=True)
     finally:
-        stop(proc)
+        for proc in procs:
+            stop(proc)
+        if redis is not None:
+            stop(redis)
+
+
+def _start_redis():
+    """A throwaway redis-server on 127.0.0.1 for several server processes."""
+    import subprocess
+
+    from tests.web.serve import free_port, wait_port
+
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 if __name__ == "__main__":
