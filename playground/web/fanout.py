@@ -179,9 +179,8 @@ class FanoutMixin(Manager):
                 for sid in catch_up:
                     super().emit(FRAME, full, namespace, room=sid)
                     self.stats["full"] += 1
-        if need_full:
-            self.emit(CLUSTER_PREFIX + "frame_wanted", {"session": room[len(ROOM_PREFIX):]},
-                      namespace)
+        if need_full and self.on_cluster is not None:
+            self.on_cluster(CLUSTER_PREFIX + "need_full", {"session": room[len(ROOM_PREFIX):]})
 
 
 class FanoutManager(FanoutMixin):

@@ -35,6 +35,7 @@ FREEZE_EVERY = 2.0  # s between moving the long-lived heap out of the collector'
 REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
+ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
 
 
 def new_id(nbytes: int) -> str:
@@ -49,10 +50,17 @@ def _digest(token: str) -> str:
 class Directory:
     """Which process runs which session, shared through Redis."""
 
+    CACHE_SECONDS = 2.0  # a crowd joining at once asks Redis once per session
+
     def __init__(self, url: str):
         import redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=2)
+        # A bounded pool that waits for a free connection: a classroom joining at once
+        # must queue for Redis, not fail with "too many connections".
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=16, timeout=5,
+                                                     socket_timeout=2)
+        self.redis = redis.Redis(connection_pool=pool)
+        self._cache: dict[str, tuple[float, dict | None]] = {}
 
     def put(self, session: Session, host: str) -> None:
         entry = {"host": host, "token_sha256": _digest(session.token),
@@ -60,8 +68,16 @@ class Directory:
         self.redis.set(DIRECTORY_PREFIX + session.id, json.dumps(entry), ex=DIRECTORY_TTL)
 
     def get(self, session_id: str) -> dict | None:
+        now = time.monotonic()
+        cached = self._cache.get(session_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         raw = self.redis.get(DIRECTORY_PREFIX + session_id)
-        return None if raw is None else json.loads(raw)
+        entry = None if raw is None else json.loads(raw)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[session_id] = (now + self.CACHE_SECONDS, entry)
+        return entry
 
     def remove(self, session_id: str) -> None:
         self.redis.delete(DIRECTORY_PREFIX + session_id)
@@ -77,6 +93,8 @@ class Registry:
         self.sessions: dict[str, Session] = {}
         self.clients: dict[str, str] = {}  # Socket.IO sid -> the session it watches
         self.limits: dict[str, dict] = {}  # Socket.IO sid -> request kind -> rate bucket
+        self._announced: dict[str, int] = {}  # remote session -> watcher count last told
+        self._asked: dict[str, float] = {}  # remote session -> when a frame was last asked
         self.remote: dict[str, dict[str, tuple[int, float]]] = {}  # session -> host -> (n, when)
         self.lock = threading.Lock()
         self.host = getattr(manager, "host_id", "local")
@@ -157,24 +175,46 @@ class Registry:
 
     # -- cluster messages ----------------------------------------------------------------
     def want_frame(self, session_id: str, full: bool) -> None:
+        """Ask the session for a frame: directly, or through the cluster channel at most
+        once per ``ASK_EVERY`` per session (one full frame serves every client here)."""
         session = self.sessions.get(session_id)
         if session is not None:
             session.poke(full)
         elif self.directory is not None:
+            now = time.monotonic()
+            if now - self._asked.get(session_id, -ASK_EVERY) < ASK_EVERY:
+                return
+            self._asked[session_id] = now
             self.socketio.emit(CLUSTER_PREFIX + "frame_wanted",
                                {"session": session_id, "full": full})
 
-    def announce(self, session_id: str, minus: int = 0) -> None:
-        """Tell the process that runs ``session_id`` how many clients watch it here."""
+    def announce(self, session_id: str, minus: int = 0, always: bool = False) -> None:
+        """Tell the process that runs ``session_id`` how many clients watch it here.
+
+        Only whether anyone watches matters to the owner, so a join or leave is told at
+        once only when it crosses zero (a class joining at once sends one message, not
+        one each); the upkeep loop sends every count again every ``ANNOUNCE_EVERY``.
+        """
         if self.directory is None or session_id in self.sessions:
             return
         count = max(0, self.manager.local_watchers(session_id) - minus)
+        told = self._announced.get(session_id)
+        if not always and told is not None and (told > 0) == (count > 0):
+            return
+        self._announced[session_id] = count
+        if count == 0:
+            self._announced.pop(session_id, None)
         self.socketio.emit(CLUSTER_PREFIX + "watchers",
                            {"session": session_id, "host": self.host, "count": count})
 
     def on_cluster(self, event: str, data) -> None:
-        """A cluster message from this or another process (never re-broadcast here)."""
+        """A cluster message from this or another process, or the local fan-out's
+        ``need_full`` (it holds a delta without its base). Messages from the channel are
+        acted on, never re-broadcast."""
         if not isinstance(data, dict):
+            return
+        if event == CLUSTER_PREFIX + "need_full":  # from this process's fan-out
+            self.want_frame(data["session"], full=True)
             return
         session = self.sessions.get(data.get("session"))
         if session is None:
@@ -212,6 +252,7 @@ class Registry:
                     last_freeze = now
                     gc.freeze()
                 self.manager.forget_unwatched()
+                self._asked = {k: v for k, v in self._asked.items() if now - v < ASK_EVERY}
                 idle = self.config["SESSION_IDLE_SECONDS"]
                 for session in list(self.sessions.values()):
                     if self.audience(session.id) > 0:
@@ -223,7 +264,7 @@ class Registry:
                     if now - last_announce >= ANNOUNCE_EVERY:
                         last_announce = now
                         for session_id in self.manager.watched_sessions():
-                            self.announce(session_id)
+                            self.announce(session_id, always=True)
                     if now - last_directory >= DIRECTORY_TTL / 3:
                         last_directory = now
                         for session in list(self.sessions.values()):
