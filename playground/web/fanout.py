@@ -192,5 +192,21 @@ class FanoutRedisManager(RedisManager, FanoutMixin):
 
     ``RedisManager.emit`` publishes to every process and delivers locally through
     ``FanoutMixin.emit`` (next in the method order), as each other process does when the
-    message arrives.
+    message arrives. Frames of a session that no other process watches skip Redis: every
+    process would otherwise decode every frame of every session.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.watched_elsewhere = None  # callable(session id) -> bool, set by the app
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
+             to=None, **kwargs):
+        room = to or room
+        if (event == FRAME and isinstance(room, str) and room.startswith(ROOM_PREFIX)
+                and self.watched_elsewhere is not None
+                and not self.watched_elsewhere(room[len(ROOM_PREFIX):])):
+            self._deliver(room, data, namespace or "/")
+            return
+        super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                     callback=callback, **kwargs)

@@ -101,6 +101,8 @@ class Registry:
         queue = config.get("MESSAGE_QUEUE")
         self.directory = Directory(queue) if queue else None
         manager.on_cluster = self.on_cluster
+        if hasattr(manager, "watched_elsewhere"):
+            manager.watched_elsewhere = self.watched_elsewhere
         self._started = False
 
     # -- sessions ----------------------------------------------------------------------
@@ -150,21 +152,28 @@ class Registry:
 
     # -- audience ----------------------------------------------------------------------
     def audience(self, session_id: str) -> int:
-        local = self.manager.local_watchers(session_id)
+        return self.manager.local_watchers(session_id) + self._remote_watchers(session_id)
+
+    def watched_elsewhere(self, session_id: str) -> bool:
+        """Whether clients of other processes watch this process's session."""
+        return self._remote_watchers(session_id) > 0
+
+    def _remote_watchers(self, session_id: str) -> int:
         remote = self.remote.get(session_id)
-        if remote:
-            cutoff = time.monotonic() - REMOTE_TTL
-            local += sum(n for n, when in remote.values() if when >= cutoff)
-        return local
+        if not remote:
+            return 0
+        cutoff = time.monotonic() - REMOTE_TTL
+        return sum(n for n, when in remote.values() if when >= cutoff)
 
     def watch(self, sid: str, session_id: str) -> None:
         """Record that client ``sid`` now watches ``session_id`` (and only that one)."""
         self.clients[sid] = session_id
         with self.lock:
             self._start_maintenance()
-        if not self.manager.watch(sid, session_id):  # no picture here yet: ask for one
+        shown = self.manager.watch(sid, session_id)
+        self.announce(session_id)  # first, so the owner publishes the frame asked for next
+        if not shown:  # no picture here yet: ask for one
             self.want_frame(session_id, full=True)
-        self.announce(session_id)
 
     def unwatch(self, sid: str, disconnecting: bool = False) -> str | None:
         session_id = self.clients.pop(sid, None)
