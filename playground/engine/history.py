@@ -46,17 +46,20 @@ class History:
         return sum(len(b) for b in self.blobs)
 
     def advance(self, t: int) -> None:
-        """Run forward to ``t``, checkpointing on the way."""
+        """Run forward to ``t`` (finishing every event and command of that instant, even
+        when the simulation is already there), checkpointing on the way."""
         sim = self.sim
-        if t <= sim.now:
+        if t < sim.now:
             return
-        while sim.now < t:
+        while True:
             sim.run_until(min(t, sim.now + SLICE))
             if sim.now > self.times[-1] and sim.events - self._events_at_save >= self.every_events:
                 if sim.now >= self.frontier:
                     self._save()
                 else:
                     self._events_at_save = sim.events
+            if sim.now >= t:
+                break
         self.frontier = max(self.frontier, sim.now)
 
     def seek(self, t: int) -> None:

@@ -293,7 +293,6 @@ class Session:
                 raise ScenarioError(f"seek: {value:g} ms is beyond the furthest moment computed "
                                     f"({frontier_ms:g} ms)")
             self.history.seek(int(round(value * 1000)))
-            sim.run_until(sim.now)  # commands recorded at exactly this instant
             self.finished = False
             self.want_full = True
         elif op == "fork":

@@ -86,3 +86,15 @@ def test_checkpoints_are_compact():
     assert len(history.blobs) > 5
     assert history.bytes_held < 2_000_000
     assert toy_scenario()  # the helper still validates
+
+
+def test_seek_to_an_instant_with_a_checkpoint_runs_the_commands_recorded_there():
+    sim = toy_sim()
+    history = History(sim, every_events=50)
+    history.advance(900_000)
+    assert history.times[-1] == 900_000  # a checkpoint of the instant, before the action
+    sim.apply(C.Crash("n2"))
+    history.advance(2_000_000)
+    history.seek(500_000)
+    history.seek(900_000)
+    assert sim.nodes["n2"].status == "crashed"
