@@ -16,6 +16,7 @@ duration). Every refusal is a :class:`ScenarioError` naming the field, e.g.
 from __future__ import annotations
 
 import json
+import math
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -90,6 +91,18 @@ DEFAULT_DURATION_MS = 10_000
 DEFAULT_LATENCY_MS = (10, 15)
 
 
+def _finite(value, where: str) -> None:
+    """Refuse NaN and infinities anywhere (JSON parsers in Python accept them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{where}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _finite(item, f"{where}[{i}]")
+
+
 def _path(prefix: str, error) -> str:
     out = prefix
     for part in error.absolute_path:
@@ -139,6 +152,7 @@ def command(model: str, obj, node_ids, where: str = "action"):
     its schema and the nodes that exist, as a command object; else ScenarioError."""
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: a command is a JSON object with a 'type'")
+    _finite(obj, where)
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise ScenarioError(f"{where}.type: a command's 'type' is a string such as 'crash'")
@@ -162,6 +176,7 @@ def validate(obj) -> dict:
     """A complete, normalised copy of a scenario, or ScenarioError naming the field."""
     if not isinstance(obj, dict):
         raise ScenarioError("a scenario is a JSON object")
+    _finite(obj, "")
     size = len(json.dumps(obj, separators=(",", ":")))
     if size > MAX_BYTES:
         raise ScenarioError(f"the scenario is {size} bytes; the limit is {MAX_BYTES}")

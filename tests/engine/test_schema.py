@@ -84,3 +84,22 @@ def test_client_command_fields_are_canonical_at_every_depth():
     b = C.parse({"n": 1, "rows": {"a": {"x": 1, "y": 2}, "b": 1}, "type": "tx"}, ["n1"],
                 {"tx": {}})
     assert repr(a) == repr(b)
+
+
+@pytest.mark.parametrize("obj, words", [
+    ({**GOOD, "network": {"loss": float("nan")}}, "network.loss: nan is not a finite number"),
+    ({**GOOD, "commands": [{"type": "skew", "node": "n1", "offset_ms": float("inf")}]},
+     "commands[0].offset_ms: inf is not a finite number"),
+    ({**GOOD, "commands": [{"type": "crash", "node": "n1", "at_ms": float("-inf")}]},
+     "at_ms: -inf is not a finite number"),
+])
+def test_non_finite_numbers_are_refused(obj, words):
+    assert words in refused(obj)
+
+
+def test_non_finite_numbers_in_a_file_are_refused(tmp_path):
+    from playground.scenarios import load
+    path = tmp_path / "nan.json"
+    path.write_text('{"model": "toy", "seed": 1, "params": {"interval_ms": NaN}}')
+    with pytest.raises(ScenarioError, match="params.interval_ms: nan is not a finite"):
+        load(str(path))
