@@ -5,11 +5,18 @@ has millions of them, so :class:`Trace` stores them by column: times and causes 
 64-bit arrays, kinds and node ids as small codes, and the ``data`` tuples of the kinds
 that repeat (deliveries, drops, timers, starts) interned, so one record costs about 30
 bytes plus its message, and the garbage collector has almost nothing to traverse.
-Reading ``trace[i]`` rebuilds the same tuple that was appended. Its canonical
-text is ``repr`` of the record, one per line: every value in a record is an int, a
-string, a float, None, a tuple, a list, a dict built in a deterministic order, an enum
-or a dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED``
-is. The SHA-256 of that text identifies a run.
+Appending is the engine's hot path: a record first lands in a short list of tuples, and
+every 4,096 records (or before any read) the list is moved into the columns in bulk.
+Reading ``trace[i]`` rebuilds the same tuple that was appended.
+
+The **canonical form** that ``sha256`` digests, version 2: the line ``trace/2``; the
+times, causes (little-endian int64), kind codes (uint8) and node codes (uint16, in order
+of first appearance) of the records, as bytes; the ``repr`` of the node table; then one
+line per record with the canonical text of its data. That text is ``repr`` of the data
+tuple, except that a message is written as its class name followed by the ``repr`` of
+the tuple of its field values. Every value in a record is an int, a string, a float,
+None, a tuple, a list, a dict built in a deterministic order, an enum or a dataclass,
+whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
 """
 
 from __future__ import annotations
@@ -17,17 +24,20 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import sys
 from array import array
+from operator import attrgetter
 
 KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
-_INTERNED = frozenset(_CODE[k] for k in ("start", "deliver", "drop", "timer"))
+_INTERNED = frozenset(("start", "deliver", "drop", "timer"))
+_FLUSH_AT = 4096
 
 
 class Trace:
     """An append-only sequence of trace records, stored by column."""
 
-    __slots__ = ("_t", "_k", "_n", "_c", "_x", "_nodes", "_node_code", "_interned")
+    __slots__ = ("_t", "_k", "_n", "_c", "_x", "_nodes", "_node_code", "_interned", "_tail")
 
     def __init__(self):
         self._t = array("q")
@@ -38,35 +48,49 @@ class Trace:
         self._nodes: list = [None]
         self._node_code: dict = {None: 0}
         self._interned: dict = {}
+        self._tail: list = []  # records not yet moved into the columns
 
     def append(self, rec) -> None:
         self.add(*rec)
 
     def add(self, time: int, kind: str, node, cause: int, data) -> int:
         """Append the record ``(time, kind, node, cause, data)``; return its index."""
-        code = _CODE[kind]
-        k = self._k
-        index = len(k)
-        self._t.append(time)
-        k.append(code)
-        n = self._node_code.get(node)
-        if n is None:
-            n = self._node_code[node] = len(self._nodes)
-            self._nodes.append(node)
-        self._n.append(n)
-        self._c.append(cause)
-        if code in _INTERNED:
-            data = self._interned.setdefault(data, data)
-        self._x.append(data)
+        tail = self._tail
+        index = len(self._k) + len(tail)
+        tail.append((time, kind, node, cause, data))
+        if len(tail) >= _FLUSH_AT:
+            self._flush()
         return index
 
+    def _flush(self) -> None:
+        """Move the pending records into the columns, in bulk."""
+        tail = self._tail
+        if not tail:
+            return
+        times, kinds, nodes, causes, datas = zip(*tail)
+        code = self._node_code
+        if not code.keys() >= set(nodes):
+            for node in nodes:  # first-appearance order: the codes are part of the hash
+                if node not in code:
+                    code[node] = len(self._nodes)
+                    self._nodes.append(node)
+        self._t.extend(times)
+        self._k.frombytes(bytes(map(_CODE.__getitem__, kinds)))
+        self._n.extend(map(code.__getitem__, nodes))
+        self._c.extend(causes)
+        interned = self._interned
+        self._x.extend([interned.setdefault(x, x) if k in _INTERNED else x
+                        for k, x in zip(kinds, datas)])
+        tail.clear()
+
     def __len__(self) -> int:
-        return len(self._k)
+        return len(self._k) + len(self._tail)
 
     def _record(self, i: int) -> tuple:
         return (self._t[i], KINDS[self._k[i]], self._nodes[self._n[i]], self._c[i], self._x[i])
 
     def __getitem__(self, index):
+        self._flush()
         if isinstance(index, slice):
             return [self._record(i) for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -76,6 +100,7 @@ class Trace:
         return self._record(index)
 
     def __iter__(self):
+        self._flush()
         return (self._record(i) for i in range(len(self)))
 
     def __eq__(self, other) -> bool:
@@ -85,10 +110,12 @@ class Trace:
 
     def truncate(self, n: int) -> None:
         """Forget every record from index ``n`` on."""
+        self._flush()
         for column in (self._t, self._k, self._n, self._c, self._x):
             del column[n:]
 
     def copy(self) -> "Trace":
+        self._flush()
         out = Trace()
         out._t, out._k, out._n, out._c = self._t[:], self._k[:], self._n[:], self._c[:]
         out._x = self._x[:]
@@ -101,10 +128,13 @@ class Trace:
 
         ``other`` is a longer trace of the same timeline (see ``History``).
         """
+        self._flush()
+        other._flush()
         start = len(self)
         if self._nodes != other._nodes[:len(self._nodes)]:
             for i in range(start, end):
-                self.append(other._record(i))
+                self.add(*other._record(i))
+            self._flush()
             return
         for node in other._nodes[len(self._nodes):]:
             self._node_code[node] = len(self._nodes)
@@ -116,15 +146,24 @@ class Trace:
         self._x.extend(other._x[start:end])
 
 
-def sha256(trace, start: int = 0, end: int | None = None) -> str:
-    """The hex SHA-256 of the canonical text of ``trace[start:end]``."""
+def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
+    """The hex SHA-256 of the canonical form of ``trace[start:end]`` (module docstring)."""
+    trace._flush()
     end = len(trace) if end is None else end
-    if isinstance(trace, Trace):
-        return _sha256_columns(trace, start, end)
-    h = hashlib.sha256()
+    h = hashlib.sha256(b"trace/2\n")
+    for column in (trace._t, trace._c, trace._k, trace._n):
+        part = column[start:end]
+        if sys.byteorder == "big":
+            part.byteswap()
+        h.update(part.tobytes())
+    h.update(repr(trace._nodes).encode() + b"\n")
+    texts: dict = {}  # id(data) -> its text; every object stays alive in the trace meanwhile
     chunk = []
-    for rec in (trace[i] for i in range(start, end)):
-        chunk.append(repr(rec))
+    for code, data in zip(trace._k[start:end], trace._x[start:end]):
+        text = texts.get(id(data))
+        if text is None:
+            text = texts[id(data)] = _send_text(data) if code == _SEND else repr(data)
+        chunk.append(text)
         if len(chunk) >= 4096:
             h.update(("\n".join(chunk) + "\n").encode())
             chunk = []
@@ -134,44 +173,20 @@ def sha256(trace, start: int = 0, end: int | None = None) -> str:
 
 
 _SEND = _CODE["send"]
+_VALUES: dict[type, object] = {}  # message class -> attrgetter of its field values
 
 
-def _sha256_columns(trace: Trace, start: int, end: int) -> str:
-    """``sha256`` of a :class:`Trace`, read by column: the same text, built faster.
-
-    Each line is ``repr`` of the record tuple, spelled out as ``"(t, kind, node, cause,
-    data)"``; the reprs of kinds, nodes, interned data and messages (a message object
-    sent to several nodes) are computed once. Cached by ``id``: every object stays alive
-    in the trace while it is hashed.
-    """
-    h = hashlib.sha256()
-    kinds = [repr(k) for k in KINDS]
-    nodes = [repr(n) for n in trace._nodes]
-    cache: dict = {}  # id(object) -> repr, for interned data and messages
-    chunk = []
-    t, k, n, c, x = trace._t, trace._k, trace._n, trace._c, trace._x
-    for i in range(start, end):
-        code = k[i]
-        data = x[i]
-        if code in _INTERNED:
-            text = cache.get(id(data))
-            if text is None:
-                text = cache[id(data)] = repr(data)
-        elif code == _SEND and type(data) is tuple and len(data) == 3:
-            msg = data[2]
-            body = cache.get(id(msg))
-            if body is None:
-                body = cache[id(msg)] = repr(msg)
-            text = f"({data[0]!r}, {data[1]!r}, {body})"
-        else:
-            text = repr(data)
-        chunk.append(f"({t[i]!r}, {kinds[code]}, {nodes[n[i]]}, {c[i]!r}, {text})")
-        if len(chunk) >= 4096:
-            h.update(("\n".join(chunk) + "\n").encode())
-            chunk = []
-    if chunk:
-        h.update(("\n".join(chunk) + "\n").encode())
-    return h.hexdigest()
+def _send_text(data) -> str:
+    """A send's canonical text: ``(to, Kind(field values...))``."""
+    to, kind, msg = data
+    values = _VALUES.get(type(msg))
+    if values is None:
+        if not dataclasses.is_dataclass(msg):
+            return repr(data)
+        names = [f.name for f in dataclasses.fields(msg)]
+        getter = attrgetter(*names) if names else (lambda m: ())
+        values = _VALUES[type(msg)] = (lambda m, g=getter: (g(m),)) if len(names) == 1 else getter
+    return f"({to!r}, {kind}{values(msg)!r})"
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -18,7 +18,7 @@ import time
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
 
-from .. import socketio
+from .app import socketio
 from ..engine.errors import ScenarioError
 from ..models import MODELS
 from ..scenarios import presets, share

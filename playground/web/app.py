@@ -1,0 +1,69 @@
+"""The app factory: ``create_app`` builds the web application; ``socketio`` is its
+Socket.IO extension, bound to an app with ``init_app`` (the module holds no app and no
+mutable state). ``playground.create_app`` and ``playground.socketio`` name these.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+ROOT = Path(__file__).resolve().parents[2]
+
+socketio = SocketIO()
+
+DEFAULTS = {
+    "ASYNC": "eventlet",  # or "threading" (tests, PLAYGROUND_ASYNC=threading)
+    "MESSAGE_QUEUE": None,  # a redis:// URL to share one audience between processes
+    "MAX_SESSIONS": 200,  # live sessions per process
+    "SESSION_IDLE_SECONDS": 900,  # a session nobody watches or drives expires after this
+    "MAX_SPEED": 100.0,  # simulated seconds per wall second (besides "max")
+    "MAX_PAYLOAD_BYTES": 96 * 1024,  # one request's JSON (a scenario is at most 64 KB)
+    "ACTIONS_PER_SECOND": 10,  # per client
+    "CONTROLS_PER_SECOND": 30,  # per client (control and join)
+    "CREATES_PER_SECOND": 2,  # per client
+    "MAX_TRACE_EXPORT": 200_000,  # records in one trace.json
+    "MAX_HTTP_BUFFER_SIZE": 1_000_000,  # Engine.IO's hard limit per message
+    "EXTRA_MODELS": "",  # comma-separated modules that register more models
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The playground's Flask app with Socket.IO bound to it.
+
+    Configuration comes from ``DEFAULTS``, then environment variables ``PLAYGROUND_<KEY>``
+    (``PLAYGROUND_ASYNC=threading``, ``PLAYGROUND_MAX_SESSIONS=50``) and ``MESSAGE_QUEUE``,
+    then ``test_config``.
+    """
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_prefixed_env("PLAYGROUND")
+        if os.environ.get("MESSAGE_QUEUE"):
+            app.config["MESSAGE_QUEUE"] = os.environ["MESSAGE_QUEUE"]
+    else:
+        app.config.from_mapping(test_config)
+    if app.config.get("TEMPLATE_FOLDER"):
+        app.template_folder = app.config["TEMPLATE_FOLDER"]
+
+    for module in filter(None, (m.strip() for m in str(app.config["EXTRA_MODELS"]).split(","))):
+        importlib.import_module(module)
+    from . import events  # noqa: F401  (registers the Socket.IO handlers once)
+    from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
+    from .registry import Registry
+    from .views import bp
+
+    queue = app.config["MESSAGE_QUEUE"]
+    manager = (FanoutRedisManager(queue, channel="playground") if queue
+               else FanoutManager())
+    socketio.init_app(app, async_mode=app.config["ASYNC"], client_manager=manager,
+                      serializer=JsonPacket,
+                      max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
+    app.extensions["playground"] = Registry(socketio, manager, app.config)
+    app.register_blueprint(bp)
+    return app
