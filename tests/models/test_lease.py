@@ -267,25 +267,3 @@ def test_every_lease_preset_names_its_claims_and_narrates():
         assert presets()[name]["narrative"]
     assert {"C21", "C22"} <= claims
 
-
-def test_panel_and_summaries_are_json_and_seek_replays_the_same_run():
-    import json
-
-    from playground.engine import trace as T
-    from playground.engine.history import History
-    from playground.scenarios import build
-
-    scenario = presets()["lease-drift-two-leaders"]
-    sim = build(scenario)
-    history = History(sim, every_events=100)
-    history.advance(4_000 * MS)
-    json.dumps(sim.model.panel(sim))
-    for nid, node in sim.nodes.items():
-        json.dumps({"role": sim.model.role(node.state),
-                    "summary": sim.model.summary(nid, node.state)})
-    history.seek(3_300 * MS)
-    fresh = build(scenario)
-    fresh.run_until(3_300 * MS)
-    assert T.sha256(sim.trace) == T.sha256(fresh.trace)
-    assert sim.metrics() == fresh.metrics()
-    assert [v.detail for v in sim.violations] == [v.detail for v in fresh.violations]
