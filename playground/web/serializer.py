@@ -99,15 +99,15 @@ def compact(index: int, rec) -> list:
     return out
 
 
-def events(trace, start: int, end: int, limit: int) -> tuple[list, int]:
-    """Records ``start``..``end`` in compact form, the last ``limit`` of them, and how many
-    were left out."""
-    first = max(start, end - limit)
-    return [compact(first + j, rec) for j, rec in enumerate(trace[first:end])], first - start
+def events(records: list, start: int, limit: int) -> tuple[list, int]:
+    """``records`` (the trace from index ``start`` on) in compact form: the last ``limit``
+    of them, and how many were left out."""
+    skip = max(0, len(records) - limit)
+    return [compact(start + skip + j, rec) for j, rec in enumerate(records[skip:])], skip
 
 
-def _touched(trace, start: int, end: int) -> set | None:
-    """The nodes named by records ``start``..``end``: only their entries can have changed.
+def _touched(records: list) -> set | None:
+    """The nodes named by ``records``: only their entries can have changed.
 
     A node's state, timers, status and clock change only in a handler run on that node
     (its ``deliver``, ``timer`` or ``start`` record) or by a command naming it; a command
@@ -115,7 +115,7 @@ def _touched(trace, start: int, end: int) -> set | None:
     the answer is None: all of them.
     """
     touched = set()
-    for _time, kind, node, _cause, _data in trace[start:end]:
+    for _time, kind, node, _cause, _data in records:
         if node is None:
             if kind == "command":
                 return None
@@ -194,8 +194,9 @@ class FrameBuilder:
         frame = ({"session": self.session_id, "seq": self.seq, "full": True, "t_ms": t_ms}
                  if full else {"seq": self.seq, "t_ms": t_ms})
         end = len(sim.trace)
-        touched = None if full or end < self._trace_end else _touched(sim.trace,
-                                                                      self._trace_end, end)
+        rewound = full or end < self._trace_end
+        new_records = None if rewound else sim.trace[self._trace_end:end]
+        touched = None if rewound else _touched(new_records)
         if touched is None:
             nodes = [node_entry(sim, nid) for nid in sim.node_ids]
         else:
@@ -216,10 +217,11 @@ class FrameBuilder:
         if full or in_flight != self._messages:
             frame["messages"] = in_flight
         self._messages = in_flight
-        if full or end < self._trace_end:
-            frame["events"], skipped = events(sim.trace, 0, end, FULL_EVENTS)
+        if rewound:
+            first = max(0, end - FULL_EVENTS)
+            frame["events"], _ = events(sim.trace[first:end], first, FULL_EVENTS)
         else:
-            recent, skipped = events(sim.trace, self._trace_end, end, MAX_EVENTS_PER_FRAME)
+            recent, skipped = events(new_records, self._trace_end, MAX_EVENTS_PER_FRAME)
             if recent:
                 frame["events"] = recent
             if skipped:
