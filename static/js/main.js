@@ -48,12 +48,13 @@ class App {
     return this.role === "control";
   }
 
-  toast(message, isError = false) {
+  /** A passing message; a sticky one stays until the next (nothing else is on screen). */
+  toast(message, isError = false, sticky = false) {
     const el = $("toast");
     el.textContent = message;
     el.className = `toast show${isError ? " error" : ""}`;
     clearTimeout(this.toastTimer);
-    this.toastTimer = setTimeout(() => (el.className = "toast"), isError ? 6000 : 2500);
+    if (!sticky) this.toastTimer = setTimeout(() => (el.className = "toast"), isError ? 6000 : 2500);
   }
 
   async start() {
@@ -85,7 +86,7 @@ class App {
   /** Start a new session from a preset name, share string or scenario object, and join it. */
   async create(source, keepUrl = false) {
     const res = await this.conn.create(source);
-    if (!res.ok) return this.toast(`Could not start: ${res.error}`, true);
+    if (!res.ok) return this.toast(`Could not start: ${res.error}`, true, keepUrl);
     this.links = { share: abs(res.share_url), watch: abs(res.watch_url) };
     if (!keepUrl && res.share_url && !document.body.classList.contains("embed")) {
       history.replaceState(null, "", new URL(res.share_url, location.href).pathname + location.search);

@@ -384,3 +384,13 @@ def test_embed_shows_only_the_stage(open_page, server):
     expect(embedded.locator("header.top")).to_be_hidden()
     expect(embedded.locator("#side")).to_be_hidden()
     expect(embedded.locator("#cluster")).to_be_visible()
+
+
+def test_a_damaged_share_link_says_what_is_wrong(open_page, server):
+    path = raft_path(server)
+    i = len(path) // 2
+    damaged = path[:i] + ("A" if path[i] != "A" else "B") + path[i + 1:]
+    page = open_page(damaged)
+    expect(page.locator("#toast")).to_contain_text(
+        re.compile(r"Could not start: the share link (was altered|is damaged)"))
+    assert page.locator("[data-node-id]").count() == 0
