@@ -62,7 +62,7 @@ class Variant:
     default: Any
     description: str
     choices: tuple = (False, True)
-    broken: Any = None  # the value that breaks the protocol, if any
+    broken: tuple = ()  # the values that break the protocol, if any
 
 
 @dataclass(frozen=True, slots=True)

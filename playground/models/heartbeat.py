@@ -224,9 +224,9 @@ class Heartbeats(Model):
                 "phi: a phi-accrual suspicion above phi_threshold is a miss.",
                 choices=("timeout", "phi")),
         Variant("no_hysteresis", False, "Mark down on the first miss and up on the first "
-                "success, whatever k and m say.", broken=True),
+                "success, whatever k and m say.", broken=(True,)),
         Variant("sender_clock", False, "Judge silence by the timestamp the worker put in its "
-                "pulse (its clock) instead of the registry's own clock.", broken=True),
+                "pulse (its clock) instead of the registry's own clock.", broken=(True,)),
     )
     params = (
         Param("interval_ms", 100, "Pulse period (push) or probe period (pull), and the "

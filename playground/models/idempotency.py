@@ -325,7 +325,7 @@ class Idempotency(Model):
                 "(check, charge, then save), unique_insert (insert STARTED first), "
                 "conditional_put (put-if-absent).",
                 choices=("none", "naive", "unique_insert", "conditional_put"),
-                broken="naive"),
+                broken=("none", "naive")),
     )
     params = (
         Param("workers", 4, "Server workers serving requests concurrently.",

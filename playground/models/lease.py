@@ -161,10 +161,10 @@ class Leases(Model):
     )
     variants = (
         Variant("fencing", True, "The store refuses writes with an epoch below the highest it "
-                "has accepted.", broken=False),
+                "has accepted.", broken=(False,)),
         Variant("step_down", True, "The holder gives the lease up when its own clock says it "
                 "expired; off, it keeps acting until someone tells it otherwise.",
-                broken=False),
+                broken=(False,)),
     )
     params = (
         Param("ttl_ms", 1000, "Lease time-to-live granted by the lock service.",

@@ -192,9 +192,9 @@ class Outbox(Model):
         Variant("mode", "outbox", "How the service gets its event out: commit then publish "
                 "(dual_write), publish then commit (publish_first), or the transactional "
                 "outbox and a relay. Both naive modes are broken.", choices=MODES,
-                broken="dual_write"),
+                broken=("dual_write", "publish_first")),
         Variant("idempotent_consumer", True, "The consumer records event ids and skips "
-                "repeats.", broken=False),
+                "repeats.", broken=(False,)),
     )
     params = (
         Param("orders", 10, "Orders the service places by itself.",

@@ -203,13 +203,13 @@ class Raft(Model):
                                        "majority steps down; servers that hear a leader "
                                        "ignore vote requests."),
         Variant("fencing", True, "The storage rejects tokens below the highest accepted.",
-                broken=False),
+                broken=(False,)),
         Variant("skip_prev_log_term_check", False, "Followers accept AppendEntries without "
-                "checking prev_log_term (only that the index exists).", broken=True),
+                "checking prev_log_term (only that the index exists).", broken=(True,)),
         Variant("commit_old_terms_by_count", False, "Leaders commit entries of earlier "
-                "terms by counting replicas (the Figure 8 bug).", broken=True),
+                "terms by counting replicas (the Figure 8 bug).", broken=(True,)),
         Variant("multiple_votes_per_term", False, "Servers may grant more than one vote "
-                "in a term.", broken=True),
+                "in a term.", broken=(True,)),
     )
     params = (
         Param("election_timeout_ms", [150, 300], "Randomized election timeout range.",

@@ -254,7 +254,7 @@ class Saga(Model):
     )
     variants = (
         Variant("no_compensation_retry", False, "Send each compensation once and write it "
-                "off when it times out or the orchestrator restarts.", broken=True),
+                "off when it times out or the orchestrator restarts.", broken=(True,)),
     )
     params = (
         Param("sagas", 6, "Purchases the orchestrator starts by itself.",

@@ -333,7 +333,7 @@ class TwoPhaseCommit(Model):
     variants = (
         Variant("participant_unilateral_abort", False,
                 "A participant that voted VoteCommit aborts on its own after "
-                "in_doubt_timeout_ms without a decision (breaks atomicity).", broken=True),
+                "in_doubt_timeout_ms without a decision (breaks atomicity).", broken=(True,)),
     )
     params = (
         Param("coordinators", 1, "Coordinators, each running its own workload.",

@@ -309,7 +309,7 @@ def model_info(cls) -> dict:
     return {
         "title": cls.title,
         "variants": [{"name": v.name, "default": v.default, "description": v.description,
-                      "choices": list(v.choices), "broken": v.broken} for v in cls.variants],
+                      "choices": list(v.choices), "broken": list(v.broken)} for v in cls.variants],
         "params": [{"name": p.name, "default": p.default, "description": p.description,
                     "schema": p.schema} for p in cls.params],
         "commands": cls.commands,

@@ -73,9 +73,9 @@ export class Actions {
       const id = `variant-${v.name}`;
       const sel = h("select", { id, "aria-label": humanize(v.name), disabled: !this.app.canControl },
         choices.map((c) => h("option", { value: JSON.stringify(c), selected: c === current },
-          `${String(c)}${v.broken !== null && v.broken !== undefined && c === v.broken ? " (broken)" : ""}`)));
+          `${String(c)}${(v.broken || []).includes(c) ? " (broken)" : ""}`)));
       sel.onchange = () => this.setVariant(v.name, JSON.parse(sel.value));
-      const broken = v.broken !== null && v.broken !== undefined && current === v.broken;
+      const broken = (v.broken || []).includes(current);
       return h("label", { class: `variant${broken ? " broken" : ""}`, title: `${v.description} Changing it starts a new run.` },
         humanize(v.name), sel);
     }));

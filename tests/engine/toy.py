@@ -38,7 +38,7 @@ class Toy(Model):
     name = "toy"
     title = "Ping-pong (engine test model)"
     invariants = (Invariant("pong_after_ping", "A node never gets more pongs than it sent pings."),)
-    variants = (Variant("extra_pong", False, "Answer every ping twice.", broken=True),)
+    variants = (Variant("extra_pong", False, "Answer every ping twice.", broken=(True,)),)
     params = (Param("interval_ms", 100, "Ping period on the node's own clock.",
                     {"type": "number", "minimum": 1}),)
     commands = {"poke": {"properties": {"times": {"type": "integer", "minimum": 1}}}}

@@ -32,7 +32,7 @@ def test_api_models_describes_every_model(http):
          "description": "A node never gets more pongs than it sent pings."}]
     assert toy["variants"][0] == {"name": "extra_pong", "default": False,
                                   "description": "Answer every ping twice.",
-                                  "choices": [False, True], "broken": True}
+                                  "choices": [False, True], "broken": [True]}
     assert toy["params"][0]["name"] == "interval_ms" and "poke" in toy["commands"]
     assert "crash" in toy["fault_types"] and "skew" in toy["fault_types"]
 
