@@ -167,11 +167,11 @@ class Context:
         sim = self.sim
         src = self.node
         kind = type(msg).__name__
+        if to not in sim.nodes:
+            raise ValueError(f"model sent {kind} to unknown node {to!r}")
         now = sim.now
         mid = sim.trace.add(now, "send", src, sim.cause, (to, kind, msg))
         sim.sent += 1
-        if to not in sim.nodes:
-            raise ValueError(f"model sent {kind} to unknown node {to!r}")
         pair = (src, to)
         if sim.cuts and pair in sim.cuts or sim.groups and sim._parted(src, to):
             sim._drop(mid, src, to, msg, "link cut")

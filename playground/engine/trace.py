@@ -9,14 +9,14 @@ Appending is the engine's hot path: a record first lands in a short list of tupl
 every 4,096 records (or before any read) the list is moved into the columns in bulk.
 Reading ``trace[i]`` rebuilds the same tuple that was appended.
 
-The **canonical form** that ``sha256`` digests, version 2: the line ``trace/2``; the
+The **canonical form** that ``sha256`` digests, version 3: the line ``trace/3``; the
 times, causes (little-endian int64), kind codes (uint8) and node codes (uint16, in order
-of first appearance) of the records, as bytes; the ``repr`` of the node table; then one
-line per record with the canonical text of its data. That text is ``repr`` of the data
-tuple, except that a message is written as its class name followed by the ``repr`` of
-the tuple of its field values. Every value in a record is an int, a string, a float,
-None, a tuple, a list, a dict built in a deterministic order, an enum or a dataclass,
-whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
+of first appearance) of the records, as bytes; the ``repr`` of the node table; then, one
+per line and in record order, the ``repr`` of the data of every record that is not a
+send; the node codes of the sends' destinations (uint16); and every sent message as its
+class name followed by the ``repr`` of the tuple of its field values. Every value in a record
+is an int, a string, a float, None, a tuple, a list, a dict built in a deterministic
+order, an enum or a dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import enum
 import hashlib
 import sys
 from array import array
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, itemgetter, not_
 
 KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
@@ -150,43 +151,52 @@ def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
     """The hex SHA-256 of the canonical form of ``trace[start:end]`` (module docstring)."""
     trace._flush()
     end = len(trace) if end is None else end
-    h = hashlib.sha256(b"trace/2\n")
+    h = hashlib.sha256(b"trace/3\n")
     for column in (trace._t, trace._c, trace._k, trace._n):
         part = column[start:end]
         if sys.byteorder == "big":
             part.byteswap()
         h.update(part.tobytes())
     h.update(repr(trace._nodes).encode() + b"\n")
-    texts: dict = {}  # id(data) -> its text; every object stays alive in the trace meanwhile
-    chunk = []
-    for code, data in zip(trace._k[start:end], trace._x[start:end]):
-        text = texts.get(id(data))
-        if text is None:
-            text = texts[id(data)] = _send_text(data) if code == _SEND else repr(data)
-        chunk.append(text)
-        if len(chunk) >= 4096:
-            h.update(("\n".join(chunk) + "\n").encode())
-            chunk = []
-    if chunk:
-        h.update(("\n".join(chunk) + "\n").encode())
+    is_send = list(map(_SEND.__eq__, trace._k[start:end]))
+    datas = trace._x[start:end]
+    sends = list(compress(datas, is_send))
+    h.update(_lines(list(compress(datas, map(not_, is_send))), repr))
+    to = array("H", map(trace._node_code.__getitem__, map(_TO, sends)))
+    if sys.byteorder == "big":
+        to.byteswap()
+    h.update(to.tobytes())
+    h.update(_lines(list(map(_MESSAGE, sends)), _message_text))
     return h.hexdigest()
 
 
 _SEND = _CODE["send"]
+_TO = itemgetter(0)  # a send's destination
+_MESSAGE = itemgetter(2)
 _VALUES: dict[type, object] = {}  # message class -> attrgetter of its field values
 
 
-def _send_text(data) -> str:
-    """A send's canonical text: ``(to, Kind(field values...))``."""
-    to, kind, msg = data
+def _lines(objects: list, text) -> bytes:
+    """``text`` of each object, one per line; computed once per distinct object (objects
+    repeat: interned data, a message sent to several nodes)."""
+    ids = list(map(id, objects))
+    texts = dict.fromkeys(ids)
+    by_id = dict(zip(ids, objects))  # keeps every object alive while ids are compared
+    for key in texts:
+        texts[key] = text(by_id[key])
+    return ("\n".join(map(texts.__getitem__, ids)) + "\n").encode()
+
+
+def _message_text(msg) -> str:
+    """A message's canonical text: its class name and the tuple of its field values."""
     values = _VALUES.get(type(msg))
     if values is None:
         if not dataclasses.is_dataclass(msg):
-            return repr(data)
+            return repr(msg)
         names = [f.name for f in dataclasses.fields(msg)]
         getter = attrgetter(*names) if names else (lambda m: ())
         values = _VALUES[type(msg)] = (lambda m, g=getter: (g(m),)) if len(names) == 1 else getter
-    return f"({to!r}, {kind}{values(msg)!r})"
+    return type(msg).__name__ + repr(values(msg))
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
