@@ -38,7 +38,8 @@ _FLUSH_AT = 4096
 class Trace:
     """An append-only sequence of trace records, stored by column."""
 
-    __slots__ = ("_t", "_k", "_n", "_c", "_x", "_nodes", "_node_code", "_interned", "_tail")
+    __slots__ = ("_t", "_k", "_n", "_c", "_x", "_nodes", "_node_code", "_interned", "_tail",
+                 "_flushed")
 
     def __init__(self):
         self._t = array("q")
@@ -50,6 +51,7 @@ class Trace:
         self._node_code: dict = {None: 0}
         self._interned: dict = {}
         self._tail: list = []  # records not yet moved into the columns
+        self._flushed = 0  # how many records the columns hold
 
     def append(self, rec) -> None:
         self.add(*rec)
@@ -57,9 +59,10 @@ class Trace:
     def add(self, time: int, kind: str, node, cause: int, data) -> int:
         """Append the record ``(time, kind, node, cause, data)``; return its index."""
         tail = self._tail
-        index = len(self._k) + len(tail)
         tail.append((time, kind, node, cause, data))
-        if len(tail) >= _FLUSH_AT:
+        n = len(tail)
+        index = self._flushed + n - 1
+        if n >= _FLUSH_AT:
             self._flush()
         return index
 
@@ -83,6 +86,7 @@ class Trace:
         self._x.extend([interned.setdefault(x, x) if k in _INTERNED else x
                         for k, x in zip(kinds, datas)])
         tail.clear()
+        self._flushed = len(self._k)
 
     def __len__(self) -> int:
         return len(self._k) + len(self._tail)
@@ -114,6 +118,7 @@ class Trace:
         self._flush()
         for column in (self._t, self._k, self._n, self._c, self._x):
             del column[n:]
+        self._flushed = len(self._k)
 
     def copy(self) -> "Trace":
         self._flush()
@@ -122,6 +127,7 @@ class Trace:
         out._x = self._x[:]
         out._nodes, out._node_code = self._nodes[:], dict(self._node_code)
         out._interned = self._interned
+        out._flushed = self._flushed
         return out
 
     def extend_from(self, other: "Trace", end: int) -> None:
@@ -145,6 +151,7 @@ class Trace:
         self._n.extend(other._n[start:end])
         self._c.extend(other._c[start:end])
         self._x.extend(other._x[start:end])
+        self._flushed = len(self._k)
 
 
 def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
