@@ -24,19 +24,29 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 
 @lru_cache(maxsize=1)
-def presets() -> dict[str, dict]:
-    """Every preset by name, validated (a broken preset file is a bug: it raises)."""
+def _preset_files() -> dict[str, Path]:
+    """Preset name -> file, for the models this build has."""
     out = {}
     for path in sorted(PRESET_DIR.glob("*.json")):
-        raw = json.loads(path.read_text())
-        if raw.get("model") not in MODELS:
-            continue  # a preset for a model this build does not have
-        scenario = validate({**raw, "name": path.stem})
-        for key in ("title", "claims", "expected"):
-            if key not in scenario:
-                raise ValueError(f"preset {path.name} has no '{key}'")
-        out[path.stem] = scenario
+        if json.loads(path.read_text()).get("model") in MODELS:
+            out[path.stem] = path
     return out
+
+
+@lru_cache(maxsize=None)
+def preset(name: str) -> dict:
+    """One preset, validated (a broken preset file is a bug: it raises)."""
+    path = _preset_files()[name]
+    scenario = validate({**json.loads(path.read_text()), "name": name})
+    for key in ("title", "claims", "expected"):
+        if key not in scenario:
+            raise ValueError(f"preset {path.name} has no '{key}'")
+    return scenario
+
+
+def presets() -> dict[str, dict]:
+    """Every preset by name, validated."""
+    return {name: preset(name) for name in _preset_files()}
 
 
 def load(source: str) -> dict:
@@ -45,8 +55,8 @@ def load(source: str) -> dict:
         raise ScenarioError("name a preset, a scenario file, or a share link")
     source = source.strip()
     path = Path(source)
-    if source in presets():
-        return presets()[source]
+    if source in _preset_files():
+        return preset(source)
     if len(source) < 1024 and path.suffix == ".json":
         try:
             text = path.read_text()

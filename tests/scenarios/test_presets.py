@@ -63,3 +63,10 @@ def test_preset_panels_are_json_and_seeking_back_replays_the_same_run(name):
     assert T.sha256(sim.trace) == T.sha256(fresh.trace)
     assert sim.metrics() == fresh.metrics()
     assert [v.detail for v in sim.violations] == [v.detail for v in fresh.violations]
+
+
+def test_every_listed_model_loads_and_registers_under_its_name():
+    for name in MODELS:
+        assert MODELS[name].name == name
+    with pytest.raises(KeyError):
+        MODELS["no-such-model"]
