@@ -143,9 +143,6 @@ class ClientCommand:
     fields: dict = field(default_factory=dict)
 
 
-FAULTS = (Crash, Restart, Pause, Resume, Cut, Heal, Partition, DropMessage, SetLink,
-          SetNetwork, SkewClock, DriftClock, JumpClock)
-
 # Wire name -> (class, JSON schema of the fields besides "type" and "at_ms").
 _WIRE: dict[str, tuple[type, dict]] = {
     "crash": (Crash, {"node": _NODE}),

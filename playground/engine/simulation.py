@@ -86,7 +86,7 @@ class Node:
     """One simulated node: status, model state, clock and armed timers."""
 
     __slots__ = ("id", "status", "state", "offset", "rate", "timers", "backlog", "rng",
-                 "peers", "paused_at")
+                 "peers")
 
     def __init__(self, node_id: str, state, rng: Stream, peers: tuple):
         self.id = node_id
@@ -98,7 +98,6 @@ class Node:
         self.backlog: list = []
         self.rng = rng
         self.peers = peers
-        self.paused_at = None
 
     def __getstate__(self):
         return tuple(getattr(self, s) for s in self.__slots__)
@@ -204,7 +203,7 @@ class Context:
 
     def note(self, text: str, **fields) -> None:
         sim = self.sim
-        sim.trace.append((sim.now, "note", self.node, sim.cause, (text, fields)))
+        sim.trace.add(sim.now, "note", self.node, sim.cause, (text, fields))
 
     def count(self, metric: str, n: int = 1) -> None:
         counters = self.sim.counters
@@ -426,8 +425,7 @@ class Simulation:
         if key in self._seen_violations:
             return
         self._seen_violations.add(key)
-        index = len(self.trace)
-        self.trace.append((self.now, "violation", nid, self.cause, (inv, detail)))
+        index = self.trace.add(self.now, "violation", nid, self.cause, (inv, detail))
         self.violations.append(Violation(inv, self.now, index, nid, detail))
 
     # -- effects ---------------------------------------------------------------------
@@ -438,7 +436,7 @@ class Simulation:
         heappush(self.queue, (due, self.seq, DELIVER, mid, None))
 
     def _drop(self, mid: int, src: str, dst: str, msg, reason: str) -> None:
-        self.trace.append((self.now, "drop", dst, mid, (src, type(msg).__name__, reason)))
+        self.trace.add(self.now, "drop", dst, mid, (src, type(msg).__name__, reason))
         self.dropped += 1
 
     def _parted(self, src: str, dst: str) -> bool:
@@ -468,8 +466,7 @@ class Simulation:
             heappush(self.queue, (max(due, self.now), self.seq, TIMER, node.id, name))
 
     def _start(self, node: Node, cause: int) -> None:
-        self.cause = len(self.trace)
-        self.trace.append((self.now, "start", node.id, cause, ()))
+        self.cause = self.trace.add(self.now, "start", node.id, cause, ())
         self.ctx._bind(node)
         self.model.on_start(node.state, self.ctx)
         self._check(node.id)
@@ -479,23 +476,23 @@ class Simulation:
         at, cmd = self.commands[self.cmd_pos]
         self.cmd_pos += 1
         self.now = max(self.now, at)
-        index = len(self.trace)
-        self.trace.append((self.now, "command", C.target(cmd), -1, (C.to_json(cmd),)))
-        self.cause = index
+        self.cause = index = self.trace.add(self.now, "command", C.target(cmd), -1,
+                                            (C.to_json(cmd),))
         self.events += 1
         self._apply_command(cmd, index)
 
     def _apply_command(self, cmd, index: int) -> None:
         kind = type(cmd)
         if kind is C.ClientCommand:
-            nid = self.model.command_target({"type": cmd.type, **cmd.fields}, self)
+            command = {"type": cmd.type, **cmd.fields}
+            nid = self.model.command_target(command, self)
             node = self.nodes[nid]
             if node.status is not ALIVE:
-                self.trace.append((self.now, "note", nid, index,
-                                   (f"{cmd.type} refused: {nid} is {node.status}", {})))
+                self.trace.add(self.now, "note", nid, index,
+                               (f"{cmd.type} refused: {nid} is {node.status}", {}))
                 return
             self.ctx._bind(node)
-            self.model.on_command(node.state, {"type": cmd.type, **cmd.fields}, self.ctx)
+            self.model.on_command(node.state, command, self.ctx)
             self._check(nid)
             return
         if kind is C.Crash:
@@ -509,7 +506,6 @@ class Simulation:
             node = self.nodes[cmd.node]
             if node.status is ALIVE:
                 node.status = PAUSED
-                node.paused_at = self.now
         elif kind is C.Resume:
             self._resume(self.nodes[cmd.node])
         elif kind is C.Cut:
@@ -532,8 +528,8 @@ class Simulation:
         elif kind is C.DropMessage:
             flight = self.in_flight.pop(cmd.message, None)
             if flight is None:
-                self.trace.append((self.now, "note", None, index,
-                                   (f"message {cmd.message} is not in flight", {})))
+                self.trace.add(self.now, "note", None, index,
+                               (f"message {cmd.message} is not in flight", {}))
             else:
                 self._drop(cmd.message, flight[0], flight[1], flight[2], "dropped by user")
         elif kind is C.SetLink:
@@ -578,7 +574,6 @@ class Simulation:
         node.backlog = []
         node.timers = {}
         node.status = CRASHED
-        node.paused_at = None
         old = node.state
         fresh = self.model.init_node(node.id)
         for name in self.model.durable:  # a model with several node kinds names each
@@ -590,7 +585,6 @@ class Simulation:
         if node.status is not PAUSED:
             return
         node.status = ALIVE
-        node.paused_at = None
         backlog, node.backlog = node.backlog, []
         for item in backlog:
             self.seq += 1

@@ -53,9 +53,6 @@ class Trace:
         self._tail: list = []  # records not yet moved into the columns
         self._flushed = 0  # how many records the columns hold
 
-    def append(self, rec) -> None:
-        self.add(*rec)
-
     def add(self, time: int, kind: str, node, cause: int, data) -> int:
         """Append the record ``(time, kind, node, cause, data)``; return its index."""
         tail = self._tail

@@ -33,10 +33,6 @@ class Transitions:
         self.name = name
         self.table = {p: tuple(t) for p, t in table.items()}
 
-    def allowed(self, current: Enum, new: Enum) -> bool:
-        """Whether ``current`` may move to ``new``."""
-        return new in self.table.get(current, ())
-
     def move(self, current: Enum, new: Enum) -> Enum:
         """``new`` if the table allows ``current`` → ``new``; otherwise raise."""
         if new not in self.table.get(current, ()):

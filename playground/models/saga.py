@@ -95,7 +95,6 @@ STEPS = (
     SagaStep("approve_order", "order", None, False),
 )
 LAST = len(STEPS) - 1
-ACTIONS = tuple(s.action for s in STEPS)
 REJECTABLE = tuple(s.action for s in STEPS if s.rejectable)
 COUNTERS = ("sagas_started", "sagas_completed", "sagas_compensated", "compensations_run",
             "retries", "steps_rejected", "steps_timed_out", "compensations_given_up",
