@@ -2,21 +2,24 @@
 
 A trace record is ``(time, kind, node, cause, data)`` (see ``simulation``). A long run
 has millions of them, so :class:`Trace` stores them by column: times and causes in
-64-bit arrays, kinds and node ids as small codes, and the ``data`` tuples of the kinds
-that repeat (deliveries, drops, timers, starts) interned, so one record costs about 30
-bytes plus its message, and the garbage collector has almost nothing to traverse.
+64-bit arrays, kinds and node ids as small codes, and the ``data`` objects in a list.
+A delivery stores no data at all: its ``(source, message kind)`` is read back from the
+send it names as cause, and the data of the other kinds that repeat (timers, drops,
+starts) is interned by the engine (:meth:`Trace.intern`), so one record costs about
+30 bytes plus its message, and the garbage collector has almost nothing to traverse.
 Appending is the engine's hot path: a record first lands in a short list of tuples, and
 every 4,096 records (or before any read) the list is moved into the columns in bulk.
 Reading ``trace[i]`` rebuilds the same tuple that was appended.
 
-The **canonical form** that ``sha256`` digests, version 3: the line ``trace/3``; the
+The **canonical form** that ``sha256`` digests, version 4: the line ``trace/4``; the
 times, causes (little-endian int64), kind codes (uint8) and node codes (uint16, in order
 of first appearance) of the records, as bytes; the ``repr`` of the node table; then, one
-per line and in record order, the ``repr`` of the data of every record that is not a
-send; the node codes of the sends' destinations (uint16); and every sent message as its
-class name followed by the ``repr`` of the tuple of its field values. Every value in a record
-is an int, a string, a float, None, a tuple, a list, a dict built in a deterministic
-order, an enum or a dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
+per line and in record order, the ``repr`` of the data of every record that is neither a
+send nor a delivery (a delivery's data is its cause's); the node codes of the sends'
+destinations (uint16); and every sent message as its class name followed by the
+``repr`` of the tuple of its field values. Every value in a record is an int, a string,
+a float, None, a tuple, a list, a dict built in a deterministic order, an enum or a
+dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ import hashlib
 import sys
 from array import array
 from itertools import compress
-from operator import attrgetter, itemgetter, not_
+from operator import attrgetter, itemgetter
 
 KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
-_INTERNED = frozenset(("start", "deliver", "drop", "timer"))
+_DELIVER = _CODE["deliver"]
 _FLUSH_AT = 4096
 
 
@@ -63,6 +66,10 @@ class Trace:
             self._flush()
         return index
 
+    def intern(self, data):
+        """One shared copy of ``data`` (a tuple that many records repeat)."""
+        return self._interned.setdefault(data, data)
+
     def _flush(self) -> None:
         """Move the pending records into the columns, in bulk."""
         tail = self._tail
@@ -79,9 +86,7 @@ class Trace:
         self._k.frombytes(bytes(map(_CODE.__getitem__, kinds)))
         self._n.extend(map(code.__getitem__, nodes))
         self._c.extend(causes)
-        interned = self._interned
-        self._x.extend([interned.setdefault(x, x) if k in _INTERNED else x
-                        for k, x in zip(kinds, datas)])
+        self._x.extend(datas)
         tail.clear()
         self._flushed = len(self._k)
 
@@ -89,7 +94,12 @@ class Trace:
         return len(self._k) + len(self._tail)
 
     def _record(self, i: int) -> tuple:
-        return (self._t[i], KINDS[self._k[i]], self._nodes[self._n[i]], self._c[i], self._x[i])
+        kind = self._k[i]
+        cause = self._c[i]
+        data = self._x[i]
+        if kind == _DELIVER:  # (source, message kind), from the send
+            data = (self._nodes[self._n[cause]], self._x[cause][1])
+        return (self._t[i], KINDS[kind], self._nodes[self._n[i]], cause, data)
 
     def __getitem__(self, index):
         self._flush()
@@ -137,7 +147,8 @@ class Trace:
         start = len(self)
         if self._nodes != other._nodes[:len(self._nodes)]:
             for i in range(start, end):
-                self.add(*other._record(i))
+                time, kind, node, cause, data = other._record(i)
+                self.add(time, kind, node, cause, None if kind == "deliver" else data)
             self._flush()
             return
         for node in other._nodes[len(self._nodes):]:
@@ -155,17 +166,18 @@ def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
     """The hex SHA-256 of the canonical form of ``trace[start:end]`` (module docstring)."""
     trace._flush()
     end = len(trace) if end is None else end
-    h = hashlib.sha256(b"trace/3\n")
-    for column in (trace._t, trace._c, trace._k, trace._n):
-        part = column[start:end]
+    h = hashlib.sha256(b"trace/4\n")
+    kinds = trace._k[start:end]
+    for column in (trace._t[start:end], trace._c[start:end], kinds, trace._n[start:end]):
         if sys.byteorder == "big":
-            part.byteswap()
-        h.update(part.tobytes())
+            column.byteswap()
+        h.update(column.tobytes())
     h.update(repr(trace._nodes).encode() + b"\n")
-    is_send = list(map(_SEND.__eq__, trace._k[start:end]))
     datas = trace._x[start:end]
+    is_send = list(map(_SEND.__eq__, kinds))
     sends = list(compress(datas, is_send))
-    h.update(_lines(list(compress(datas, map(not_, is_send))), repr))
+    others = compress(datas, map(_OTHER.__contains__, kinds))
+    h.update(("\n".join(map(repr, others)) + "\n").encode())
     to = array("H", map(trace._node_code.__getitem__, map(_TO, sends)))
     if sys.byteorder == "big":
         to.byteswap()
@@ -175,14 +187,15 @@ def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
 
 
 _SEND = _CODE["send"]
+_OTHER = frozenset(code for kind, code in _CODE.items() if kind not in ("send", "deliver"))
 _TO = itemgetter(0)  # a send's destination
 _MESSAGE = itemgetter(2)
 _VALUES: dict[type, object] = {}  # message class -> attrgetter of its field values
 
 
 def _lines(objects: list, text) -> bytes:
-    """``text`` of each object, one per line; computed once per distinct object (objects
-    repeat: interned data, a message sent to several nodes)."""
+    """``text`` of each object, one per line; computed once per distinct object (a
+    message sent to several nodes is one object)."""
     ids = list(map(id, objects))
     texts = dict.fromkeys(ids)
     by_id = dict(zip(ids, objects))  # keeps every object alive while ids are compared

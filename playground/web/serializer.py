@@ -40,8 +40,7 @@ def node_entry(sim, nid: str) -> dict:
     """One node as the UI sees it (without ``clock_ms``, which moves every frame)."""
     node = sim.nodes[nid]
     model = sim.model
-    timers = sorted((name, node.true_at(due_local)) for name, (_seq, due_local, _c)
-                    in node.timers.items())
+    timers = sorted((name, node.true_at(armed[1])) for name, armed in node.timers.items())
     return {
         "id": nid,
         "status": str(node.status),

@@ -73,3 +73,54 @@ def test_stale_heap_entries_are_skipped():
     heappush(sim.queue, (10, sim.seq, TIMER, "n1", "tick"))  # not armed with this seq
     sim.run_until(20)
     assert records(sim, "timer") == []
+
+
+def test_a_timer_re_armed_later_fires_once_at_its_last_due_time():
+    sim = toy_sim(nodes=2)
+    node = sim.nodes["n1"]
+    fired = []
+    sim.model.on_timer = lambda state, name, ctx: fired.append((name, sim.now))
+    sim._set_timer(node, "watch", 1000)
+    for at in (200, 400, 600):  # each re-arming pushes the due time 1 ms past "now"
+        sim.run_until(at)
+        sim._set_timer(node, "watch", 1000)
+    entries = [e for e in sim.queue if e[2] == TIMER and e[4] == "watch"]
+    assert len(entries) == 1  # the first arming's entry carries the last one
+    sim.run_until(5000)
+    assert [f for f in fired if f[0] == "watch"] == [("watch", 1600)]
+
+
+def test_a_timer_re_armed_earlier_fires_at_the_earlier_time_only():
+    sim = toy_sim(nodes=2)
+    node = sim.nodes["n1"]
+    fired = []
+    sim.model.on_timer = lambda state, name, ctx: fired.append((name, sim.now))
+    sim._set_timer(node, "watch", 3000)
+    sim._set_timer(node, "watch", 1000)
+    sim.run_until(5000)
+    assert [f for f in fired if f[0] == "watch"] == [("watch", 1000)]
+
+
+def test_a_timer_re_armed_by_a_resumed_nodes_backlog_still_fires():
+    """A timer that came due while its node was paused waits in the backlog; if an
+    earlier backlog item re-arms it, the new arming must get its own entry."""
+    sim = toy_sim(nodes=2, params={"interval_ms": 100})
+    sim.run_until(105_000)
+    sim.apply(C.Pause("n1"))
+    sim.run_until(450_000)  # a ping queued for n1 first, then its tick came due
+    backlog = [item[0] for item in sim.nodes["n1"].backlog]
+    assert backlog.count(TIMER) == 1 and backlog.index(TIMER) > 0
+    rearmed = []
+
+    def on_message(state, msg, src, ctx):
+        if ctx.node == "n1":
+            ctx.set_timer("tick", 50_000)
+            rearmed.append(sim.now)
+
+    sim.model.on_message = on_message
+    sim.apply(C.Resume("n1"))
+    sim.model.on_message = type(sim.model).on_message.__get__(sim.model)
+    assert rearmed, "the backlog held deliveries for n1"
+    sim.run_until(1_000_000)
+    ticks = [r[0] for r in records(sim, "timer", "n1") if r[0] > 450_000]
+    assert ticks and ticks[0] == 500_000  # 50 ms after the resume, from the new arming
