@@ -140,51 +140,42 @@ class Link:
 
 
 class Context:
-    """The handler's view of the engine (see ``playground.models.base.Context``)."""
+    """The handler's view of the engine (see ``playground.models.base.Context``).
 
-    __slots__ = ("sim", "node", "peers", "params", "variant", "ghost", "rng", "_n")
+    Each node has its own, bound to it for good; the engine sets ``now``, the node's
+    clock reading, before each of the node's events (time stands still during one).
+    """
 
-    def __init__(self, sim: "Simulation"):
+    __slots__ = ("sim", "node", "peers", "params", "variant", "ghost", "rng", "now", "_n")
+
+    def __init__(self, sim: "Simulation", node: Node):
         self.sim = sim
         self.params = sim.params
         self.variant = sim.variant
         self.ghost = sim.ghost
-        self.node = None
-        self.peers = ()
-        self.rng = None
-        self._n = None
-
-    def _bind(self, node: Node) -> None:
         self._n = node
         self.node = node.id
         self.peers = node.peers
         self.rng = node.rng
-
-    @property
-    def now(self) -> int:
-        node = self._n
-        if node.rate == PPM:  # Node.local, inlined: handlers read the clock often
-            return node.offset + self.sim.now
-        return node.local(self.sim.now)
+        self.now = node.local(sim.now)
 
     def send(self, to: str, msg) -> None:
         """Record the send and put the message on the wire (or drop it: cut, lost)."""
         sim = self.sim
         src = self.node
-        kind = type(msg).__name__
-        if to not in sim.nodes:
-            raise ValueError(f"model sent {kind} to unknown node {to!r}")
-        now = sim.now
-        mid = sim.trace.add(now, "send", src, sim.cause, (to, kind, msg))
-        sim.sent += 1
         pair = (src, to)
+        rng = sim.link_rngs.get(pair)
+        if rng is None:
+            if to not in sim.nodes:
+                raise ValueError(f"model sent {type(msg).__name__} to unknown node {to!r}")
+            rng = sim.link_rngs[pair] = Stream.for_purpose(sim.seed, f"net:{src}>{to}")
+        now = sim.now
+        mid = sim.trace.add(now, "send", src, sim.cause, (to, type(msg).__name__, msg))
+        sim.sent += 1
         if sim.cuts and pair in sim.cuts or sim.groups and sim._parted(src, to):
             sim._drop(mid, src, to, msg, "link cut")
             return
         link = sim.links.get(pair, sim.default_link) if sim.links else sim.default_link
-        rng = sim.link_rngs.get(pair)
-        if rng is None:
-            rng = sim.link_rngs[pair] = Stream.for_purpose(sim.seed, f"net:{src}>{to}")
         if link.loss and rng.random() < link.loss:
             sim._drop(mid, src, to, msg, "lost")
             return
@@ -194,12 +185,33 @@ class Context:
         sim.seq = seq = sim.seq + 1
         heappush(sim.queue, (due, seq, DELIVER, mid, None))
         if link.duplicate and rng.random() < link.duplicate:
-            dup = sim.trace.add(now, "send", src, mid, (to, kind, msg))
+            dup = sim.trace.add(now, "send", src, mid, (to, type(msg).__name__, msg))
             sim.sent += 1
             sim._enqueue(dup, src, to, msg, max(1, rng.randint(link.lo, link.hi)))
 
     def set_timer(self, name: str, delay: int) -> None:
-        self.sim._set_timer(self._n, name, delay)
+        sim = self.sim
+        node = self._n
+        now = sim.now
+        delay = int(delay)
+        if delay < 1:
+            delay = 1
+        sim.seq = seq = sim.seq + 1
+        if node.rate == PPM:  # node.local and node.true_at, inlined for a true-rate clock
+            due_local = node.offset + now + delay
+            due = now + delay
+        else:
+            due_local = node.local(now) + delay
+            due = node.true_at(due_local)
+            if due < now:
+                due = now
+        timers = node.timers
+        old = timers.get(name)
+        if old is not None and old[4] <= due:  # its queued entry comes up first: reuse it
+            timers[name] = (seq, due_local, sim.cause, old[3], old[4])
+            return
+        timers[name] = (seq, due_local, sim.cause, seq, due)
+        heappush(sim.queue, (due, seq, TIMER, node.id, name))
 
     def cancel_timer(self, name: str) -> None:
         self._n.timers.pop(name, None)
@@ -257,7 +269,7 @@ class Simulation:
                       model.peers_of(nid, ids))
             for nid in ids
         }
-        self.ctx = Context(self)
+        self.contexts = {nid: Context(self, node) for nid, node in self.nodes.items()}
         for node in self.nodes.values():
             self._start(node, -1)
 
@@ -370,11 +382,9 @@ class Simulation:
         self.cause = self.trace.add(self.now, "deliver", nid, mid, None)  # data: the send's
         self.delivered += 1
         self.events += 1
-        ctx = self.ctx
-        ctx._n = node  # ctx._bind(node), inlined on the hot path
-        ctx.node = nid
-        ctx.peers = node.peers
-        ctx.rng = node.rng
+        ctx = self.contexts[nid]
+        now = self.now  # self._context(node), inlined on the hot path
+        ctx.now = node.offset + now if node.rate == PPM else node.local(now)
         model = self.model
         model.on_message(node.state, msg, src, ctx)
         found = model.check(self, nid)  # self._check(nid), inlined
@@ -406,9 +416,7 @@ class Simulation:
         self.cause = self.trace.add(self.now, "timer", node.id, cause,
                                     self.trace.intern((name,)))
         self.events += 1
-        ctx = self.ctx
-        ctx._bind(node)
-        self.model.on_timer(node.state, name, ctx)
+        self.model.on_timer(node.state, name, self._context(node))
         self._check(node.id)
 
     def _rerun(self, nid: str, item) -> None:
@@ -429,6 +437,12 @@ class Simulation:
             if armed is b:  # still the same arming
                 del node.timers[a]
                 self._handle_timer(node, a, b[2])
+
+    def _context(self, node: Node) -> Context:
+        """The node's handler context, its clock read for the event about to run."""
+        ctx = self.contexts[node.id]
+        ctx.now = node.local(self.now)
+        return ctx
 
     def _check(self, nid: str | None) -> None:
         found = self.model.check(self, nid)
@@ -459,28 +473,6 @@ class Simulation:
     def _parted(self, src: str, dst: str) -> bool:
         return self.groups.get(src, -1) != self.groups.get(dst, -1)
 
-    def _set_timer(self, node: Node, name: str, delay: int) -> None:
-        now = self.now
-        delay = int(delay)
-        if delay < 1:
-            delay = 1
-        self.seq = seq = self.seq + 1
-        if node.rate == PPM:  # node.local and node.true_at, inlined for a true-rate clock
-            due_local = node.offset + now + delay
-            due = now + delay
-        else:
-            due_local = node.local(now) + delay
-            due = node.true_at(due_local)
-            if due < now:
-                due = now
-        timers = node.timers
-        old = timers.get(name)
-        if old is not None and old[4] <= due:  # its queued entry comes up first: reuse it
-            timers[name] = (seq, due_local, self.cause, old[3], old[4])
-            return
-        timers[name] = (seq, due_local, self.cause, seq, due)
-        heappush(self.queue, (due, seq, TIMER, node.id, name))
-
     def _rearm_all(self, node: Node) -> None:
         """Re-convert a node's armed timers after its clock changed."""
         for name, (_seq, due_local, cause, _entry, _due) in list(node.timers.items()):
@@ -491,8 +483,7 @@ class Simulation:
 
     def _start(self, node: Node, cause: int) -> None:
         self.cause = self.trace.add(self.now, "start", node.id, cause, ())
-        self.ctx._bind(node)
-        self.model.on_start(node.state, self.ctx)
+        self.model.on_start(node.state, self._context(node))
         self._check(node.id)
 
     # -- commands --------------------------------------------------------------------
@@ -515,8 +506,7 @@ class Simulation:
                 self.trace.add(self.now, "note", nid, index,
                                (f"{cmd.type} refused: {nid} is {node.status}", {}))
                 return
-            self.ctx._bind(node)
-            self.model.on_command(node.state, command, self.ctx)
+            self.model.on_command(node.state, command, self._context(node))
             self._check(nid)
             return
         if kind is C.Crash:
@@ -669,7 +659,7 @@ class Simulation:
                     mine.extend_from(longer, n)
                 else:
                     mine.extend(longer[len(mine):n])
-        self.ctx = Context(self)
+        self.contexts = {nid: Context(self, node) for nid, node in self.nodes.items()}
 
 
 @contextmanager

@@ -18,10 +18,9 @@ def test_events_run_in_time_order_and_time_never_goes_back():
 
 def test_ties_break_by_scheduling_order():
     sim = toy_sim(nodes=2)
-    node = sim.nodes["n1"]
     # Two timers due at the same instant: the one armed first fires first.
-    sim._set_timer(node, "a", 1000)
-    sim._set_timer(node, "b", 1000)
+    sim.contexts["n1"].set_timer("a", 1000)
+    sim.contexts["n1"].set_timer("b", 1000)
     fired = []
     sim.model.on_timer = lambda state, name, ctx: fired.append(name)
     sim.run_until(1000)
@@ -77,13 +76,12 @@ def test_stale_heap_entries_are_skipped():
 
 def test_a_timer_re_armed_later_fires_once_at_its_last_due_time():
     sim = toy_sim(nodes=2)
-    node = sim.nodes["n1"]
     fired = []
     sim.model.on_timer = lambda state, name, ctx: fired.append((name, sim.now))
-    sim._set_timer(node, "watch", 1000)
+    sim.contexts["n1"].set_timer("watch", 1000)
     for at in (200, 400, 600):  # each re-arming pushes the due time 1 ms past "now"
         sim.run_until(at)
-        sim._set_timer(node, "watch", 1000)
+        sim.contexts["n1"].set_timer("watch", 1000)
     entries = [e for e in sim.queue if e[2] == TIMER and e[4] == "watch"]
     assert len(entries) == 1  # the first arming's entry carries the last one
     sim.run_until(5000)
@@ -92,11 +90,10 @@ def test_a_timer_re_armed_later_fires_once_at_its_last_due_time():
 
 def test_a_timer_re_armed_earlier_fires_at_the_earlier_time_only():
     sim = toy_sim(nodes=2)
-    node = sim.nodes["n1"]
     fired = []
     sim.model.on_timer = lambda state, name, ctx: fired.append((name, sim.now))
-    sim._set_timer(node, "watch", 3000)
-    sim._set_timer(node, "watch", 1000)
+    sim.contexts["n1"].set_timer("watch", 3000)
+    sim.contexts["n1"].set_timer("watch", 1000)
     sim.run_until(5000)
     assert [f for f in fired if f[0] == "watch"] == [("watch", 1000)]
 
