@@ -10,6 +10,7 @@ from playground.engine import trace as T
 from playground.engine.history import History
 from playground.models import MODELS
 from playground.scenarios import PRESET_DIR, build, presets, run
+from playground.scenarios.schema import validate
 
 CLAIMS_FILE = Path(__file__).resolve().parents[3] / "shared" / "SEED_CLAIMS.md"
 ALL_CLAIMS = [f"C{i:02d}" for i in range(1, 23)]
@@ -20,6 +21,13 @@ def test_every_preset_file_belongs_to_a_registered_model():
     for path in PRESET_DIR.glob("*.json"):
         assert json.loads(path.read_text())["model"] in MODELS, path.name
     assert len(PRESETS) == len(list(PRESET_DIR.glob("*.json")))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_file_passes_the_full_schema_and_loads_as_it_validates(name):
+    """Loading a preset by name skips the JSON Schema layer; this is where it is checked."""
+    raw = json.loads((PRESET_DIR / f"{name}.json").read_text())
+    assert validate({**raw, "name": name}) == presets()[name]
 
 
 def test_every_claim_is_demonstrated_by_a_preset():
