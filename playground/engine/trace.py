@@ -16,10 +16,13 @@ times, causes (little-endian int64), kind codes (uint8) and node codes (uint16, 
 of first appearance) of the records, as bytes; the ``repr`` of the node table; then, one
 per line and in record order, the ``repr`` of the data of every record that is neither a
 send nor a delivery (a delivery's data is its cause's); the node codes of the sends'
-destinations (uint16); and every sent message as its class name followed by the
-``repr`` of the tuple of its field values. Every value in a record is an int, a string,
-a float, None, a tuple, a list, a dict built in a deterministic order, an enum or a
-dataclass, whose reprs are the same in every process whatever ``PYTHONHASHSEED`` is.
+destinations (uint16); and the sent messages: each send's class code (classes in order
+of first appearance), then, class by class, the messages' field values column by column
+(``_column``: numbers and strings as bytes, tuples flattened, dataclasses by field,
+anything else as one ``repr`` per line). Every value in a record is
+an int, a string, a float, None, a tuple, a list, a dict built in a deterministic order,
+an enum or a dataclass, whose encodings are the same in every process whatever
+``PYTHONHASHSEED`` is.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import enum
 import hashlib
 import sys
 from array import array
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter, itemgetter
 
 KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
@@ -169,54 +172,101 @@ def sha256(trace: Trace, start: int = 0, end: int | None = None) -> str:
     h = hashlib.sha256(b"trace/4\n")
     kinds = trace._k[start:end]
     for column in (trace._t[start:end], trace._c[start:end], kinds, trace._n[start:end]):
-        if sys.byteorder == "big":
-            column.byteswap()
-        h.update(column.tobytes())
+        h.update(_le(column))
     h.update(repr(trace._nodes).encode() + b"\n")
     datas = trace._x[start:end]
-    is_send = list(map(_SEND.__eq__, kinds))
-    sends = list(compress(datas, is_send))
-    others = compress(datas, map(_OTHER.__contains__, kinds))
+    codes = kinds.tobytes()
+    sends = list(compress(datas, codes.translate(_IS_SEND)))  # masks of 0 and 1 bytes
+    others = compress(datas, codes.translate(_IS_OTHER))
     h.update(("\n".join(map(repr, others)) + "\n").encode())
-    to = array("H", map(trace._node_code.__getitem__, map(_TO, sends)))
-    if sys.byteorder == "big":
-        to.byteswap()
-    h.update(to.tobytes())
-    h.update(_lines(list(map(_MESSAGE, sends)), _message_text))
+    h.update(_le(array("H", map(trace._node_code.__getitem__, map(_TO, sends)))))
+    _messages(h, list(map(_MESSAGE, sends)))
     return h.hexdigest()
 
 
-_SEND = _CODE["send"]
-_OTHER = frozenset(code for kind, code in _CODE.items() if kind not in ("send", "deliver"))
+_IS_SEND = bytes(kind == "send" for kind in KINDS).ljust(256, b"\0")
+_IS_OTHER = bytes(kind not in ("send", "deliver") for kind in KINDS).ljust(256, b"\0")
 _TO = itemgetter(0)  # a send's destination
 _MESSAGE = itemgetter(2)
-_VALUES: dict[type, object] = {}  # message class -> attrgetter of its field values
+_NONE = type(None)
 
 
-def _lines(objects: list, text) -> bytes:
-    """``text`` of each object, one per line; computed once per distinct object (a
-    message sent to several nodes is one object)."""
-    ids = list(map(id, objects))
-    texts = dict.fromkeys(ids)
-    by_id = dict(zip(ids, objects))  # keeps every object alive while ids are compared
-    for key in texts:
-        texts[key] = text(by_id[key])
-    return ("\n".join(map(texts.__getitem__, ids)) + "\n").encode()
+def _le(column: array) -> bytes:
+    """An array's bytes, little-endian."""
+    if sys.byteorder == "big":
+        column = column[:]
+        column.byteswap()
+    return column.tobytes()
 
 
-def _message_text(msg) -> str:
-    """A message's canonical text: its class name and the tuple of its field values."""
-    values = _VALUES.get(type(msg))
-    if values is None:
-        if not dataclasses.is_dataclass(msg):
-            return repr(msg)
-        names = [f.name for f in dataclasses.fields(msg)]
-        getter = attrgetter(*names) if names else (lambda m: ())
-        values = _VALUES[type(msg)] = (lambda m, g=getter: (g(m),)) if len(names) == 1 else getter
-    return type(msg).__name__ + repr(values(msg))
+def _part(h, tag: bytes, payload: bytes) -> None:
+    h.update(tag + len(payload).to_bytes(8, "little"))
+    h.update(payload)
+
+
+def _messages(h, msgs: list) -> None:
+    """The sent messages: each send's class code (classes in order of first appearance),
+    then class by class the messages' field values, column by column (``_column``)."""
+    classes = list(map(type, msgs))
+    order = list(dict.fromkeys(classes))
+    codes = array("q", map(dict(zip(order, range(len(order)))).__getitem__, classes))
+    _part(h, b"c", _le(codes))
+    by_class = sorted(range(len(msgs)), key=codes.__getitem__)  # stable: send order kept
+    start = 0
+    for code in range(len(order)):
+        end = start + codes.count(code)
+        _column(h, list(map(msgs.__getitem__, by_class[start:end])))
+        start = end
+
+
+def _column(h, values: list) -> None:
+    """Values of one kind, in bulk: ints, bools, floats and strings as bytes; tuples as
+    their lengths and the column of their items; dataclasses of one class as its name,
+    field names and a column per field; anything else (mixed kinds, None among strings,
+    enums, lists, dicts) as one ``repr`` per line. Each part is tagged and sized."""
+    kinds = set(map(type, values))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is int:
+        try:
+            _part(h, b"i", _le(array("q", values)))
+            return
+        except OverflowError:
+            pass
+    elif kind is bool:
+        _part(h, b"b", bytes(values))
+        return
+    elif kind is float:
+        _part(h, b"f", _le(array("d", values)))
+        return
+    elif kind is str:
+        _part(h, b"s", _le(array("q", map(len, values))))
+        _part(h, b"S", "".join(values).encode("utf-8", "surrogatepass"))
+        return
+    elif kind is tuple:
+        _part(h, b"t", _le(array("q", map(len, values))))
+        _column(h, list(chain.from_iterable(values)))
+        return
+    elif kind is _NONE or not values:
+        _part(h, b"n", len(values).to_bytes(8, "little"))
+        return
+    elif kind is not None and dataclasses.is_dataclass(kind):
+        names = _field_names(kind)
+        _part(h, b"d", repr((kind.__name__, names)).encode())
+        for name in names:
+            _column(h, list(map(attrgetter(name), values)))
+        return
+    _part(h, b"r", "\n".join(map(repr, values)).encode("utf-8", "surrogatepass"))
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls) -> tuple[str, ...]:
+    """A dataclass's field names, in order."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def plain(value):
@@ -230,10 +280,7 @@ def plain(value):
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value):
-        names = _FIELDS.get(type(value))
-        if names is None:
-            names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
-        return {n: plain(getattr(value, n)) for n in names}
+        return {n: plain(getattr(value, n)) for n in _field_names(type(value))}
     if isinstance(value, (set, frozenset)):
         return sorted(plain(v) for v in value)
     return repr(value)
