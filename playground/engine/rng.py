@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 
-_MASK = (1 << 64) - 1
-_GAMMA = 0x9E3779B97F4A7C15
-_TWO64 = 1 << 64
+MASK = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment
+TWO64 = 1 << 64
 
 
 def derive(seed: int, purpose: str) -> int:
@@ -33,7 +33,7 @@ class Stream:
     __slots__ = ("state",)
 
     def __init__(self, state: int):
-        self.state = state & _MASK
+        self.state = state & MASK
 
     @classmethod
     def for_purpose(cls, seed: int, purpose: str) -> "Stream":
@@ -46,9 +46,9 @@ class Stream:
         self.state = state
 
     def next64(self) -> int:
-        self.state = s = (self.state + _GAMMA) & _MASK
-        z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        self.state = s = (self.state + GAMMA) & MASK
+        z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
         return z ^ (z >> 31)
 
     def random(self) -> float:
@@ -62,11 +62,11 @@ class Stream:
             raise ValueError(f"empty range [{a}, {b}]")
         if span == 1:
             return a
-        limit = _TWO64 - _TWO64 % span
-        while True:  # next64(), inlined: this is the network's hot path
-            self.state = s = (self.state + _GAMMA) & _MASK
-            z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        limit = TWO64 - TWO64 % span
+        while True:  # next64(), inlined (and inlined again in Context.send, for latency)
+            self.state = s = (self.state + GAMMA) & MASK
+            z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
             x = z ^ (z >> 31)
             if x < limit:
                 return a + x % span

@@ -4,6 +4,7 @@ import pytest
 
 from playground.engine import commands as C
 from playground.engine.errors import ScenarioError
+from playground.engine.rng import Stream
 
 from .helpers import records, toy_sim
 
@@ -21,6 +22,21 @@ def test_latency_stays_in_the_configured_range():
     delays = [r[0] - by_index[r[3]][0] for r in records(sim, "deliver")]
     assert delays and min(delays) >= 20_000 and max(delays) <= 30_000
     assert len(set(delays)) > 5  # drawn, not constant
+
+
+@pytest.mark.parametrize("latency_ms", [[20, 30], [10, 10]])
+def test_each_latency_is_the_links_own_stream_drawing_in_the_range(latency_ms):
+    """A send draws its latency as Stream.randint over the link's stream would (a fixed
+    latency draws nothing), so a link's delays do not depend on other links' traffic."""
+    sim = toy_sim(network={"latency_ms": latency_ms})
+    sim.run_until(1_000_000)
+    stream = Stream.for_purpose(sim.seed, "net:n1>n2")
+    sends, delivers = sends_and_delivers(sim, "n1", "n2")
+    delays = [d[0] - sim.trace[d[3]][0] for d in delivers]
+    lo, hi = (ms * 1000 for ms in latency_ms)
+    drawn = [stream.randint(lo, hi) for _ in sends]  # one draw per send, in order
+    assert len(delays) > 10 and delays == drawn[:len(delays)]
+    assert sim.link_rngs[("n1", "n2")].state == stream.state
 
 
 def test_every_message_is_delivered_on_a_clean_network():
