@@ -1,8 +1,9 @@
 """Raft benchmark: simulated seconds per wall second, and the cost per message as clusters grow.
 
     python benchmarks/raft_scaling.py [--seconds 1000] [--scale-seconds 60] [--repeat 3]
+                                      [--commands 5]
 
-Prints figures, asserts nothing. Three parts, all measured in this one process:
+Prints figures, asserts nothing. Four parts, the first three measured in this process:
 
 1. ``raft-bench`` (5 servers, 10-15 ms RPCs, 100-200 ms election timeout, 50 ms
    heartbeats, a client request every 100 ms, one entry per AppendEntries, no faults) run
@@ -12,6 +13,9 @@ Prints figures, asserts nothing. Three parts, all measured in this one process:
    run: the trace SHA-256 over every record, and the report.
 3. The same workload with 5, 9, 15, 25 and 51 servers: wall time per delivered message
    and its ratio to the 5-server figure.
+4. The whole command, ``python -m playground run raft-bench --until SECONDS --json``, run
+   ``--commands`` times as a child process (interpreter start, imports, run, hash and
+   output all counted), beside a bare interpreter start measured alternately with it.
 
 Wall times are the best of ``--repeat`` runs (the machine is shared; the best run is the
 least disturbed one); CPU times are shown beside them.
@@ -20,6 +24,8 @@ least disturbed one); CPU times are shown beside them.
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +59,8 @@ def main() -> None:
     parser.add_argument("--scale-seconds", type=float, default=60.0,
                         help="simulated seconds per cluster size (default 60)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best kept)")
+    parser.add_argument("--commands", type=int, default=5,
+                        help="runs of the whole command line (default 5)")
     args = parser.parse_args()
     bench = presets()["raft-bench"]
 
@@ -88,6 +96,22 @@ def main() -> None:
         base = base or per
         print(f"  {n:7d}  {sim.delivered:8d}   {per[0]:15.2f} ({per[0] / base[0]:.2f})"
               f"   {per[1]:18.2f} ({per[1] / base[1]:.2f})")
+
+    command = [sys.executable, "-m", "playground", "run", "raft-bench", "--until",
+               f"{args.seconds:g}", "--json"]
+    root = Path(__file__).resolve().parents[1]
+    walls, bare = [], []
+    for _ in range(args.commands):
+        for argv, into in ((command, walls), ([sys.executable, "-c", "pass"], bare)):
+            start = time.perf_counter()
+            subprocess.run(argv, cwd=root, check=True, stdout=subprocess.DEVNULL)
+            into.append(time.perf_counter() - start)
+    print(f"\nthe whole command, {args.commands} runs: {' '.join(command[2:])}")
+    print(f"  wall         min {min(walls):.3f} s, median {statistics.median(walls):.3f} s, "
+          f"max {max(walls):.3f} s")
+    print(f"  rate         {args.seconds / statistics.median(walls):.0f} simulated s per wall s "
+          f"(median run; best {args.seconds / min(walls):.0f})")
+    print(f"  of which a bare interpreter start: median {statistics.median(bare):.3f} s")
 
 
 if __name__ == "__main__":
