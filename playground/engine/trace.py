@@ -211,12 +211,11 @@ def _messages(h, msgs: list) -> None:
     order = list(dict.fromkeys(classes))
     codes = array("q", map(dict(zip(order, range(len(order)))).__getitem__, classes))
     _part(h, b"c", _le(codes))
-    by_class = sorted(range(len(msgs)), key=codes.__getitem__)  # stable: send order kept
-    start = 0
-    for code in range(len(order)):
-        end = start + codes.count(code)
-        _column(h, list(map(msgs.__getitem__, by_class[start:end])))
-        start = end
+    small = bytes(codes.tolist()) if len(order) <= 256 else None
+    for code in range(len(order)):  # each class's messages, in send order
+        mask = (small.translate(bytes(i == code for i in range(256))) if small is not None
+                else map(code.__eq__, codes))
+        _column(h, list(compress(msgs, mask)))
 
 
 def _column(h, values: list) -> None:

@@ -1,7 +1,7 @@
 """The trace's storage and canonical hash: what is stored reads back, and the hash sees
 every value of every record but not how objects happen to be shared."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 
 from playground.engine import trace as T
 from playground.engine.trace import Trace
@@ -98,3 +98,13 @@ def test_a_slice_hashes_like_a_trace_of_just_those_records():
     head = trace_of([batch(term=i) for i in range(4)], deliver=False)
     assert T.sha256(tr, 0, len(head)) == T.sha256(head)
     assert T.sha256(tr, 0, len(head)) != T.sha256(tr)
+
+
+def test_hundreds_of_message_classes_hash_and_stay_distinguishable():
+    classes = [make_dataclass(f"M{i}", [("n", int)], frozen=True) for i in range(300)]
+    messages = [cls(i) for i, cls in enumerate(classes)] * 2
+    again = [cls(i) for i, cls in enumerate(classes)] * 2
+    changed = list(again)
+    changed[450] = classes[150](-1)
+    assert T.sha256(trace_of(messages)) == T.sha256(trace_of(again))
+    assert T.sha256(trace_of(messages)) != T.sha256(trace_of(changed))
