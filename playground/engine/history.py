@@ -12,6 +12,15 @@ through the same states, and the checkpoints taken the first time stay valid.
 ``frontier`` is the furthest moment computed. ``fork`` makes the present the new end of
 history: checkpoints and commands after it are dropped, so new commands start a new
 future while the past is kept.
+
+A checkpoint holds the whole state, which grows with the run (a Raft log, the checker's
+record of it), so keeping every one would hold memory that grows with the square of the
+run's length. Checkpoints thin out with age instead: the newest ``RECENT`` are all kept,
+and further back the spacing doubles with every further ``RECENT``-sized span of age, so
+that a seek replays at most about ``2 × age / RECENT`` checkpoint intervals and the
+number kept grows with the logarithm of the run's length. Checkpoint 0 (time 0) is
+always kept; a thinned checkpoint never comes back, and seeks stay exact, since any
+earlier checkpoint replays to the same state.
 """
 
 from __future__ import annotations
@@ -21,6 +30,17 @@ import bisect
 from .errors import ScenarioError
 
 SLICE = 100_000  # µs of simulated time run between checkpoint decisions
+RECENT = 32  # the newest checkpoints, all kept; older ones thin out (module docstring)
+
+
+def kept(number: int, age: int) -> bool:
+    """Whether checkpoint ``number`` is kept once ``age`` checkpoints are newer than it.
+
+    Within ages [RECENT × 2^(k-1), RECENT × 2^k) only numbers divisible by 2^k stay; a
+    number that fails at one age fails at every greater age, so thinning is monotone."""
+    if age < RECENT:
+        return True
+    return number % (1 << (age // RECENT).bit_length()) == 0
 
 
 class History:
@@ -31,6 +51,7 @@ class History:
         self.every_events = every_events
         self.times: list[int] = []
         self.blobs: list[bytes] = []
+        self.numbers: list[int] = []  # each checkpoint's place in the sequence of saves
         self.frontier = sim.now
         self._trace = None  # the longest trace seen on this timeline (for forward seeks)
         self._violations: list = []
@@ -39,7 +60,14 @@ class History:
     def _save(self) -> None:
         self.times.append(self.sim.now)
         self.blobs.append(self.sim.save())
+        self.numbers.append(self.numbers[-1] + 1 if self.numbers else 0)
         self._events_at_save = self.sim.events
+        newest = self.numbers[-1]
+        keep = [i for i, n in enumerate(self.numbers) if kept(n, newest - n)]
+        if len(keep) < len(self.numbers):
+            self.times = [self.times[i] for i in keep]
+            self.blobs = [self.blobs[i] for i in keep]
+            self.numbers = [self.numbers[i] for i in keep]
 
     @property
     def bytes_held(self) -> int:
@@ -83,6 +111,7 @@ class History:
         keep = bisect.bisect_left(self.times, sim.now)
         del self.times[keep:]
         del self.blobs[keep:]
+        del self.numbers[keep:]
         del sim.commands[sim.cmd_pos:]
         self._trace, self._violations = None, []
         self.frontier = sim.now

@@ -5,7 +5,7 @@ import pytest
 from playground.engine import commands as C
 from playground.engine import trace as T
 from playground.engine.errors import ScenarioError
-from playground.engine.history import History
+from playground.engine.history import RECENT, History, kept
 from playground.engine.rng import Stream
 
 from .helpers import toy_scenario, toy_sim
@@ -98,3 +98,33 @@ def test_seek_to_an_instant_with_a_checkpoint_runs_the_commands_recorded_there()
     history.seek(500_000)
     history.seek(900_000)
     assert sim.nodes["n2"].status == "crashed"
+
+
+def test_thinning_is_monotone_and_keeps_checkpoint_zero():
+    for number in range(0, 3000, 7):
+        verdicts = [kept(number, age) for age in range(0, 4000, 5)]
+        first_drop = verdicts.index(False) if False in verdicts else len(verdicts)
+        assert not any(verdicts[first_drop:]), number  # once dropped, never back
+    assert all(kept(0, age) for age in range(100_000))
+
+
+def test_old_checkpoints_thin_out_and_seeks_stay_exact():
+    kw = {"nodes": 3, "duration_ms": 60_000,
+          "commands": [{"at_ms": 9000, "type": "crash", "node": "n2"}]}
+    sim = toy_sim(**kw)
+    history = History(sim, every_events=10)  # about one checkpoint per 100 ms slice
+    history.advance(60_000_000)
+    saves = history.numbers[-1] + 1
+    assert saves > 8 * RECENT
+    # the newest RECENT all kept; then about RECENT / 2 per doubling of age
+    assert len(history.blobs) <= RECENT + RECENT // 2 * (saves // RECENT).bit_length() + 1
+    assert history.numbers[0] == 0 and history.times == sorted(history.times)
+    newest = history.numbers[-1]
+    for older, newer in zip(history.numbers, history.numbers[1:]):
+        age = newest - newer
+        assert newer - older <= max(1, 2 * age // RECENT + 1), (older, newer)
+    rng = Stream(5)
+    for _ in range(12):
+        t = rng.randint(0, 60_000_000)
+        history.seek(t)
+        assert (T.sha256(sim.trace), sim.nodes["n1"].state.pings_sent) == fresh_hash_at(t, **kw)
