@@ -1,5 +1,7 @@
 """Time travel: seek anywhere by checkpoint + replay, and fork a new future."""
 
+from dataclasses import dataclass, field
+
 import pytest
 
 from playground.engine import commands as C
@@ -128,3 +130,34 @@ def test_old_checkpoints_thin_out_and_seeks_stay_exact():
         t = rng.randint(0, 60_000_000)
         history.seek(t)
         assert (T.sha256(sim.trace), sim.nodes["n1"].state.pings_sent) == fresh_hash_at(t, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    term: int
+    key: str
+    note: str = "-"
+
+
+@dataclass(frozen=True)
+class _Derived:
+    a: int
+    doubled: int = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "doubled", 2 * self.a)
+
+
+def test_checkpoints_keep_frozen_values_and_their_sharing():
+    sim = toy_sim()
+    shared = _Entry(3, "x")
+    sim.ghost = {"log": [shared, _Entry(4, "y", "z")], "applied": [shared],
+                 "derived": _Derived(21), "nested": (_Entry(5, "w"), [shared])}
+    blob = sim.save()
+    sim.ghost = None
+    sim.load(blob)
+    ghost = sim.ghost
+    assert ghost["log"] == [_Entry(3, "x"), _Entry(4, "y", "z")]
+    assert ghost["log"][0] is ghost["applied"][0] is ghost["nested"][1][0]
+    assert ghost["derived"] == _Derived(21) and ghost["derived"].doubled == 42
+    assert ghost["nested"][0] == _Entry(5, "w")
