@@ -48,11 +48,12 @@ import gc
 import io
 import pickle
 import zlib
+import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass
-from operator import attrgetter
 from enum import StrEnum
 from heapq import heappop, heappush
+from operator import attrgetter
 
 from . import commands as C
 from .errors import ScenarioError
@@ -711,15 +712,16 @@ _FROZEN_VALUES: dict = {}  # class -> its field values getter, or None: pickled 
 
 def _frozen_values(cls):
     """For a frozen dataclass that its own ``__init__`` rebuilds from its field values
-    (every field an ``__init__`` argument, no ``__post_init__``), a getter of those values
-    as a tuple; None for any other class."""
+    (its parameters are exactly its fields, in order and positional; no
+    ``__post_init__``), a getter of those values as a tuple; None for any other class."""
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)
             and cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__")):
         return None
-    fields = dataclasses.fields(cls)
-    if not all(f.init for f in fields):
+    names = [f.name for f in dataclasses.fields(cls)]
+    params = inspect.signature(cls).parameters.values()
+    if [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD] != names \
+            or len(params) != len(names):
         return None
-    names = [f.name for f in fields]
     if len(names) == 1:
         name = names[0]
         return lambda obj: (getattr(obj, name),)

@@ -161,3 +161,17 @@ def test_checkpoints_keep_frozen_values_and_their_sharing():
     assert ghost["log"][0] is ghost["applied"][0] is ghost["nested"][1][0]
     assert ghost["derived"] == _Derived(21) and ghost["derived"].doubled == 42
     assert ghost["nested"][0] == _Entry(5, "w")
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    a: int
+    b: int = field(default=0, kw_only=True)
+
+
+def test_checkpoints_keep_frozen_values_with_keyword_only_fields():
+    sim = toy_sim()
+    sim.ghost = [_Keyword(1, b=2), _Keyword(3)]
+    blob = sim.save()
+    sim.load(blob)
+    assert sim.ghost == [_Keyword(1, b=2), _Keyword(3)]
