@@ -1,9 +1,10 @@
 // The side views: what this scenario shows, metrics with sparklines, the event log and
 // the invariant-violation banner.
-import { h, s, fmtMs, fmtValue, humanize, fill } from "./dom.js";
+import { h, s, fmtMs, fmtValue, humanize, fill, keyed, text } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const LOG_ROWS = 100;
+const FLIGHT_ROWS = 12;
 
 export class Side {
   constructor(app) {
@@ -19,6 +20,7 @@ export class Side {
       this.banner();
     };
     $("log-msgs").onchange = () => this.log();
+    this.flightRows = new Map(); // message id -> its row in the In flight list
     $("log").addEventListener("click", (ev) => {
       const li = ev.target.closest("[data-t]");
       if (li) this.app.seek(Number(li.dataset.t), Number(li.dataset.i));
@@ -46,6 +48,29 @@ export class Side {
     if (dirty.has("violations") || dirty.has("full")) this.banner();
     if (dirty.has("metrics") || dirty.has("full")) this.metrics();
     if (dirty.has("events") || dirty.has("full")) this.log();
+    if (dirty.has("messages") || dirty.has("full")) this.flight();
+  }
+
+  /** The messages on the wire, soonest first, each with a Drop button: the keyboard's
+   * way to what the dots on the links offer the pointer. */
+  flight() {
+    const all = this.app.store.messages || [];
+    const soonest = [...all].sort((a, b) => a.due_ms - b.due_ms || a.id - b.id).slice(0, FLIGHT_ROWS);
+    const control = this.app.canControl;
+    keyed($("flight"), this.flightRows, soonest, (m) => m.id, (m) => {
+      const label = h("span");
+      const drop = h("button", { class: "small", onclick: () => this.app.actions.dropMessage(m) }, "Drop");
+      return h("li", {}, label, drop);
+    }, (li, m) => {
+      const [label, drop] = li.children;
+      text(label, `${m.kind} ${m.from} → ${m.to}, arrives at ${fmtMs(m.due_ms)}`);
+      drop.setAttribute("aria-label", `Drop ${m.kind} #${m.id} from ${m.from} to ${m.to}`);
+      drop.disabled = !control;
+    });
+    const list = $("flight");
+    const rows = soonest.map((m) => this.flightRows.get(m.id));
+    if (rows.some((row, i) => list.children[i] !== row)) list.append(...rows); // arrival order
+    text($("flight-count"), all.length > soonest.length ? `${soonest.length} of ${all.length}` : `${all.length}`);
   }
 
   banner() {

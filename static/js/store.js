@@ -60,7 +60,7 @@ export class Store {
       }
       changed.add("nodes");
     }
-    if (f.messages) this.messages = f.messages;
+    if (f.messages) { this.messages = f.messages; changed.add("messages"); }
     if (f.events_skipped) { this.skipped += f.events_skipped; changed.add("skipped"); }
     if (f.events && f.events.length) {
       const last = this.events.length ? this.events[this.events.length - 1].i : -1;

@@ -161,6 +161,11 @@ def test_an_audience_page_follows_the_presenter(open_page, server):
     expect(audience.get_by_role("button", name="Play", exact=True)).to_be_hidden()
     play(presenter, "1")
     audience.wait_for_function("() => window.playground.store.t_ms > 300")
+    # Nor drop a message: its In flight list, listed while the run plays, is read-only.
+    audience.wait_for_function("""() => {
+        const drops = [...document.querySelectorAll('#flight button')];
+        return drops.length > 0 && drops.every((b) => b.disabled);
+    }""")
     node_menu(presenter, "n2").get_by_role("button", name="Crash").click()
     expect(audience.locator('[data-node-id="n2"]')).to_have_attribute("data-status", "crashed")
     presenter.get_by_role("button", name="Pause", exact=True).click()
@@ -306,6 +311,36 @@ def test_drop_a_message_in_flight(open_page, server):
     page.mouse.click(x, y)
     page.wait_for_function(f"() => !window.playground.store.messages.some(m => m.id === {mid})")
     expect(page.locator("#log")).to_contain_text("dropped by user")
+
+
+def test_drop_a_message_from_the_keyboard(open_page, server):
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "0.1")
+    page.wait_for_function("() => window.playground.store.t_ms > 250 && "
+                           "window.playground.store.messages.length > 0")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
+    for _ in range(50):  # step until a message is on the wire
+        if page.evaluate("window.playground.store.messages.length"):
+            break
+        seq = page.evaluate("window.playground.store.seq")
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.wait_for_function(f"() => window.playground.store.seq > {seq}")
+    # The list (redrawn a few times a second) starts with the next arrival.
+    page.wait_for_function("""() => {
+        const b = document.querySelector('#flight button');
+        const ms = window.playground.store.messages;
+        const next = [...ms].sort((x, y) => x.due_ms - y.due_ms || x.id - y.id)[0];
+        return b && next && b.getAttribute('aria-label').includes(`#${next.id} `);
+    }""")
+    first = page.locator("#flight button").first
+    expect(first).to_be_enabled()
+    mid = int(re.search(r"#(\d+) ", first.get_attribute("aria-label")).group(1))
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => !window.playground.store.messages.some(m => m.id === {mid})")
+    expect(page.locator("#log")).to_contain_text("dropped by user")
+    expect(page.locator("#flight")).not_to_contain_text(f"#{mid} ")
 
 
 def test_violation_banner_jumps_to_the_violation(open_page, server):
