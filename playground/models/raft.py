@@ -43,10 +43,16 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
   heard from a majority within an election timeout steps down; servers ignore a
   RequestVote while they still hear from a leader).
 
+* **Reads** (``read_mode``, Ongaro's dissertation §6.4): with ReadIndex a leader notes its
+  commit index, confirms with a round of ``ReadIndexHeartbeat`` that a majority still
+  follows it, and answers once it has applied that index; a leader with no committed
+  entry of its own term first appends a no-op (request id 0) and waits for it. The
+  broken ``local`` mode answers at once from the leader's own state machine.
+
 What is simplified. No membership changes, snapshots or log compaction; no client
 sessions (a retried request may be appended twice: puts are idempotent); one client
-node; reads are not modelled. The storage is a register with a fencing check, not a
-database.
+node; no lease-based reads; a no-op entry only when a read needs one. The storage is a
+register with a fencing check, not a database.
 
 Invariants (checked after every event, incrementally):
 
@@ -62,11 +68,14 @@ Invariants (checked after every event, incrementally):
   log up to the last index committed before T).
 * ``state_machine_safety``: no two servers apply different commands at one index.
 * ``fencing``: the storage never accepts a token lower than one it already accepted.
+* ``linearizable_reads``: a read returns the key's value after some committed index
+  between its start and its answer (ghost: the committed index when the client issued
+  it, and each key's committed writes in log order).
 
 Broken variants, each caught by one of them: ``skip_prev_log_term_check`` (log_matching),
 ``commit_old_terms_by_count`` (the Figure 8 bug: leader_completeness and
 state_machine_safety), ``multiple_votes_per_term`` (election_safety), ``fencing`` off
-(fencing).
+(fencing), ``read_mode`` ``local`` (linearizable_reads).
 
 Claims served: C01 (election by timeout, split votes), C02 (quorum prevents split brain),
 C03 (log matching and repair), C04 (fencing tokens), C05 (terms as logical clocks).
@@ -75,15 +84,16 @@ C03 (log matching and repair), C04 (fencing tokens), C05 (terms as logical clock
 from __future__ import annotations
 
 import enum
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from . import register
 from .base import MS, SECOND, Invariant, Model, Param, Variant
 from .fsm import Transitions
 from .raft_messages import (SENTINEL, AppendEntries, AppendEntriesResult, ClientReply,
-                            ClientRequest, Entry, RequestVote, RequestVoteResult,
-                            StorageWrite, StorageWriteResult)
+                            ClientRequest, Entry, ReadIndexHeartbeat,
+                            ReadIndexHeartbeatResult, ReadReply, ReadRequest, RequestVote,
+                            RequestVoteResult, StorageWrite, StorageWriteResult)
 
 CLIENT = "client"
 STORAGE = "storage"
@@ -93,7 +103,9 @@ HEARTBEAT = "heartbeat"
 STORAGE_WRITE = "storage_write"
 CHECK_QUORUM = "check_quorum"
 ISSUE = "issue"
+READ = "read"
 RETRY = "retry:"  # + request id
+READ_RETRY = "read_retry:"  # + request id
 
 
 class Role(enum.Enum):
@@ -134,6 +146,10 @@ class ServerState:
     last_sent: dict = field(default_factory=dict)  # local µs of the last AppendEntries
     recent_active: dict = field(default_factory=dict)  # check_quorum: heard since last check
     last_ack: AppendEntriesResult | None = None  # resent as is while term and match hold
+    # ReadIndex, on a leader: read id -> [request id, key, read index, who confirmed, client]
+    reads: dict = field(default_factory=dict)
+    deferred_reads: list = field(default_factory=list)  # (request id, key, client)
+    next_read: int = 1
 
 
 @dataclass(slots=True)
@@ -142,6 +158,11 @@ class ClientState:
     leader_guess: str | None = None
     pending: dict = field(default_factory=dict)  # request_id -> (issued_at, key, value)
     answered: int = 0
+    reads: dict = field(default_factory=dict)  # request_id -> (issued_at, key, asked)
+    reads_issued: int = 0
+    last_read_issued: int = 0  # request id
+    reads_answered: int = 0
+    last_read: tuple = ()  # (request id, key, value, server that answered)
 
 
 @dataclass(slots=True)
@@ -174,6 +195,12 @@ class RaftGhost:
     minority_appends: int = 0
     commits_in_minority: int = 0
     stale_seen: int = 0
+    write_index: dict = field(default_factory=dict)  # key -> committed indexes writing it
+    write_value: dict = field(default_factory=dict)  # key -> the values written there
+    read_start: dict = field(default_factory=dict)  # read request -> committed index at issue
+    reads_registered: int = 0
+    reads_checked: int = 0
+    stale_reads: int = 0
 
 
 def _range_schema(lo: int, hi: int) -> dict:
@@ -195,6 +222,9 @@ class Raft(Model):
                                           "the same log index."),
         Invariant("fencing", "The storage never accepts a write whose token is below one "
                              "it has already accepted."),
+        Invariant("linearizable_reads", "A read returns a value the key held at some moment "
+                                        "between the read's start and its answer: never one "
+                                        "older than a write committed before it started."),
     )
     variants = (
         Variant("prevote", False, "PreVote: ask whether an election could be won before "
@@ -210,6 +240,11 @@ class Raft(Model):
                 "terms by counting replicas (the Figure 8 bug).", broken=(True,)),
         Variant("multiple_votes_per_term", False, "Servers may grant more than one vote "
                 "in a term.", broken=(True,)),
+        Variant("read_mode", "read_index", "How a leader answers a read. read_index: it "
+                "confirms it still leads with a round of heartbeats, then answers once it has "
+                "applied its commit index (linearizable). local: it answers at once from its "
+                "own state machine, so a deposed leader serves stale values.",
+                choices=("read_index", "local"), broken=("local",)),
     )
     params = (
         Param("election_timeout_ms", [150, 300], "Randomized election timeout range.",
@@ -222,6 +257,8 @@ class Raft(Model):
               {"type": "number", "minimum": 0, "maximum": 1000}),
         Param("request_timeout_ms", 500, "Client retries a request unanswered this long.",
               {"type": "number", "minimum": 1, "maximum": 60_000}),
+        Param("reads_per_second", 0, "Client reads per second (0: only injected reads).",
+              {"type": "number", "minimum": 0, "maximum": 1000}),
         Param("keys", 8, "Number of distinct keys the client writes.",
               {"type": "integer", "minimum": 1, "maximum": 1000}),
         Param("storage_write_ms", 500, "A leader writes to the storage this often "
@@ -231,6 +268,9 @@ class Raft(Model):
         "put": {"properties": {"key": {"type": "string", "minLength": 1, "maxLength": 40},
                                "value": {"type": "integer"}},
                 "required": ["key", "value"]},
+        "get": {"properties": {"key": {"type": "string", "minLength": 1, "maxLength": 40},
+                               "node": {"type": "string", "pattern": "^n[0-9]+$"}},
+                "required": ["key"]},  # node: the server to ask (default: the leader)
     }
     durable = ("current_term", "voted_for", "log",  # servers
                "highest_token", "accepted", "rejected", "stale_accepted", "last_write",
@@ -255,6 +295,9 @@ class Raft(Model):
         self.max_entries = p["max_entries_per_append"]
         rps = p["requests_per_second"]
         self.issue_every = int(SECOND / rps) if rps > 0 else 0
+        reads = p["reads_per_second"]
+        self.read_every = int(SECOND / reads) if reads > 0 else 0
+        self.read_local = v["read_mode"] == "local"
         self.request_timeout = max(1, int(p["request_timeout_ms"] * MS))
         self.keys = tuple(f"k{i}" for i in range(p["keys"]))
         self.storage_every = int(p["storage_write_ms"] * MS)
@@ -273,6 +316,10 @@ class Raft(Model):
             StorageWriteResult: self._on_storage_write_result,
             ClientReply: self._on_client_reply,
             StorageWrite: self._on_storage_write,
+            ReadRequest: self._on_read_request,
+            ReadIndexHeartbeat: self._on_read_index_heartbeat,
+            ReadIndexHeartbeatResult: self._on_read_index_heartbeat_result,
+            ReadReply: self._on_read_reply,
         }
 
     # -- the cluster -------------------------------------------------------------------
@@ -307,8 +354,11 @@ class Raft(Model):
         if kind is ServerState:
             state.election_timeout = self._draw_timeout(ctx)
             ctx.set_timer(ELECTION, state.election_timeout)
-        elif kind is ClientState and self.issue_every:
-            ctx.set_timer(ISSUE, self.issue_every)
+        elif kind is ClientState:
+            if self.issue_every:
+                ctx.set_timer(ISSUE, self.issue_every)
+            if self.read_every:
+                ctx.set_timer(READ, self.read_every)
 
     def on_message(self, state, msg, src, ctx):
         """Dispatch on the message class."""
@@ -332,10 +382,19 @@ class Raft(Model):
             self._on_check_quorum(state, ctx)
         elif name.startswith(RETRY):
             self._on_retry(state, int(name[len(RETRY):]), ctx)
+        elif name == READ:
+            ctx.set_timer(READ, self.read_every)
+            self._issue_read(state, ctx.rng.choice(self.keys), None, ctx)
+        elif name.startswith(READ_RETRY):
+            self._on_read_retry(state, int(name[len(READ_RETRY):]), ctx)
 
     def on_command(self, state, command, ctx):
-        """A user's put goes to the client, which sends it like any other request."""
-        self._issue(state, command["key"], command["value"], ctx)
+        """A user's put or get goes to the client, which sends it like any other request
+        (a get to the server it names, if it names one)."""
+        if command["type"] == "get":
+            self._issue_read(state, command["key"], command.get("node"), ctx)
+        else:
+            self._issue(state, command["key"], command["value"], ctx)
 
     def command_target(self, command, view):
         return CLIENT
@@ -365,6 +424,10 @@ class Raft(Model):
             ctx.cancel_timer(HEARTBEAT)
             ctx.cancel_timer(STORAGE_WRITE)
             ctx.cancel_timer(CHECK_QUORUM)
+            if st.reads or st.deferred_reads:  # unanswered: the client's retry goes elsewhere
+                ctx.count("reads_abandoned", len(st.reads) + len(st.deferred_reads))
+                st.reads = {}
+                st.deferred_reads = []
         self._become(st, FOLLOWER)
         st.votes = []
         st.election_timeout = self._draw_timeout(ctx)
@@ -573,9 +636,10 @@ class Raft(Model):
         while st.last_applied < st.commit_index:
             st.last_applied += 1
             entry = log[st.last_applied]
-            kv[entry.key] = entry.value
-            if leading:
-                ctx.send(CLIENT, ClientReply(entry.request_id, True, ctx.node))
+            if entry.request_id:  # 0: a leader's no-op
+                kv[entry.key] = entry.value
+                if leading:
+                    ctx.send(CLIENT, ClientReply(entry.request_id, True, ctx.node))
 
     # -- the leader --------------------------------------------------------------------
     def _send_append(self, st, peer: str, now: int, ctx) -> None:
@@ -615,9 +679,12 @@ class Raft(Model):
         if st.role is not LEADER:
             ctx.send(src, ClientReply(m.request_id, False, st.leader_id))
             return
+        self._append(st, Entry(st.current_term, m.request_id, m.key, m.value), ctx)
+
+    def _append(self, st, entry: Entry, ctx) -> None:
+        """Append a new entry to the leader's log and send it to caught-up followers."""
         log = st.log
         index = len(log)
-        entry = Entry(st.current_term, m.request_id, m.key, m.value)
         log.append(entry)
         self._log_changed(ctx, index)
         msg = None
@@ -677,6 +744,12 @@ class Raft(Model):
         if n > st.commit_index and (log[n].term == st.current_term or self.commit_by_count):
             st.commit_index = n
             self._apply(st, ctx)
+            if st.deferred_reads and log[n].term == st.current_term:
+                deferred, st.deferred_reads = st.deferred_reads, []
+                for rid, key, client in deferred:
+                    self._start_read(st, rid, key, client, ctx)
+            if st.reads:
+                self._answer_reads(st, ctx)
 
     def _on_check_quorum(self, st, ctx) -> None:
         """CheckQuorum: step down unless a majority answered since the last check."""
@@ -770,14 +843,134 @@ class Raft(Model):
         ctx.send(st.leader_guess, ClientRequest(rid, pending[1], pending[2]))
         ctx.set_timer(RETRY + str(rid), self.request_timeout)
 
+    # -- reads (ReadIndex, Ongaro's dissertation, section 6.4) --------------------------
+    def _on_read_request(self, st, m, src, ctx) -> None:
+        """A leader answers a read (at once, or after ReadIndex); others redirect."""
+        if st.role is not LEADER:
+            ctx.send(src, ReadReply(m.request_id, False, None, st.leader_id))
+            return
+        if self.read_local:  # the broken shortcut: no check that it still leads
+            ctx.send(src, ReadReply(m.request_id, True, st.kv.get(m.key), ctx.node))
+            return
+        if st.log[st.commit_index].term != st.current_term:
+            # Its commit index may lag until an entry of its own term commits: wait for
+            # one, appending a no-op if the log has none (the paper's no-op at election).
+            st.deferred_reads.append((m.request_id, m.key, src))
+            if st.log[-1].term != st.current_term:
+                self._append(st, Entry(st.current_term, 0, "", 0), ctx)
+            return
+        self._start_read(st, m.request_id, m.key, src, ctx)
+
+    def _start_read(self, st, rid: int, key: str, client: str, ctx) -> None:
+        """Record the read index and ask the followers to confirm leadership."""
+        read_id = st.next_read
+        st.next_read += 1
+        st.reads[read_id] = [rid, key, st.commit_index, [ctx.node], client]
+        ctx.count("read_index_rounds")
+        msg = ReadIndexHeartbeat(st.current_term, ctx.node, read_id)
+        for peer in ctx.peers:
+            ctx.send(peer, msg)
+
+    def _on_read_index_heartbeat(self, st, m, src, ctx) -> None:
+        """A follower confirms a leader of its term (and hears from it, as a heartbeat)."""
+        if m.term < st.current_term:
+            ctx.count("stale_messages_rejected")
+            ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, False))
+            return
+        if m.term > st.current_term:
+            self._adopt_term(st, m.term, ctx)
+        elif st.role is not FOLLOWER:
+            if st.role is LEADER:  # a rival leader of the same term (a broken election)
+                ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, False))
+                return
+            self._become_follower(st, ctx)
+        st.leader_id = m.leader_id
+        st.heard_leader_at = ctx.now
+        ctx.set_timer(ELECTION, st.election_timeout)
+        ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, True))
+
+    def _on_read_index_heartbeat_result(self, st, m, src, ctx) -> None:
+        """Count confirmations; with a majority the read index is safe to answer at."""
+        if m.term > st.current_term:
+            self._adopt_term(st, m.term, ctx)
+            return
+        if st.role is not LEADER or m.term < st.current_term or not m.success:
+            return
+        if self.check_quorum:
+            st.recent_active[src] = True
+        read = st.reads.get(m.read_id)
+        if read is None or src in read[3]:
+            return
+        read[3].append(src)
+        if len(read[3]) == self.majority:
+            self._answer_reads(st, ctx)
+
+    def _answer_reads(self, st, ctx) -> None:
+        """Answer every confirmed read whose read index is applied (on a leader, which
+        applies as it commits, that is at once)."""
+        for read_id, (rid, key, read_index, confirmed, client) in list(st.reads.items()):
+            if len(confirmed) >= self.majority and read_index <= st.last_applied:
+                del st.reads[read_id]
+                ctx.send(client, ReadReply(rid, True, st.kv.get(key), ctx.node))
+
+    def _issue_read(self, st, key: str, via: str | None, ctx) -> None:
+        rid = st.next_request
+        st.next_request += 1
+        target = via or st.leader_guess or ctx.rng.choice(ctx.peers)
+        st.reads[rid] = (ctx.now, key, target)
+        st.reads_issued += 1
+        st.last_read_issued = rid
+        ctx.count("client_reads")
+        ctx.send(target, ReadRequest(rid, key))
+        ctx.set_timer(READ_RETRY + str(rid), self.request_timeout)
+
+    def _on_read_reply(self, st, m, src, ctx) -> None:
+        """An answer ends a read; a redirect resends it to the named leader."""
+        pending = st.reads.get(m.request_id)
+        if pending is None:
+            return  # answered already
+        if m.success:
+            del st.reads[m.request_id]
+            st.leader_guess = src
+            st.reads_answered += 1
+            st.last_read = (m.request_id, pending[1], m.value, src)
+            ctx.cancel_timer(READ_RETRY + str(m.request_id))
+            ctx.count("reads_ok")
+            ctx.observe("read_latency_ms", (ctx.now - pending[0]) / MS)
+            return
+        ctx.count("read_redirects")
+        hint = m.leader_hint
+        if hint is None or hint == src:
+            st.leader_guess = None
+            return  # no leader known yet: the retry timer tries elsewhere
+        st.leader_guess = hint
+        st.reads[m.request_id] = (pending[0], pending[1], hint)
+        ctx.send(hint, ReadRequest(m.request_id, pending[1]))
+
+    def _on_read_retry(self, st, rid: int, ctx) -> None:
+        pending = st.reads.get(rid)
+        if pending is None:
+            return
+        ctx.count("read_retries")
+        target = ctx.rng.choice([s for s in ctx.peers if s != pending[2]])
+        st.leader_guess = None
+        st.reads[rid] = (pending[0], pending[1], target)
+        ctx.send(target, ReadRequest(rid, pending[1]))
+        ctx.set_timer(READ_RETRY + str(rid), self.request_timeout)
+
     # -- checking ----------------------------------------------------------------------
     def check(self, view, node_id):
         if node_id is None:
             return ()
         st = view.nodes[node_id].state
-        if type(st) is not ServerState:
-            if type(st) is StorageState and st.stale_accepted != view.ghost.stale_seen:
-                return self._check_fencing(view.ghost, st)
+        kind = type(st)
+        if kind is not ServerState:
+            g = view.ghost
+            if kind is StorageState:
+                if st.stale_accepted != g.stale_seen:
+                    return self._check_fencing(g, st)
+            elif st.reads_issued != g.reads_registered or st.reads_answered != g.reads_checked:
+                return self._check_reads(g, st)
             return ()
         g = view.ghost
         seen = g.seen[node_id]
@@ -900,11 +1093,20 @@ class Raft(Model):
         minority = g.minority
         log = st.log
         commit_terms = g.commit_terms
+        write_index, write_value = g.write_index, g.write_value
         term = max(st.current_term, commit_terms[-1])  # kept sorted, for bisect
         for i in range(c + 1, new + 1):
             committed.append(chain[i])
             commit_terms.append(term)
-            if minority and minority.pop((i, log[i].term), None):
+            entry = log[i]
+            if entry.request_id:  # a write (not a no-op): what a read may return
+                indexes = write_index.get(entry.key)
+                if indexes is None:
+                    indexes = write_index[entry.key] = []
+                    write_value[entry.key] = []
+                indexes.append(i)
+                write_value[entry.key].append(entry.value)
+            if minority and minority.pop((i, entry.term), None):
                 g.commits_in_minority += 1
 
     def _check_applied(self, g, nid, seen, st, found) -> None:
@@ -929,6 +1131,37 @@ class Raft(Model):
                 applied.append(entry)
 
     @staticmethod
+    def _check_reads(g, st):
+        """Linearizable reads: a read issued when index s was committed and answered when
+        index e was must return the key's value after some index in [s, e]."""
+        found = []
+        if st.reads_issued != g.reads_registered:  # one read is issued per client event
+            g.reads_registered = st.reads_issued
+            g.read_start[st.last_read_issued] = len(g.committed) - 1
+        if st.reads_answered != g.reads_checked:
+            g.reads_checked = st.reads_answered
+            rid, key, value, server = st.last_read
+            start = g.read_start.pop(rid)
+            indexes = g.write_index.get(key, [])
+            values = g.write_value.get(key, [])
+            first = bisect_right(indexes, start)  # writes after the read started
+            last = bisect_right(indexes, len(g.committed) - 1)
+            allowed = values[first:last]
+            if first:
+                allowed.append(values[first - 1])  # the value when it started
+            else:
+                allowed.append(None)  # never written yet when it started
+            if value not in allowed:
+                g.stale_reads += 1
+                before = (f"{values[first - 1]} (written at index {indexes[first - 1]})"
+                          if first else "unwritten")
+                found.append(("linearizable_reads",
+                              f"read {rid} of {key} answered {value} by {server}, but {key} "
+                              f"was already {before} when the read was issued (committed "
+                              f"index {start})"))
+        return found
+
+    @staticmethod
     def _check_fencing(g, st):
         g.stale_seen = st.stale_accepted
         token, writer, highest, _accepted = st.last_write
@@ -948,6 +1181,7 @@ class Raft(Model):
             "minority_appends": g.minority_appends,
             "commits_in_minority": g.commits_in_minority,
             "divergent_servers": self._divergent(view),
+            "stale_reads": g.stale_reads,
         }
         for name in ("elections", "truncated_entries", "log_mismatches", "fenced_writes",
                      "stale_writes_accepted", "stale_messages_rejected", "leader_step_downs",

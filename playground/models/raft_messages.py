@@ -1,7 +1,8 @@
 """The Raft model's data on the wire and in the log (see ``raft.py`` for the protocol).
 
 Names follow Figure 2 of the Raft paper (Ongaro and Ousterhout, 2014): ``RequestVote``
-and ``AppendEntries`` with their results, plus the client's requests and the fenced
+and ``AppendEntries`` with their results, plus the client's requests, the ReadIndex
+heartbeats of linearizable reads (Ongaro's dissertation, section 6.4) and the fenced
 storage resource's writes. Every class is a frozen, slotted dataclass: immutable, so a
 leader can hand the same ``Entry`` objects and, within one heartbeat, the same
 ``AppendEntries`` to several followers, and cheap to build on the hot path.
@@ -105,3 +106,41 @@ class StorageWriteResult:
     token: int
     accepted: bool
     highest_token: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """The client asks for the current value of ``key``."""
+
+    request_id: int
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReply:
+    """A read's answer (``success``: ``value``, None for a key never written), or a
+    redirect naming the leader the server believes in."""
+
+    request_id: int
+    success: bool
+    value: int | None
+    leader_hint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexHeartbeat:
+    """ReadIndex: a leader's heartbeat that asks followers to confirm it still leads, for
+    the read(s) numbered ``read_id`` (etcd carries this in a heartbeat's context)."""
+
+    term: int
+    leader_id: str
+    read_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexHeartbeatResult:
+    """A follower's answer: ``success`` if it accepts the sender as leader of ``term``."""
+
+    term: int
+    read_id: int
+    success: bool

@@ -6,6 +6,8 @@ show its phenomenon are the ones the narrative promises.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from playground.models.base import MS
@@ -13,7 +15,9 @@ from playground.models.fsm import IllegalTransition
 from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CANDIDATE,
                                     STORAGE, Raft, ServerState)
 from playground.models.raft_messages import (SENTINEL, AppendEntries, AppendEntriesResult,
-                                             ClientReply, ClientRequest, Entry, RequestVote,
+                                             ClientReply, ClientRequest, Entry,
+                                             ReadIndexHeartbeat, ReadIndexHeartbeatResult,
+                                             ReadReply, ReadRequest, RequestVote,
                                              RequestVoteResult, StorageWrite,
                                              StorageWriteResult)
 from playground.scenarios import presets, run
@@ -457,6 +461,130 @@ def test_the_checker_sees_two_leaders_in_one_term():
     assert m.check(view, "n2") == [("election_safety", "term 3 has two leaders: n1 and n2")]
 
 
+# -- reads --------------------------------------------------------------------------------
+
+def committed_leader(m, ctx, term=2):
+    """A leader of ``term`` whose log ends with a committed entry of its own term."""
+    st = leader(m, ctx, term, terms=(1, term))
+    st.commit_index = st.last_applied = 2
+    st.kv = {"k1": 1, "k2": 2}
+    return st
+
+
+def test_a_follower_redirects_a_read_to_the_leader_it_knows():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(2, terms=(2,), leader_id="n1")
+    m.on_message(st, ReadRequest(7, "k1"), CLIENT, ctx)
+    assert ctx.sent == [(CLIENT, ReadReply(7, False, None, "n1"))]
+
+
+def test_read_index_answers_only_after_a_majority_confirms_leadership():
+    m = model()
+    ctx = context(m)
+    st = committed_leader(m, ctx)
+    m.on_message(st, ReadRequest(7, "k2"), CLIENT, ctx)
+    beats = ctx.sent_of(ReadIndexHeartbeat)
+    assert [to for to, _ in beats] == ["n2", "n3", "n4", "n5"]
+    assert beats[0][1] == ReadIndexHeartbeat(2, "n1", 1)
+    assert st.reads[1][2] == 2  # the read index: its commit index when the read arrived
+    assert ctx.sent_of(ReadReply) == []
+    m.on_message(st, ReadIndexHeartbeatResult(2, 1, True), "n2", ctx)
+    m.on_message(st, ReadIndexHeartbeatResult(2, 1, True), "n2", ctx)  # counted once
+    m.on_message(st, ReadIndexHeartbeatResult(2, 1, False), "n4", ctx)
+    assert ctx.sent_of(ReadReply) == []  # itself and n2: two of five
+    m.on_message(st, ReadIndexHeartbeatResult(2, 1, True), "n3", ctx)
+    assert ctx.sent_of(ReadReply) == [(CLIENT, ReadReply(7, True, 2, "n1"))]
+    assert st.reads == {}
+
+
+def test_read_index_waits_for_an_entry_of_the_leaders_own_term_appending_a_no_op():
+    m = model()
+    ctx = context(m)
+    st = leader(m, ctx, 3, terms=(1, 2))  # new leader: nothing of term 3 yet
+    st.commit_index = st.last_applied = 1
+    m.on_message(st, ReadRequest(7, "k1"), CLIENT, ctx)
+    assert st.deferred_reads == [(7, "k1", CLIENT)] and ctx.sent_of(ReadIndexHeartbeat) == []
+    assert st.log[3] == Entry(3, 0, "", 0)  # the no-op
+    assert {to for to, _ in ctx.sent_of(AppendEntries)} == {"n2", "n3", "n4", "n5"}
+    for peer in ("n2", "n3"):
+        m.on_message(st, AppendEntriesResult(3, True, 3, 0), peer, ctx)
+    assert st.commit_index == 3 and st.last_applied == 3
+    # entry 2 answers its client; the no-op answers no one and writes no key
+    assert [r.request_id for _, r in ctx.sent_of(ClientReply)] == [2] and "" not in st.kv
+    assert st.deferred_reads == [] and st.reads[1][2] == 3
+    assert len(ctx.sent_of(ReadIndexHeartbeat)) == 4
+
+
+def test_a_follower_confirms_a_read_index_heartbeat_as_a_heartbeat():
+    m = model()
+    ctx = context(m, "n2", now=5 * MS)
+    st = server(2, terms=(2,), role=CANDIDATE)
+    m.on_message(st, ReadIndexHeartbeat(2, "n1", 4), "n1", ctx)
+    assert st.role is FOLLOWER and st.leader_id == "n1" and st.heard_leader_at == 5 * MS
+    assert "election" in ctx.timers
+    assert ctx.sent_of(ReadIndexHeartbeatResult) == [("n1", ReadIndexHeartbeatResult(2, 4, True))]
+    ctx.clear()
+    m.on_message(st, ReadIndexHeartbeat(1, "n5", 9), "n5", ctx)  # a deposed leader
+    assert ctx.sent == [("n5", ReadIndexHeartbeatResult(2, 9, False))]
+
+
+def test_a_deposed_leader_steps_down_and_abandons_its_reads():
+    m = model()
+    ctx = context(m)
+    st = committed_leader(m, ctx)
+    m.on_message(st, ReadRequest(7, "k2"), CLIENT, ctx)
+    m.on_message(st, ReadIndexHeartbeatResult(3, 1, False), "n2", ctx)
+    assert st.role is FOLLOWER and st.current_term == 3 and st.reads == {}
+    assert ctx.counters["reads_abandoned"] == 1 and ctx.sent_of(ReadReply) == []
+
+
+def test_local_reads_answer_at_once_without_confirmation():
+    m = model(read_mode="local")
+    ctx = context(m)
+    st = committed_leader(m, ctx)
+    m.on_message(st, ReadRequest(7, "k2"), CLIENT, ctx)
+    assert ctx.sent == [(CLIENT, ReadReply(7, True, 2, "n1"))]
+
+
+def test_the_client_follows_a_read_redirect_and_records_the_answer():
+    m = model()
+    ctx = context(m, CLIENT, now=10 * MS)
+    ctx.peers = m.servers
+    st = m.init_node(CLIENT)
+    m.on_command(st, {"type": "get", "key": "k1", "node": "n3"}, ctx)
+    assert ctx.sent == [("n3", ReadRequest(1, "k1"))] and "read_retry:1" in ctx.timers
+    ctx.clear()
+    m.on_message(st, ReadReply(1, False, None, "n2"), "n3", ctx)
+    assert ctx.sent == [("n2", ReadRequest(1, "k1"))] and st.leader_guess == "n2"
+    ctx.now = 40 * MS
+    m.on_message(st, ReadReply(1, True, 5, None), "n2", ctx)
+    assert st.last_read == (1, "k1", 5, "n2") and st.reads_answered == 1 and st.reads == {}
+    assert "read_retry:1" not in ctx.timers and ctx.samples["read_latency_ms"] == [30.0]
+
+
+def test_a_read_may_return_the_value_at_its_start_or_a_concurrent_write_but_not_older():
+    m = model()
+
+    def outcome(value):
+        g = m.init_ghost()
+        g.committed = [0, 1, 2]
+        g.write_index, g.write_value = {"k": [1, 2]}, {"k": [10, 20]}
+        st = m.init_node(CLIENT)
+        view = SimpleNamespace(nodes={CLIENT: SimpleNamespace(state=st)}, ghost=g)
+        st.reads_issued, st.last_read_issued = 1, 5
+        assert list(m.check(view, CLIENT)) == []  # the read starts at committed index 2
+        g.committed.append(3)  # a write of 30 commits while the read is in flight
+        g.write_index["k"].append(3)
+        g.write_value["k"].append(30)
+        st.reads_answered, st.last_read = 1, (5, "k", value, "n1")
+        return [inv for inv, _ in m.check(view, CLIENT)], g.stale_reads
+
+    assert outcome(20) == ([], 0) and outcome(30) == ([], 0)
+    assert outcome(10) == (["linearizable_reads"], 1)
+    assert outcome(None) == (["linearizable_reads"], 1)  # k was written before it started
+
+
 # -- presets -----------------------------------------------------------------------------
 
 RAFT_PRESETS = sorted(name for name, s in presets().items() if s["model"] == "raft")
@@ -511,3 +639,13 @@ def test_figure_8_differs_only_in_the_commit_rule(reports):
 def test_bench_preset_is_fault_free_and_fast_to_commit(reports):
     m = reports["raft-bench"]["metrics"]
     assert m["leaders_elected"] == 1 and m["client_latency_p50_ms"] < 60
+
+
+def test_a_deposed_leaders_local_read_is_stale_and_read_index_is_not(reports):
+    local, read_index = reports["raft-stale-read-local"], reports["raft-read-index"]
+    assert {v["invariant"] for v in local["violations"]} == {"linearizable_reads"}
+    assert local["metrics"]["stale_reads"] >= 1
+    assert read_index["violations"] == [] and read_index["metrics"]["stale_reads"] == 0
+    # Linearizable reads cost a round of heartbeats: slower than local ones.
+    assert read_index["metrics"]["read_latency_ms"]["p50"] > \
+        local["metrics"]["read_latency_ms"]["p50"]

@@ -26,7 +26,10 @@ SEARCH_LIMIT = {  # schedules each broken variant may take to be caught
     "fencing": 60,
     "skip_prev_log_term_check": 150,
     "commit_old_terms_by_count": 1500,  # about 1 schedule in 300 catches it
+    "read_mode_local": 60,
 }
+READS = {"election_timeout_ms": [100, 200], "heartbeat_ms": 40, "requests_per_second": 20,
+         "storage_write_ms": 100, "reads_per_second": 20}
 
 
 def scenario(seed, variant=None, *, nodes=None, duration_ms=3000, faults=8, kinds=KINDS,
@@ -50,16 +53,20 @@ def fired(scn):
 
 
 def test_no_invariant_breaks_under_random_faults():
-    committed = elections = truncated = 0
+    """Half the schedules also read (ReadIndex): every read must be linearizable."""
+    committed = elections = truncated = reads = 0
     for seed in range(SAFE_RUNS):
         variant = {"prevote": seed % 4 == 1, "check_quorum": seed % 4 == 2}
-        found, metrics = fired(scenario(seed, variant, client_in_partitions=seed % 2 == 0))
+        found, metrics = fired(scenario(seed, variant, client_in_partitions=seed % 2 == 0,
+                                        params=READS if seed % 8 >= 4 else None))
         assert found == [], f"seed {seed} {variant}: {found}"
         committed += metrics["committed_entries"]
         elections += metrics["elections"]
         truncated += metrics["truncated_entries"]
+        reads += metrics.get("reads_ok", 0)
     # The faults did bite: leaders changed, logs were repaired, and work was committed.
     assert elections > 2 * SAFE_RUNS and truncated > 0 and committed > 20 * SAFE_RUNS
+    assert reads > 20 * SAFE_RUNS // 2
 
 
 def first_caught(make, limit):
@@ -106,3 +113,9 @@ def test_committing_old_terms_by_count_is_caught_by_leader_completeness():
                                    "max_entries_per_append": 1}),
         SEARCH_LIMIT["commit_old_terms_by_count"])
     assert seed is not None and "leader_completeness" in found
+
+
+def test_local_reads_are_caught_by_linearizable_reads():
+    seed, found = first_caught(lambda s: scenario(s, {"read_mode": "local"}, params=READS),
+                               SEARCH_LIMIT["read_mode_local"])
+    assert seed is not None and found == ["linearizable_reads"]
