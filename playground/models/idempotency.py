@@ -33,11 +33,14 @@ when done. A worker's phases form a transition table (``WORKER``); an illegal mo
 Simplifications: the key store and ledger are single nodes whose contents survive a crash
 (``disk``); a charge pending in the ledger when it crashes is never made. A server worker
 gives up on a step after ``server_timeout_ms`` and answers "failed"; a key left STARTED
-by a worker that gave up or crashed stays STARTED (production systems reconcile such keys
-with the processor; not modelled), so that payment's later retries get "in progress". The
-network between server and ledger is assumed not to duplicate messages: a duplicated
-``Charge`` is a second charge in every mode, since the key guards the server's entry and
-not the link behind it.
+by a worker that gave up or crashed stays STARTED, so that payment's later retries get
+"in progress", unless the ``recovery`` variant lets a request take over a key locked for
+longer than ``lock_timeout_ms`` (``expire``: the first worker's charge may still land, a
+double charge; ``processor_key``: the charge carries the key to the ledger, which
+answers a key it has charged with that charge, like a payment processor's own API). The
+network between server and ledger may duplicate a ``Charge``: that is a second charge
+in every mode, since the key guards the server's entry and not the link behind it; only
+``processor_key`` recovery, which passes the key to the ledger, absorbs it.
 
 Invariant: ``at_most_one_charge``: the ledger holds at most one charge per payment. It is
 checked when the ledger changes, from the observer's tally of charges per payment.
@@ -74,6 +77,14 @@ class KeyStatus(Enum):
     COMPLETED = "COMPLETED"
 
 
+class Recovery(Enum):
+    """What becomes of a key left STARTED (see the ``recovery`` variant)."""
+
+    NONE = "none"
+    EXPIRE = "expire"
+    PROCESSOR_KEY = "processor_key"
+
+
 class Phase(Enum):
     """What a server worker is waiting for."""
 
@@ -88,8 +99,8 @@ class Phase(Enum):
 WORKER = Transitions("payment worker", {
     Phase.IDLE: (Phase.CHECKING, Phase.CLAIMING, Phase.CHARGING),
     Phase.CHECKING: (Phase.CHARGING, Phase.IDLE),
-    Phase.CLAIMING: (Phase.CHARGING, Phase.READING, Phase.IDLE),
-    Phase.READING: (Phase.IDLE,),
+    Phase.CLAIMING: (Phase.CHARGING, Phase.READING, Phase.CLAIMING, Phase.IDLE),
+    Phase.READING: (Phase.CLAIMING, Phase.IDLE),  # to CLAIMING: taking a stale key over
     Phase.CHARGING: (Phase.SAVING, Phase.IDLE),
     Phase.SAVING: (Phase.IDLE,),
 })
@@ -141,6 +152,17 @@ class Charge:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeWithKey:
+    """A charge that passes the idempotency key on: the ledger (like a payment processor's
+    own API) answers a key it has seen with the charge it made for it."""
+
+    op: int
+    payment: str
+    amount: int
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChargeRecorded:
     op: int
     charge_id: str
@@ -186,6 +208,17 @@ class KeyPutIfAbsent:
 
     op: int
     idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTakeOver:
+    """Take over a STARTED row whose lock is at least ``older_than`` µs old (the key
+    store's clock): it is locked anew and ``KeyWritten`` comes back; otherwise the row
+    comes back as a ``KeyItem``."""
+
+    op: int
+    idempotency_key: str
+    older_than: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +291,7 @@ class Job:
     phase: Phase = Phase.IDLE
     op: int = 0  # the store or ledger operation awaited
     receipt: Receipt | None = None
+    took_over: bool = False  # its claim is a takeover of a stale STARTED key
 
 
 @dataclass(slots=True)
@@ -276,6 +310,7 @@ class ServerState:
 @dataclass(slots=True)
 class KeyTable:
     items: dict = field(default_factory=dict)  # idempotency_key -> KeyRecord
+    locked_at: dict = field(default_factory=dict)  # STARTED key -> when it was locked (µs)
 
 
 @dataclass(slots=True)
@@ -286,6 +321,7 @@ class KeyStoreState:
 @dataclass(slots=True)
 class LedgerBook:
     entries: list = field(default_factory=list)  # LedgerEntry, in order
+    by_key: dict = field(default_factory=dict)  # idempotency key -> charge id (keyed charges)
 
 
 @dataclass(slots=True)
@@ -293,6 +329,7 @@ class LedgerState:
     disk: LedgerBook = field(default_factory=LedgerBook)
     pending: dict = field(default_factory=dict)  # timer name -> (server, Charge)
     next_pending: int = 0
+    waiting: dict = field(default_factory=dict)  # key being charged -> [(server, op)] also asking
 
 
 @dataclass(slots=True)
@@ -304,7 +341,7 @@ class Observer:
 
 METRICS = ("payments", "requests", "charges", "duplicate_charges", "retries",
            "double_submits", "replies_from_store", "conflicts", "server_timeouts",
-           "late_charges", "paid", "gave_up")
+           "late_charges", "paid", "gave_up", "takeovers", "processor_dedups")
 
 
 def _ms(value) -> int:
@@ -326,6 +363,15 @@ class Idempotency(Model):
                 "conditional_put (put-if-absent).",
                 choices=("none", "naive", "unique_insert", "conditional_put"),
                 broken=("none", "naive")),
+        Variant("recovery", "none",
+                "What becomes of a key left STARTED by a worker that gave up or crashed "
+                "(unique_insert and conditional_put). none: it stays STARTED, and its "
+                "payment's retries get 'in progress' until the client gives up. expire: a "
+                "retry takes over a key locked longer than lock_timeout_ms and charges, "
+                "but the first worker's charge may still land. processor_key: the same "
+                "takeover, with the key passed on to the ledger, which answers a key it "
+                "has seen with the charge it made.",
+                choices=("none", "expire", "processor_key"), broken=("expire",)),
     )
     params = (
         Param("workers", 4, "Server workers serving requests concurrently.",
@@ -348,6 +394,9 @@ class Idempotency(Model):
         Param("server_timeout_ms", 300, "A worker gives up on a step not answered in this "
               "time and answers 'failed'.", {"type": "number", "minimum": 1,
                                               "maximum": 600_000}),
+        Param("lock_timeout_ms", 1000, "With recovery: a STARTED key locked longer than this "
+              "(on the key store's clock) may be taken over.",
+              {"type": "number", "minimum": 1, "maximum": 600_000}),
     )
     _CLIENT = {"type": "string", "pattern": "^c[1-9][0-9]*$", "maxLength": 40}
     _KEY = {"type": "string", "minLength": 1, "maxLength": 40}
@@ -364,6 +413,7 @@ class Idempotency(Model):
     def __init__(self, nodes, params, variant):
         super().__init__(nodes, params, variant)
         self.mode = Mode(variant.get("mode", "unique_insert"))
+        self.recovery = Recovery(variant.get("recovery", "none"))
 
     # -- the cluster ---------------------------------------------------------------------
     def node_ids(self):
@@ -521,7 +571,11 @@ class Idempotency(Model):
 
     def _charge(self, state, i, ctx):
         job = state.workers[i]
-        self._step(state, i, Phase.CHARGING, LEDGER, Charge, ctx, job.payment, job.amount)
+        if self.recovery is Recovery.PROCESSOR_KEY and job.idempotency_key is not None:
+            self._step(state, i, Phase.CHARGING, LEDGER, ChargeWithKey, ctx, job.payment,
+                       job.amount, job.idempotency_key)
+        else:
+            self._step(state, i, Phase.CHARGING, LEDGER, Charge, ctx, job.payment, job.amount)
 
     def _finish(self, state, i, reply, ctx):
         """Answer the client, free the worker and take the next request."""
@@ -536,9 +590,17 @@ class Idempotency(Model):
     def _worker_of(self, state, msg):
         return state.ops.pop(msg.op, None)
 
-    def _answer_from_record(self, state, i, status, receipt, ctx):
-        """The key was there: its stored receipt is the answer, or it is in progress."""
+    def _answer_from_record(self, state, i, status, receipt, ctx, take_over=True):
+        """The key was there: its stored receipt is the answer, or it is in progress (or,
+        with recovery, taken over if its lock is stale: ``take_over`` is False once the
+        key store has refused that)."""
         job = state.workers[i]
+        if (status is KeyStatus.STARTED and take_over and self.recovery is not Recovery.NONE
+                and self.mode in (Mode.UNIQUE_INSERT, Mode.CONDITIONAL_PUT)):
+            job.took_over = True
+            self._step(state, i, Phase.CLAIMING, KEYS, KeyTakeOver, ctx, job.idempotency_key,
+                       _ms(self.p["lock_timeout_ms"]))
+            return
         if status is KeyStatus.COMPLETED:
             ctx.count("replies_from_store")
             ctx.note(f"{job.payment}: reply from the key store", charge_id=receipt.charge_id)
@@ -555,8 +617,9 @@ class Idempotency(Model):
         if i is None:
             return
         job = state.workers[i]
-        if msg.status is not None:
-            self._answer_from_record(state, i, msg.status, msg.receipt, ctx)
+        if msg.status is not None:  # in CLAIMING, the key store refused a takeover
+            self._answer_from_record(state, i, msg.status, msg.receipt, ctx,
+                                     take_over=job.phase is not Phase.CLAIMING)
         elif job.phase is Phase.CHECKING:
             ctx.note(f"{job.payment}: key absent, charging")
             self._charge(state, i, ctx)
@@ -570,6 +633,9 @@ class Idempotency(Model):
             return
         job = state.workers[i]
         if job.phase is Phase.CLAIMING:
+            if job.took_over:
+                ctx.count("takeovers")
+                ctx.note(f"{job.payment}: took over a stale STARTED key")
             self._charge(state, i, ctx)
         else:
             self._finish(state, i, PaymentReceipt(job.payment, job.receipt.charge_id,
@@ -621,13 +687,20 @@ class Idempotency(Model):
 
     def _on_key_put(self, state, msg, src, ctx):
         state.disk.items[msg.idempotency_key] = KeyRecord(msg.status, msg.receipt)
+        if msg.status is not KeyStatus.STARTED:
+            state.disk.locked_at.pop(msg.idempotency_key, None)
         ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
+
+    def _lock(self, state, key, ctx):
+        """Write (key, STARTED), locked now."""
+        state.disk.items[key] = KeyRecord(KeyStatus.STARTED, None)
+        state.disk.locked_at[key] = ctx.now
 
     def _on_key_insert(self, state, msg, src, ctx):
         if msg.idempotency_key in state.disk.items:
             ctx.send(src, DuplicateKey(msg.op, msg.idempotency_key))
             return
-        state.disk.items[msg.idempotency_key] = KeyRecord(KeyStatus.STARTED, None)
+        self._lock(state, msg.idempotency_key, ctx)
         ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
 
     def _on_key_put_if_absent(self, state, msg, src, ctx):
@@ -636,8 +709,19 @@ class Idempotency(Model):
             ctx.send(src, ConditionFailed(msg.op, msg.idempotency_key, record.status,
                                           record.receipt))
             return
-        state.disk.items[msg.idempotency_key] = KeyRecord(KeyStatus.STARTED, None)
+        self._lock(state, msg.idempotency_key, ctx)
         ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
+
+    def _on_key_take_over(self, state, msg, src, ctx):
+        """Lock a STARTED row anew if its lock is stale; otherwise return the row."""
+        key = msg.idempotency_key
+        record = state.disk.items.get(key)
+        if record is None or (record.status is KeyStatus.STARTED and
+                              ctx.now - state.disk.locked_at.get(key, ctx.now) >= msg.older_than):
+            self._lock(state, key, ctx)
+            ctx.send(src, KeyWritten(msg.op, key))
+        else:
+            ctx.send(src, KeyItem(msg.op, key, record.status, record.receipt))
 
     # -- ledger ------------------------------------------------------------------------------
     def _on_charge(self, state, msg, src, ctx):
@@ -647,8 +731,23 @@ class Idempotency(Model):
         state.pending[name] = (src, msg)
         ctx.set_timer(name, _ms(self.p["charge_ms"]))
 
+    def _on_charge_with_key(self, state, msg, src, ctx):
+        """A keyed charge: a key already charged gets that charge back at once, a key
+        being charged gets it when that charge is done; a new key is charged."""
+        key = msg.idempotency_key
+        charge_id = state.disk.by_key.get(key)
+        if charge_id is not None:
+            ctx.count("processor_dedups")
+            ctx.send(src, ChargeRecorded(msg.op, charge_id))
+        elif key in state.waiting:
+            ctx.count("processor_dedups")
+            state.waiting[key].append((src, msg.op))
+        else:
+            state.waiting[key] = []
+            self._on_charge(state, msg, src, ctx)
+
     def _charge_done(self, state, name, ctx):
-        """The charge went through: record it and confirm it."""
+        """The charge went through: record it and confirm it (to every asker of its key)."""
         src, msg = state.pending.pop(name)
         charge_id = f"ch_{len(state.disk.entries) + 1}"
         state.disk.entries.append(LedgerEntry(charge_id, msg.payment, msg.amount))
@@ -657,6 +756,10 @@ class Idempotency(Model):
         if len(ctx.ghost.charges[msg.payment]) > 1:
             ctx.count("duplicate_charges")
         ctx.send(src, ChargeRecorded(msg.op, charge_id))
+        if type(msg) is ChargeWithKey:
+            state.disk.by_key[msg.idempotency_key] = charge_id
+            for server, op in state.waiting.pop(msg.idempotency_key, ()):
+                ctx.send(server, ChargeRecorded(op, charge_id))
 
     # -- checking and display --------------------------------------------------------------
     def check(self, view, node_id):
@@ -754,5 +857,7 @@ _HANDLERS = {
     KeyPut: Idempotency._on_key_put,
     KeyInsert: Idempotency._on_key_insert,
     KeyPutIfAbsent: Idempotency._on_key_put_if_absent,
+    KeyTakeOver: Idempotency._on_key_take_over,
     Charge: Idempotency._on_charge,
+    ChargeWithKey: Idempotency._on_charge_with_key,
 }

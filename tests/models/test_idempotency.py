@@ -10,10 +10,10 @@ from playground.engine import commands as C
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
 from playground.models.idempotency import (
-    KEYS, LEDGER, SERVER, WORKER, Charge, ChargeRecorded, ClientState, ConditionFailed,
-    DuplicateKey, Idempotency, KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent, KeyRecord,
-    KeyStatus, KeyStoreState, KeyWritten, LedgerState, Observer, PaymentFailed,
-    PaymentInProgress, PaymentReceipt, PaymentRequest, Phase, Receipt,
+    KEYS, LEDGER, SERVER, WORKER, Charge, ChargeRecorded, ChargeWithKey, ClientState,
+    ConditionFailed, DuplicateKey, Idempotency, KeyGet, KeyInsert, KeyItem, KeyPut,
+    KeyPutIfAbsent, KeyRecord, KeyStatus, KeyStoreState, KeyTakeOver, KeyWritten, LedgerState,
+    Observer, PaymentFailed, PaymentInProgress, PaymentReceipt, PaymentRequest, Phase, Receipt,
 )
 from playground.scenarios import build, presets, run
 from playground.scenarios.schema import validate
@@ -22,8 +22,8 @@ from tests.fakes import FakeContext
 DEFAULTS = {p.name: p.default for p in Idempotency.params}
 
 
-def model(mode="unique_insert", **params):
-    return Idempotency(5, {**DEFAULTS, **params}, {"mode": mode})
+def model(mode="unique_insert", recovery="none", **params):
+    return Idempotency(5, {**DEFAULTS, **params}, {"mode": mode, "recovery": recovery})
 
 
 def ctx_for(m, node, now=0, ghost=None):
@@ -304,6 +304,66 @@ def test_get_and_put():
                         (SERVER, KeyItem(3, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)))]
 
 
+# -- stuck keys: recovery -------------------------------------------------------------------
+LOCK = DEFAULTS["lock_timeout_ms"] * MS
+
+
+@pytest.mark.parametrize("recovery", ["expire", "processor_key"])
+def test_a_started_row_is_taken_over_instead_of_answered_in_progress(recovery):
+    m = model("unique_insert", recovery)
+    st, ctx = server_with(m, ("c2", "p"))
+    m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
+    ctx.clear()
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    assert ctx.sent == [(KEYS, KeyTakeOver(3, "p", LOCK))]
+    assert st.workers[0].phase is Phase.CLAIMING and st.workers[0].took_over
+    ctx.clear()
+    m.on_message(st, KeyWritten(3, "p"), KEYS, ctx)
+    charge = ChargeWithKey(4, "p", 20, "p") if recovery == "processor_key" else Charge(4, "p", 20)
+    assert ctx.sent == [(LEDGER, charge)] and ctx.counters["takeovers"] == 1
+
+
+def test_a_refused_takeover_answers_in_progress_without_asking_again():
+    m = model("conditional_put", "expire")
+    st, ctx = server_with(m, ("c2", "p"))
+    m.on_message(st, ConditionFailed(1, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    ctx.clear()
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)  # lock still fresh
+    assert ctx.sent == [("c2", PaymentInProgress("p"))] and st.workers[0] is None
+
+
+def test_the_key_store_grants_a_takeover_only_of_a_stale_started_lock():
+    m = model()
+    st = KeyStoreState()
+    m.on_message(st, KeyInsert(1, "k"), SERVER, ctx_for(m, KEYS, now=100))
+    early, late = ctx_for(m, KEYS, now=100 + LOCK - 1), ctx_for(m, KEYS, now=100 + LOCK)
+    m.on_message(st, KeyTakeOver(2, "k", LOCK), SERVER, early)
+    assert early.sent == [(SERVER, KeyItem(2, "k", KeyStatus.STARTED, None))]
+    m.on_message(st, KeyTakeOver(3, "k", LOCK), SERVER, late)
+    assert late.sent == [(SERVER, KeyWritten(3, "k"))]
+    assert st.disk.locked_at["k"] == 100 + LOCK  # locked anew: the next takeover waits again
+    done = ctx_for(m, KEYS, now=10 * LOCK)
+    m.on_message(st, KeyPut(4, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5)), SERVER, done)
+    m.on_message(st, KeyTakeOver(5, "k", LOCK), SERVER, done)
+    assert done.sent[-1] == (SERVER, KeyItem(5, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5)))
+    assert "k" not in st.disk.locked_at
+
+
+def test_the_ledger_answers_a_key_it_has_seen_with_the_charge_it_made():
+    m = model(recovery="processor_key")
+    ghost = Observer()
+    st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
+    m.on_message(st, ChargeWithKey(1, "p", 20, "p"), SERVER, ctx)
+    m.on_message(st, ChargeWithKey(2, "p", 20, "p"), SERVER, ctx)  # while being charged
+    assert list(ctx.timers) == ["charge:1"] and ctx.sent == []
+    m.on_timer(st, "charge:1", ctx)
+    assert ctx.sent == [(SERVER, ChargeRecorded(1, "ch_1")), (SERVER, ChargeRecorded(2, "ch_1"))]
+    m.on_message(st, ChargeWithKey(3, "p", 20, "p"), SERVER, ctx)  # after
+    assert ctx.sent[-1] == (SERVER, ChargeRecorded(3, "ch_1"))
+    assert ghost.charges == {"p": ["ch_1"]} and ctx.counters["processor_dedups"] == 2
+    assert st.disk.by_key == {"p": "ch_1"}
+
+
 # -- ledger ------------------------------------------------------------------------------
 def test_ledger_records_a_charge_after_the_processing_time():
     m = model()
@@ -431,3 +491,23 @@ def test_race_violation_names_the_payment():
     _, rep = run(presets()["idempotency-naive-race"])
     assert [v["detail"] for v in rep["violations"]] == [
         "payment c2-1 charged 2 times (ch_2, ch_3)"]
+
+
+def test_a_stuck_key_needs_a_takeover_and_the_takeover_needs_the_processor_key():
+    reports = {name: run(presets()[name])[1]["metrics"] for name in
+               ("idempotency-stuck-key", "idempotency-lock-expiry", "idempotency-processor-key")}
+    stuck, expire, keyed = reports.values()
+    assert (stuck["charges"], stuck["paid"], stuck["gave_up"]) == (1, 0, 1)
+    assert expire["charges"] > 1 and expire["takeovers"] >= 2
+    assert (keyed["charges"], keyed["paid"]) == (1, 1) and keyed["processor_dedups"] >= 2
+
+
+def test_a_duplicated_keyed_charge_is_absorbed_by_the_ledger():
+    commands = [{"at_ms": 0, "type": "link", "from": "server", "to": "ledger", "duplicate": 1.0},
+                {"at_ms": 100, "type": "pay", "node": "c1", "amount": 25}]
+    plain = run(validate({"model": "idempotency", "seed": 3, "nodes": 4, "duration_ms": 1500,
+                          "commands": commands}))[1]
+    keyed = run(validate({"model": "idempotency", "seed": 3, "nodes": 4, "duration_ms": 1500,
+                          "variant": {"recovery": "processor_key"}, "commands": commands}))[1]
+    assert plain["metrics"]["charges"] == 2 and plain["violations"]
+    assert keyed["metrics"]["charges"] == 1 and keyed["violations"] == []

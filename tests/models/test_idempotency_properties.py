@@ -19,7 +19,7 @@ SEARCH_LIMIT = 40  # schedules a broken mode may take to be caught
 
 
 def schedule(seed, mode, *, workers=4, double_submit=0.2, targets=NODES, all_nodes=NODES,
-             kinds=None, lossy_links=None):
+             kinds=None, lossy_links=None, recovery="none"):
     """One random scenario; ``lossy_links`` limits the random loss to those links."""
     rng = Stream.for_purpose(seed, "idempotency-test")
     loss = round(rng.random() * 0.2, 3)
@@ -33,10 +33,12 @@ def schedule(seed, mode, *, workers=4, double_submit=0.2, targets=NODES, all_nod
                     for a, b in lossy_links] + commands
     return validate({
         "model": "idempotency", "seed": seed, "nodes": 5, "duration_ms": 2000,
-        "variant": {"mode": mode}, "network": network, "commands": commands,
+        "variant": {"mode": mode, "recovery": recovery}, "network": network,
+        "commands": commands,
         "params": {"workers": workers, "payments_per_second": 5,
                    "double_submit_fraction": double_submit, "client_timeout_ms": 200,
-                   "charge_ms": 50, "server_timeout_ms": 150, "retry_backoff_ms": 80},
+                   "charge_ms": 50, "server_timeout_ms": 150, "retry_backoff_ms": 80,
+                   "lock_timeout_ms": 200},
     })
 
 
@@ -111,3 +113,20 @@ def test_search_finds_that_one_naive_worker_is_not_enough_under_server_faults():
     seed, found = first_violation(lambda seed: schedule(seed, "naive", workers=1,
                                                         double_submit=0.0))
     assert seed is not None, f"no violation in {SEARCH_LIMIT} schedules"
+
+
+def test_taking_stale_keys_over_with_the_key_passed_on_never_charges_twice():
+    """Recovery by takeover is safe once the ledger dedups by key: both fixes, 250 each."""
+    takeovers = 0
+    for seed in range(SAFE_RUNS):
+        mode = "unique_insert" if seed % 2 else "conditional_put"
+        found, metrics = violations(schedule(seed, mode, recovery="processor_key"))
+        assert found == [], f"seed {seed} {mode}: {found}"
+        takeovers += metrics["takeovers"]
+    assert takeovers > 0  # stale keys were met and taken over
+
+
+def test_search_finds_that_expiring_locks_charges_twice():
+    seed, found = first_violation(lambda s: schedule(s, "unique_insert", recovery="expire"))
+    assert seed is not None, f"no violation in {SEARCH_LIMIT} schedules"
+    assert {v["invariant"] for v in found} == {"at_most_one_charge"}
