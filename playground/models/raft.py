@@ -49,8 +49,11 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
   entry of its own term first appends a no-op (request id 0) and waits for it. The
   broken ``local`` mode answers at once from the leader's own state machine.
 
-What is simplified. No membership changes, snapshots or log compaction; no client
-sessions (a retried request may be appended twice: puts are idempotent); one client
+* **Client sessions** (``client_sessions``, dissertation §6.3): a retry after a lost reply
+  may put a request in the log twice; each state machine remembers the request ids it
+  has executed and answers a second copy without executing it (never trimmed here).
+
+What is simplified. No membership changes, snapshots or log compaction; one client
 node; no lease-based reads; a no-op entry only when a read needs one. The storage is a
 register with a fencing check, not a database.
 
@@ -68,6 +71,8 @@ Invariants (checked after every event, incrementally):
   log up to the last index committed before T).
 * ``state_machine_safety``: no two servers apply different commands at one index.
 * ``fencing``: the storage never accepts a token lower than one it already accepted.
+* ``at_most_once``: no state machine executes a client request twice (each records a
+  repeat it runs, which only happens without sessions).
 * ``linearizable_reads``: a read returns the key's value after some committed index
   between its start and its answer (ghost: the committed index when the client issued
   it, and each key's committed writes in log order).
@@ -75,7 +80,8 @@ Invariants (checked after every event, incrementally):
 Broken variants, each caught by one of them: ``skip_prev_log_term_check`` (log_matching),
 ``commit_old_terms_by_count`` (the Figure 8 bug: leader_completeness and
 state_machine_safety), ``multiple_votes_per_term`` (election_safety), ``fencing`` off
-(fencing), ``read_mode`` ``local`` (linearizable_reads).
+(fencing), ``read_mode`` ``local`` (linearizable_reads), ``client_sessions`` off
+(at_most_once).
 
 Claims served: C01 (election by timeout, split votes), C02 (quorum prevents split brain),
 C03 (log matching and repair), C04 (fencing tokens), C05 (terms as logical clocks).
@@ -138,6 +144,8 @@ class ServerState:
     commit_index: int = 0
     last_applied: int = 0
     kv: dict = field(default_factory=dict)
+    executed: dict = field(default_factory=dict)  # client sessions: request id -> index run at
+    executed_again: list = field(default_factory=list)  # (request id, first index, index)
     election_timeout: int = 0  # µs, drawn at start and at each role change
     heard_leader_at: int | None = None  # local µs of the last AppendEntries from a leader
     votes: list = field(default_factory=list)  # who granted this (pre-)candidacy
@@ -195,8 +203,10 @@ class RaftGhost:
     minority_appends: int = 0
     commits_in_minority: int = 0
     stale_seen: int = 0
+    committed_requests: dict = field(default_factory=dict)  # request id -> committed index
     write_index: dict = field(default_factory=dict)  # key -> committed indexes writing it
     write_value: dict = field(default_factory=dict)  # key -> the values written there
+    executed_again: dict = field(default_factory=dict)  # server -> its repeats reported
     read_start: dict = field(default_factory=dict)  # read request -> committed index at issue
     reads_registered: int = 0
     reads_checked: int = 0
@@ -222,6 +232,8 @@ class Raft(Model):
                                           "the same log index."),
         Invariant("fencing", "The storage never accepts a write whose token is below one "
                              "it has already accepted."),
+        Invariant("at_most_once", "A client request is executed by a state machine at most "
+                                  "once, even when a retry puts it in the log twice."),
         Invariant("linearizable_reads", "A read returns a value the key held at some moment "
                                         "between the read's start and its answer: never one "
                                         "older than a write committed before it started."),
@@ -240,6 +252,10 @@ class Raft(Model):
                 "terms by counting replicas (the Figure 8 bug).", broken=(True,)),
         Variant("multiple_votes_per_term", False, "Servers may grant more than one vote "
                 "in a term.", broken=(True,)),
+        Variant("client_sessions", True, "Each state machine remembers the requests it has "
+                "executed (the dissertation's client sessions): a request that a retry after "
+                "a lost reply put in the log twice is answered again but executed once.",
+                broken=(False,)),
         Variant("read_mode", "read_index", "How a leader answers a read. read_index: it "
                 "confirms it still leads with a round of heartbeats, then answers once it has "
                 "applied its commit index (linearizable). local: it answers at once from its "
@@ -298,6 +314,7 @@ class Raft(Model):
         reads = p["reads_per_second"]
         self.read_every = int(SECOND / reads) if reads > 0 else 0
         self.read_local = v["read_mode"] == "local"
+        self.sessions = bool(v["client_sessions"])
         self.request_timeout = max(1, int(p["request_timeout_ms"] * MS))
         self.keys = tuple(f"k{i}" for i in range(p["keys"]))
         self.storage_every = int(p["storage_write_ms"] * MS)
@@ -345,6 +362,7 @@ class Raft(Model):
         for s in self.servers:
             g.chains[s] = [0]
             g.seen[s] = [0, 0, -1]
+            g.executed_again[s] = 0
         return g
 
     # -- handlers ----------------------------------------------------------------------
@@ -629,17 +647,26 @@ class Raft(Model):
             index += 1
 
     def _apply(self, st, ctx) -> None:
-        """Apply committed entries in order; the leader answers the client."""
+        """Apply committed entries in order; the leader answers the client. With client
+        sessions a request already executed is answered again but not executed again."""
         log = st.log
         kv = st.kv
+        executed = st.executed
+        sessions = self.sessions
         leading = st.role is LEADER
         while st.last_applied < st.commit_index:
-            st.last_applied += 1
-            entry = log[st.last_applied]
-            if entry.request_id:  # 0: a leader's no-op
-                kv[entry.key] = entry.value
+            st.last_applied = index = st.last_applied + 1
+            entry = log[index]
+            rid = entry.request_id
+            if rid:  # 0: a leader's no-op
+                first = executed.setdefault(rid, index)
+                if first == index:
+                    kv[entry.key] = entry.value
+                elif not sessions:  # no session to recognise it: executed once more
+                    kv[entry.key] = entry.value
+                    st.executed_again.append((rid, first, index))
                 if leading:
-                    ctx.send(CLIENT, ClientReply(entry.request_id, True, ctx.node))
+                    ctx.send(CLIENT, ClientReply(rid, True, ctx.node))
 
     # -- the leader --------------------------------------------------------------------
     def _send_append(self, st, peer: str, now: int, ctx) -> None:
@@ -1094,12 +1121,16 @@ class Raft(Model):
         log = st.log
         commit_terms = g.commit_terms
         write_index, write_value = g.write_index, g.write_value
+        requests, sessions = g.committed_requests, self.sessions
         term = max(st.current_term, commit_terms[-1])  # kept sorted, for bisect
         for i in range(c + 1, new + 1):
             committed.append(chain[i])
             commit_terms.append(term)
             entry = log[i]
-            if entry.request_id:  # a write (not a no-op): what a read may return
+            rid = entry.request_id
+            # A write, what a read may return: not a no-op, nor (with client sessions) a
+            # second copy of a request, which the state machines answer without executing.
+            if rid and (requests.setdefault(rid, i) == i or not sessions):
                 indexes = write_index.get(entry.key)
                 if indexes is None:
                     indexes = write_index[entry.key] = []
@@ -1115,9 +1146,18 @@ class Raft(Model):
         new = st.last_applied
         seen[1] = new
         if new < old:
+            g.executed_again[nid] = 0
             return  # restarted: it re-applies from the start
         applied = g.applied
         log = st.log
+        again, reported = st.executed_again, g.executed_again[nid]
+        if len(again) > reported:  # at most once: requests its state machine ran twice
+            for rid, first, i in again[reported:]:
+                entry = log[i]
+                found.append(("at_most_once", f"{nid} executed request {rid} "
+                              f"({entry.key}={entry.value}) at index {first} and again at "
+                              f"index {i} (a retry after a lost reply, appended twice)"))
+            g.executed_again[nid] = len(again)
         for i in range(old + 1, new + 1):
             entry = log[i]
             if i < len(applied):

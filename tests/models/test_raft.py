@@ -461,6 +461,39 @@ def test_the_checker_sees_two_leaders_in_one_term():
     assert m.check(view, "n2") == [("election_safety", "term 3 has two leaders: n1 and n2")]
 
 
+# -- client sessions ----------------------------------------------------------------------
+
+def duplicated_log(m, ctx):
+    """A leader whose log holds request 1 twice (a retry appended after a lost reply)."""
+    st = leader(m, ctx, 1)
+    st.log = [SENTINEL, Entry(1, 1, "k0", 1), Entry(1, 2, "k0", 2), Entry(1, 1, "k0", 1)]
+    st.commit_index = 3
+    return st
+
+
+def test_with_client_sessions_a_duplicate_is_answered_but_not_executed():
+    m = model()
+    ctx = context(m)
+    st = duplicated_log(m, ctx)
+    m._apply(st, ctx)
+    assert st.kv == {"k0": 2} and st.executed == {1: 1, 2: 2} and st.executed_again == []
+    assert [r.request_id for _, r in ctx.sent_of(ClientReply)] == [1, 2, 1]
+
+
+def test_without_client_sessions_a_duplicate_is_executed_again_and_flagged():
+    m = model(client_sessions=False)
+    ctx = context(m)
+    st = duplicated_log(m, ctx)
+    m._apply(st, ctx)
+    assert st.kv == {"k0": 1} and st.executed == {1: 1, 2: 2}
+    assert st.executed_again == [(1, 1, 3)]
+    g = m.init_ghost()
+    found = []
+    m._check_applied(g, "n1", [0, 0, -1], st, found)
+    assert [inv for inv, _ in found] == ["at_most_once"]
+    assert "n1 executed request 1 (k0=1) at index 1 and again at index 3" in found[0][1]
+
+
 # -- reads --------------------------------------------------------------------------------
 
 def committed_leader(m, ctx, term=2):
@@ -649,3 +682,10 @@ def test_a_deposed_leaders_local_read_is_stale_and_read_index_is_not(reports):
     # Linearizable reads cost a round of heartbeats: slower than local ones.
     assert read_index["metrics"]["read_latency_ms"]["p50"] > \
         local["metrics"]["read_latency_ms"]["p50"]
+
+
+def test_a_retry_after_a_lost_reply_is_executed_once_only_with_client_sessions(reports):
+    off, on = reports["raft-no-client-sessions"], reports["raft-client-sessions"]
+    assert {v["invariant"] for v in off["violations"]} == {"at_most_once"}
+    assert on["violations"] == []
+    assert off["metrics"]["committed_entries"] == on["metrics"]["committed_entries"] == 3

@@ -27,6 +27,7 @@ SEARCH_LIMIT = {  # schedules each broken variant may take to be caught
     "skip_prev_log_term_check": 150,
     "commit_old_terms_by_count": 1500,  # about 1 schedule in 300 catches it
     "read_mode_local": 60,
+    "client_sessions": 40,
 }
 READS = {"election_timeout_ms": [100, 200], "heartbeat_ms": 40, "requests_per_second": 20,
          "storage_write_ms": 100, "reads_per_second": 20}
@@ -119,3 +120,10 @@ def test_local_reads_are_caught_by_linearizable_reads():
     seed, found = first_caught(lambda s: scenario(s, {"read_mode": "local"}, params=READS),
                                SEARCH_LIMIT["read_mode_local"])
     assert seed is not None and found == ["linearizable_reads"]
+
+
+def test_no_client_sessions_is_caught_by_at_most_once():
+    seed, found = first_caught(
+        lambda s: scenario(s, {"client_sessions": False}, client_in_partitions=True),
+        SEARCH_LIMIT["client_sessions"])
+    assert seed is not None and "at_most_once" in found
