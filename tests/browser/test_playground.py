@@ -91,6 +91,27 @@ def test_crash_the_leader_and_a_new_one_is_elected(open_page, server):
     assert page.locator("#spacetime .command.fault").count() >= 1
 
 
+def test_read_a_key_from_a_chosen_server(open_page, server):
+    """A server's menu offers the model's get: the client asks that server."""
+    page = open_page(raft_path(server, duration_ms=20000))
+    play(page, "0.5")
+    leader = page.locator(LEADER)
+    expect(leader).to_have_count(1, timeout=30_000)
+    follower = page.evaluate("""() => window.playground.store.order.find(
+        (id) => window.playground.store.node(id).role === 'follower')""")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    menu = node_menu(page, follower)
+    form = menu.locator("form.cmd", has=page.get_by_role("button", name="Get"))
+    form.locator("input").first.fill("k1")
+    form.get_by_role("button", name="Get").click()
+    page.locator("#log-msgs").check()  # list sends and deliveries too
+    play(page, "0.5")
+    # The follower redirects the read; the leader confirms its leadership and answers.
+    expect(page.locator("#log")).to_contain_text(f"sends ReadRequest to {follower}")
+    expect(page.locator("#log")).to_contain_text("receives ReadReply", timeout=30_000)
+    page.wait_for_function("() => (window.playground.store.metrics.reads_ok || 0) >= 1")
+
+
 def test_cut_a_link_both_ways_then_one_way(open_page, server):
     page = open_page(raft_path(server))
     link = page.locator('[data-link="n1-n2"]')
