@@ -46,15 +46,19 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
 * **Reads** (``read_mode``, Ongaro's dissertation §6.4): with ReadIndex a leader notes its
   commit index, confirms with a round of ``ReadIndexHeartbeat`` that a majority still
   follows it, and answers once it has applied that index; a leader with no committed
-  entry of its own term first appends a no-op (request id 0) and waits for it. The
-  broken ``local`` mode answers at once from the leader's own state machine.
+  entry of its own term first appends a no-op (request id 0) and waits for it. With
+  ``lease`` (§6.4.1) a confirmed round also gives the leader a lease of the minimum
+  election timeout on its own clock, during which it answers alone: safe with
+  ``check_quorum`` while clocks keep time. The broken ``local`` mode answers at once
+  from the leader's own state machine.
 
 * **Client sessions** (``client_sessions``, dissertation §6.3): a retry after a lost reply
   may put a request in the log twice; each state machine remembers the request ids it
   has executed and answers a second copy without executing it (never trimmed here).
 
 What is simplified. No membership changes, snapshots or log compaction; one client
-node; no lease-based reads; a no-op entry only when a read needs one. The storage is a
+node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
+one. The storage is a
 register with a fencing check, not a database.
 
 Invariants (checked after every event, incrementally):
@@ -154,8 +158,10 @@ class ServerState:
     last_sent: dict = field(default_factory=dict)  # local µs of the last AppendEntries
     recent_active: dict = field(default_factory=dict)  # check_quorum: heard since last check
     last_ack: AppendEntriesResult | None = None  # resent as is while term and match hold
-    # ReadIndex, on a leader: read id -> [request id, key, read index, who confirmed, client]
+    # ReadIndex, on a leader: read id -> [request id, key, read index, who confirmed, client,
+    # local time its heartbeats went out]
     reads: dict = field(default_factory=dict)
+    lease_until: int | None = None  # read_mode lease: local time until which reads are local
     deferred_reads: list = field(default_factory=list)  # (request id, key, client)
     next_read: int = 1
 
@@ -258,9 +264,12 @@ class Raft(Model):
                 broken=(False,)),
         Variant("read_mode", "read_index", "How a leader answers a read. read_index: it "
                 "confirms it still leads with a round of heartbeats, then answers once it has "
-                "applied its commit index (linearizable). local: it answers at once from its "
-                "own state machine, so a deposed leader serves stale values.",
-                choices=("read_index", "local"), broken=("local",)),
+                "applied its commit index (linearizable). lease: a confirmed round also gives "
+                "it a lease of the minimum election timeout, on its own clock, during which "
+                "it answers alone; safe only with check_quorum and clocks that keep time. "
+                "local: it answers at once from its own state machine, so a deposed leader "
+                "serves stale values.",
+                choices=("read_index", "lease", "local"), broken=("local",)),
     )
     params = (
         Param("election_timeout_ms", [150, 300], "Randomized election timeout range.",
@@ -290,7 +299,8 @@ class Raft(Model):
     }
     durable = ("current_term", "voted_for", "log",  # servers
                "highest_token", "accepted", "rejected", "stale_accepted", "last_write",
-               "writes")  # the storage is an external durable resource
+               "writes",  # the storage is an external durable resource
+               "next_request")  # the client never reuses a request id, even after a crash
     default_nodes = 5
     min_nodes = 3
     max_nodes = 51
@@ -314,6 +324,7 @@ class Raft(Model):
         reads = p["reads_per_second"]
         self.read_every = int(SECOND / reads) if reads > 0 else 0
         self.read_local = v["read_mode"] == "local"
+        self.read_lease = v["read_mode"] == "lease"
         self.sessions = bool(v["client_sessions"])
         self.request_timeout = max(1, int(p["request_timeout_ms"] * MS))
         self.keys = tuple(f"k{i}" for i in range(p["keys"]))
@@ -442,6 +453,7 @@ class Raft(Model):
             ctx.cancel_timer(HEARTBEAT)
             ctx.cancel_timer(STORAGE_WRITE)
             ctx.cancel_timer(CHECK_QUORUM)
+            st.lease_until = None
             if st.reads or st.deferred_reads:  # unanswered: the client's retry goes elsewhere
                 ctx.count("reads_abandoned", len(st.reads) + len(st.deferred_reads))
                 st.reads = {}
@@ -879,6 +891,10 @@ class Raft(Model):
         if self.read_local:  # the broken shortcut: no check that it still leads
             ctx.send(src, ReadReply(m.request_id, True, st.kv.get(m.key), ctx.node))
             return
+        if self.read_lease and st.lease_until is not None and ctx.now < st.lease_until:
+            ctx.count("lease_reads")  # no round trip: the lease says no one else leads yet
+            ctx.send(src, ReadReply(m.request_id, True, st.kv.get(m.key), ctx.node))
+            return
         if st.log[st.commit_index].term != st.current_term:
             # Its commit index may lag until an entry of its own term commits: wait for
             # one, appending a no-op if the log has none (the paper's no-op at election).
@@ -892,7 +908,7 @@ class Raft(Model):
         """Record the read index and ask the followers to confirm leadership."""
         read_id = st.next_read
         st.next_read += 1
-        st.reads[read_id] = [rid, key, st.commit_index, [ctx.node], client]
+        st.reads[read_id] = [rid, key, st.commit_index, [ctx.node], client, ctx.now]
         ctx.count("read_index_rounds")
         msg = ReadIndexHeartbeat(st.current_term, ctx.node, read_id)
         for peer in ctx.peers:
@@ -930,12 +946,16 @@ class Raft(Model):
             return
         read[3].append(src)
         if len(read[3]) == self.majority:
+            if self.read_lease:  # a majority heard it at or after read[5]: none of them
+                lease = read[5] + self.timeout_lo  # times out before then (their clocks)
+                if st.lease_until is None or lease > st.lease_until:
+                    st.lease_until = lease
             self._answer_reads(st, ctx)
 
     def _answer_reads(self, st, ctx) -> None:
         """Answer every confirmed read whose read index is applied (on a leader, which
         applies as it commits, that is at once)."""
-        for read_id, (rid, key, read_index, confirmed, client) in list(st.reads.items()):
+        for read_id, (rid, key, read_index, confirmed, client, _sent) in list(st.reads.items()):
             if len(confirmed) >= self.majority and read_index <= st.last_applied:
                 del st.reads[read_id]
                 ctx.send(client, ReadReply(rid, True, st.kv.get(key), ctx.node))
@@ -1175,6 +1195,9 @@ class Raft(Model):
         """Linearizable reads: a read issued when index s was committed and answered when
         index e was must return the key's value after some index in [s, e]."""
         found = []
+        if st.reads_issued < g.reads_registered or st.reads_answered < g.reads_checked:
+            g.reads_registered, g.reads_checked = st.reads_issued, st.reads_answered
+            return found  # the client restarted: its reads in flight are forgotten
         if st.reads_issued != g.reads_registered:  # one read is issued per client event
             g.reads_registered = st.reads_issued
             g.read_start[st.last_read_issued] = len(g.committed) - 1

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from playground.models.base import MS
+from playground.models.base import MS, SECOND
 from playground.models.fsm import IllegalTransition
 from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CANDIDATE,
                                     STORAGE, Raft, ServerState)
@@ -21,6 +21,7 @@ from playground.models.raft_messages import (SENTINEL, AppendEntries, AppendEntr
                                              RequestVoteResult, StorageWrite,
                                              StorageWriteResult)
 from playground.scenarios import presets, run
+from playground.scenarios.schema import validate
 from tests.fakes import FakeContext
 
 SERVERS = ("n1", "n2", "n3", "n4", "n5")
@@ -572,6 +573,36 @@ def test_a_deposed_leader_steps_down_and_abandons_its_reads():
     assert ctx.counters["reads_abandoned"] == 1 and ctx.sent_of(ReadReply) == []
 
 
+def test_a_confirmed_round_gives_a_lease_during_which_reads_are_answered_alone():
+    m = model(read_mode="lease", check_quorum=True)
+    ctx = context(m, now=10 * MS)
+    st = committed_leader(m, ctx)
+    m.on_message(st, ReadRequest(7, "k2"), CLIENT, ctx)  # no lease yet: a ReadIndex round
+    ctx.now = 30 * MS
+    for peer in ("n2", "n3"):
+        m.on_message(st, ReadIndexHeartbeatResult(2, 1, True), peer, ctx)
+    assert ctx.sent_of(ReadReply) == [(CLIENT, ReadReply(7, True, 2, "n1"))]
+    assert st.lease_until == 10 * MS + m.timeout_lo  # from when the heartbeats went out
+    ctx.clear()
+    ctx.now = st.lease_until - 1
+    m.on_message(st, ReadRequest(8, "k1"), CLIENT, ctx)
+    assert ctx.sent == [(CLIENT, ReadReply(8, True, 1, "n1"))]  # alone, no round trip
+    assert ctx.counters["lease_reads"] == 1
+    ctx.clear()
+    ctx.now = st.lease_until
+    m.on_message(st, ReadRequest(9, "k1"), CLIENT, ctx)  # expired: a round again
+    assert ctx.sent_of(ReadReply) == [] and len(ctx.sent_of(ReadIndexHeartbeat)) == 4
+
+
+def test_stepping_down_ends_the_lease():
+    m = model(read_mode="lease", check_quorum=True)
+    ctx = context(m)
+    st = committed_leader(m, ctx)
+    st.lease_until = 10 * SECOND
+    m.on_message(st, AppendEntriesResult(5, False, 0, 0), "n2", ctx)
+    assert st.role is FOLLOWER and st.lease_until is None
+
+
 def test_local_reads_answer_at_once_without_confirmation():
     m = model(read_mode="local")
     ctx = context(m)
@@ -689,3 +720,28 @@ def test_a_retry_after_a_lost_reply_is_executed_once_only_with_client_sessions(r
     assert {v["invariant"] for v in off["violations"]} == {"at_most_once"}
     assert on["violations"] == []
     assert off["metrics"]["committed_entries"] == on["metrics"]["committed_entries"] == 3
+
+
+def test_a_lease_counted_on_a_slow_clock_outlives_the_followers_patience(reports):
+    good, slow = reports["raft-lease-read"], reports["raft-lease-read-clock-drift"]
+    assert good["violations"] == [] and good["metrics"]["lease_reads"] >= 1
+    assert {v["invariant"] for v in slow["violations"]} == {"linearizable_reads"}
+    assert slow["metrics"]["lease_reads"] >= 2  # the stale answer came from the lease
+
+
+def test_a_client_crash_keeps_its_request_ids_and_forgets_its_reads_in_flight():
+    """Request ids survive a client crash (sessions must never see one reused), and the
+    read checker starts again from the restarted client's counters."""
+    scenario = {"model": "raft", "seed": 5, "nodes": 3, "duration_ms": 3000,
+                "params": {"requests_per_second": 20, "reads_per_second": 20},
+                "commands": [{"at_ms": 1000, "type": "crash", "node": "client"},
+                             {"at_ms": 1300, "type": "restart", "node": "client"}]}
+    sim, report = run(validate(scenario))
+    assert report["violations"] == []
+    def ids(lo, hi):
+        return [r[4][2].request_id for r in sim.trace if r[1] == "send" and r[2] == CLIENT
+                and lo <= r[0] < hi and hasattr(r[4][2], "request_id")]
+
+    before, after = ids(0, 1_000_000), ids(1_300_000, 3_000_000)
+    assert before and after and min(after) > max(before)
+    assert report["metrics"]["reads_ok"] > 20

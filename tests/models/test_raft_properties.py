@@ -127,3 +127,16 @@ def test_no_client_sessions_is_caught_by_at_most_once():
         lambda s: scenario(s, {"client_sessions": False}, client_in_partitions=True),
         SEARCH_LIMIT["client_sessions"])
     assert seed is not None and "at_most_once" in found
+
+
+def test_lease_reads_stay_linearizable_while_clocks_keep_time():
+    """Lease reads with CheckQuorum under every fault but the clock ones (clock drift
+    breaks them: see the preset raft-lease-read-clock-drift)."""
+    reads = 0
+    for seed in range(SAFE_RUNS // 5):
+        found, metrics = fired(scenario(seed, {"read_mode": "lease", "check_quorum": True},
+                                        params=READS, client_in_partitions=seed % 2 == 0,
+                                        kinds=("crash", "pause", "cut", "partition", "heal")))
+        assert found == [], f"seed {seed}: {found}"
+        reads += metrics.get("lease_reads", 0)
+    assert reads > 0
