@@ -1,6 +1,6 @@
 // Raft: every server's log as cells coloured by term (solid up to the commit index), its
-// term and vote, the leader's next/match indexes per follower, leaders by term and the
-// fenced storage resource.
+// term and vote, the leader's next/match indexes per follower, leaders by term, the
+// fenced storage resource, and how reads are answered (leases held, the latest read).
 import { h, hue, fmtValue, fill } from "../dom.js";
 import { table, section, pairs } from "./generic.js";
 
@@ -59,7 +59,8 @@ export function render(el, store) {
       writes.length ? table(writes.slice(-8), null, { rowClass: (r) => (r.accepted ? null : "refused") })
         : h("p", { class: "small" }, "no write yet")));
   }
-  const rest = Object.fromEntries(Object.entries(p).filter(([k]) => !["leaders_by_term", "storage"].includes(k)));
+  if (p.reads) parts.push(section("Reads", pairs(p.reads)));
+  const rest = Object.fromEntries(Object.entries(p).filter(([k]) => !["leaders_by_term", "storage", "reads"].includes(k)));
   if (Object.keys(rest).length) parts.push(pairs(rest));
   fill(el, ...parts);
 }
