@@ -810,11 +810,16 @@ class Idempotency(Model):
         entries = view.nodes[LEDGER].state.disk.entries
         server = view.nodes[SERVER].state
         charges = view.ghost.charges
+        keys = view.nodes[KEYS].state.disk
+        store_now = view.local_time(KEYS)
         return {
             "mode": self.mode.value,
+            "recovery": self.recovery.value,
             "key_store": [{"key": k, "status": r.status.value,
                            "charge_id": r.receipt.charge_id if r.receipt else None,
-                           "amount": r.receipt.amount if r.receipt else None}
+                           "amount": r.receipt.amount if r.receipt else None,
+                           "locked_ms": (round((store_now - keys.locked_at[k]) / MS)
+                                         if k in keys.locked_at else None)}
                           for k, r in list(items.items())[-SHOWN:]],
             "key_store_size": len(items),
             "ledger": [{"charge_id": e.charge_id, "payment": e.payment, "amount": e.amount,

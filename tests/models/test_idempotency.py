@@ -433,8 +433,8 @@ def test_panel_and_summaries_describe_stores_ledger_and_clients():
     m = sim.model
     panel = m.panel(sim)
     assert panel["mode"] == "naive"
-    assert {"key": "c1-1", "status": "COMPLETED", "charge_id": "ch_1", "amount": 25} \
-        in panel["key_store"]
+    assert {"key": "c1-1", "status": "COMPLETED", "charge_id": "ch_1", "amount": 25,
+            "locked_ms": None} in panel["key_store"]
     assert [w["phase"] for w in panel["workers"] if w] == ["charging", "charging"]
     assert panel["clients"][1]["outstanding"] == [
         {"payment": "c2-1", "amount": 40, "attempts": 2, "retries": 0}]
@@ -511,3 +511,12 @@ def test_a_duplicated_keyed_charge_is_absorbed_by_the_ledger():
                           "variant": {"recovery": "processor_key"}, "commands": commands}))[1]
     assert plain["metrics"]["charges"] == 2 and plain["violations"]
     assert keyed["metrics"]["charges"] == 1 and keyed["violations"] == []
+
+
+def test_the_panel_shows_how_long_a_started_key_has_been_locked():
+    sim = build(presets()["idempotency-stuck-key"])
+    sim.run_until(700 * MS)
+    panel = sim.model.panel(sim)
+    (row,) = panel["key_store"]
+    assert row["status"] == "STARTED" and 550 <= row["locked_ms"] <= 600
+    assert panel["recovery"] == "none"

@@ -1,4 +1,5 @@
-// Idempotency keys: the key store beside the ledger, so a duplicate charge stands out.
+// Idempotency keys: the key store (with how long each STARTED key has been locked) beside
+// the ledger, so a duplicate charge stands out.
 import { h, fill } from "../dom.js";
 import { table, section } from "./generic.js";
 
@@ -7,9 +8,10 @@ export function render(el, store) {
   const dup = new Set(p.double_charged || []);
   fill(el, 
     h("p", { class: "small" }, `mode: `, h("b", {}, p.mode ?? "?"),
+      p.recovery && p.recovery !== "none" ? [` · recovery: `, h("b", {}, p.recovery)] : null,
       dup.size ? h("span", { class: "bad" }, ` · double-charged: ${[...dup].join(", ")}`) : " · no payment charged twice"),
     section(`Key store (${p.key_store_size ?? 0} keys)`, (p.key_store || []).length
-      ? table(p.key_store, ["key", "status", "charge_id", "amount"], {
+      ? table(p.key_store, ["key", "status", "locked_ms", "charge_id", "amount"], {
         cell: (c, v) => (c === "status" ? h("td", { class: v === "COMPLETED" ? "good" : null }, v) : undefined) })
       : h("p", { class: "small" }, "empty")),
     section(`Ledger (${p.ledger_size ?? 0} charges)`, (p.ledger || []).length
