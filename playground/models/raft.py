@@ -855,7 +855,7 @@ class Raft(Model):
         """Success ends a request; a redirect resends it to the named leader."""
         pending = st.pending.get(m.request_id)
         if pending is None:
-            return  # answered already (a retry was applied twice)
+            return  # answered already (a request and its retry were both answered)
         if m.success:
             del st.pending[m.request_id]
             st.leader_guess = src
@@ -865,12 +865,16 @@ class Raft(Model):
             ctx.observe("client_latency_ms", (ctx.now - pending[0]) / MS)
             return
         ctx.count("client_redirects")
-        hint = m.leader_hint
-        if hint is None or hint == src:
-            st.leader_guess = None
-            return  # no leader known yet: the retry timer tries elsewhere
-        st.leader_guess = hint
-        ctx.send(hint, ClientRequest(m.request_id, pending[1], pending[2]))
+        hint = self._redirected(st, m.leader_hint, src)
+        if hint is not None:
+            ctx.send(hint, ClientRequest(m.request_id, pending[1], pending[2]))
+
+    @staticmethod
+    def _redirected(st, hint: str | None, src: str) -> str | None:
+        """Follow a redirect: the named leader becomes the client's guess. None when the
+        server knows no leader (or names itself): the retry timer tries elsewhere."""
+        st.leader_guess = None if hint is None or hint == src else hint
+        return st.leader_guess
 
     def _on_retry(self, st, rid: int, ctx) -> None:
         pending = st.pending.get(rid)
@@ -986,13 +990,10 @@ class Raft(Model):
             ctx.observe("read_latency_ms", (ctx.now - pending[0]) / MS)
             return
         ctx.count("read_redirects")
-        hint = m.leader_hint
-        if hint is None or hint == src:
-            st.leader_guess = None
-            return  # no leader known yet: the retry timer tries elsewhere
-        st.leader_guess = hint
-        st.reads[m.request_id] = (pending[0], pending[1], hint)
-        ctx.send(hint, ReadRequest(m.request_id, pending[1]))
+        hint = self._redirected(st, m.leader_hint, src)
+        if hint is not None:
+            st.reads[m.request_id] = (pending[0], pending[1], hint)
+            ctx.send(hint, ReadRequest(m.request_id, pending[1]))
 
     def _on_read_retry(self, st, rid: int, ctx) -> None:
         pending = st.reads.get(rid)

@@ -313,7 +313,8 @@ def test_export_the_trace_and_the_diagram(open_page, server):
     page.wait_for_function(f"() => Math.abs(window.playground.store.t_ms - {at}) < 0.01")
 
 
-def test_drop_a_message_in_flight(open_page, server):
+def paused_with_a_message_in_flight(open_page, server):
+    """A Raft page paused after its election with at least one message on the wire."""
     page = open_page(raft_path(server, duration_ms=20000))
     play(page, "0.1")
     page.wait_for_function("() => window.playground.store.t_ms > 250 && "
@@ -326,6 +327,11 @@ def test_drop_a_message_in_flight(open_page, server):
         seq = page.evaluate("window.playground.store.seq")
         page.get_by_role("button", name="Step", exact=True).click()
         page.wait_for_function(f"() => window.playground.store.seq > {seq}")
+    return page
+
+
+def test_drop_a_message_in_flight(open_page, server):
+    page = paused_with_a_message_in_flight(open_page, server)
     mid = page.evaluate("window.playground.store.messages[0].id")
     page.wait_for_function(f"() => window.playground.cluster.messagePoint({mid})")
     x, y = page.evaluate(f"window.playground.cluster.messagePoint({mid})")
@@ -335,18 +341,7 @@ def test_drop_a_message_in_flight(open_page, server):
 
 
 def test_drop_a_message_from_the_keyboard(open_page, server):
-    page = open_page(raft_path(server, duration_ms=20000))
-    play(page, "0.1")
-    page.wait_for_function("() => window.playground.store.t_ms > 250 && "
-                           "window.playground.store.messages.length > 0")
-    page.get_by_role("button", name="Pause", exact=True).click()
-    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
-    for _ in range(50):  # step until a message is on the wire
-        if page.evaluate("window.playground.store.messages.length"):
-            break
-        seq = page.evaluate("window.playground.store.seq")
-        page.get_by_role("button", name="Step", exact=True).click()
-        page.wait_for_function(f"() => window.playground.store.seq > {seq}")
+    page = paused_with_a_message_in_flight(open_page, server)
     # The list (redrawn a few times a second) starts with the next arrival.
     page.wait_for_function("""() => {
         const b = document.querySelector('#flight button');
