@@ -58,8 +58,7 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
 
 What is simplified. No membership changes, snapshots or log compaction; one client
 node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
-one. The storage is a
-register with a fencing check, not a database.
+one. The storage is a register with a fencing check, not a database.
 
 Invariants (checked after every event, incrementally):
 
