@@ -7,7 +7,7 @@ import pytest
 from playground.engine import commands as C
 from playground.engine import trace as T
 from playground.engine.errors import ScenarioError
-from playground.engine.history import RECENT, History, kept
+from playground.engine.history import BYTES_PER_EVENT, RECENT, History, kept
 from playground.engine.rng import Stream
 
 from .helpers import toy_scenario, toy_sim
@@ -111,11 +111,11 @@ def test_thinning_is_monotone_and_keeps_checkpoint_zero():
 
 
 def test_old_checkpoints_thin_out_and_seeks_stay_exact():
-    kw = {"nodes": 3, "duration_ms": 60_000,
+    kw = {"nodes": 3, "duration_ms": 90_000,
           "commands": [{"at_ms": 9000, "type": "crash", "node": "n2"}]}
     sim = toy_sim(**kw)
-    history = History(sim, every_events=10)  # about one checkpoint per 100 ms slice
-    history.advance(60_000_000)
+    history = History(sim, every_events=10)  # a checkpoint every slice or two
+    history.advance(90_000_000)
     saves = history.numbers[-1] + 1
     assert saves > 8 * RECENT
     # the newest RECENT all kept; then about RECENT / 2 per doubling of age
@@ -127,7 +127,7 @@ def test_old_checkpoints_thin_out_and_seeks_stay_exact():
         assert newer - older <= max(1, 2 * age // RECENT + 1), (older, newer)
     rng = Stream(5)
     for _ in range(12):
-        t = rng.randint(0, 60_000_000)
+        t = rng.randint(0, 90_000_000)
         history.seek(t)
         assert (T.sha256(sim.trace), sim.nodes["n1"].state.pings_sent) == fresh_hash_at(t, **kw)
 
@@ -175,3 +175,19 @@ def test_checkpoints_keep_frozen_values_with_keyword_only_fields():
     blob = sim.save()
     sim.load(blob)
     assert sim.ghost == [_Keyword(1, b=2), _Keyword(3)]
+
+
+def test_the_checkpoint_interval_grows_with_the_checkpoints_size_and_seeks_stay_exact():
+    kw = {"nodes": 3, "duration_ms": 30_000}
+    sim = toy_sim(**kw)
+    history = History(sim, every_events=10)
+    assert history.interval == 10  # a small state: the configured interval
+    history.advance(2_000_000)
+    assert history.times[-1] - history.times[-2] == 100_000  # one per 100 ms slice
+    sim.ghost = list(range(20_000))  # a large state (it does not change the run)
+    history.advance(6_000_000)
+    assert history.interval == len(history.blobs[-1]) // BYTES_PER_EVENT > 100
+    assert history.times[-1] - history.times[-2] >= 1_000_000  # now seconds apart
+    for t in (5_900_000, 3_900_000, 1_500_000):
+        history.seek(t)
+        assert T.sha256(sim.trace) == fresh_hash_at(t, **kw)[0]
