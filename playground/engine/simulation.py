@@ -51,10 +51,11 @@ import zlib
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from heapq import heappop, heappush
 from operator import attrgetter
 
+from ..models.base import Status
+from ..stats import summarize
 from . import commands as C
 from .errors import ScenarioError
 from .rng import GAMMA, MASK, TWO64, Stream
@@ -67,14 +68,6 @@ DELIVER = 0
 TIMER = 1
 BACKLOG = 2  # a queued delivery or timer re-run after a resume
 
-
-
-class Status(StrEnum):
-    """A node's condition. Members survive pickling as themselves, so ``is`` is safe."""
-
-    ALIVE = "alive"
-    CRASHED = "crashed"
-    PAUSED = "paused"
 
 
 ALIVE, CRASHED, PAUSED = Status.ALIVE, Status.CRASHED, Status.PAUSED
@@ -242,6 +235,11 @@ class Context:
     def timer_armed(self, name: str) -> bool:
         return name in self._n.timers
 
+    def tell(self, fact) -> None:
+        sim = self.sim
+        sim.trace.add(sim.now, "fact", self.node, sim.cause, fact)
+        sim.facts.append(fact)
+
     def note(self, text: str, **fields) -> None:
         sim = self.sim
         sim.trace.add(sim.now, "note", self.node, sim.cause, (text, fields))
@@ -276,6 +274,7 @@ class Simulation:
         self.counters: dict[str, int] = {}
         self.samples: dict[str, list] = {}
         self.violations: list[Violation] = []
+        self.facts: list = []  # told by the event being handled; the checker reads them
         self._seen_violations: set = set()
         self.in_flight: dict[int, tuple] = {}  # id -> (src, dst, msg, sent_at, due_at)
         self.default_link = Link(latency[0], latency[1], loss, duplicate)
@@ -411,6 +410,8 @@ class Simulation:
         model = self.model
         model.on_message(node.state, msg, src, ctx)
         found = model.check(self, nid)  # self._check(nid), inlined
+        if self.facts:
+            self.facts = []
         if found:
             for inv, detail in found:
                 self._violation(inv, nid, detail)
@@ -469,6 +470,8 @@ class Simulation:
 
     def _check(self, nid: str | None) -> None:
         found = self.model.check(self, nid)
+        if self.facts:
+            self.facts = []
         if found:
             for inv, detail in found:
                 self._violation(inv, nid, detail)
@@ -743,17 +746,3 @@ def _collector_paused():
     finally:
         if collecting:
             gc.enable()
-
-
-def summarize(values: list) -> dict:
-    """count, mean, p50, p90, p99 and max of a list of samples (nearest-rank)."""
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-    n = len(ordered)
-
-    def rank(p: float):
-        return ordered[min(n - 1, max(0, -(-n * p // 100) - 1))]
-
-    return {"count": n, "mean": round(sum(ordered) / n, 3), "p50": rank(50), "p90": rank(90),
-            "p99": rank(99), "max": ordered[-1]}

@@ -35,7 +35,8 @@ from array import array
 from itertools import chain, compress
 from operator import attrgetter, itemgetter
 
-KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation")
+KINDS = ("start", "send", "deliver", "drop", "timer", "command", "note", "violation",
+         "fact")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
 _DELIVER = _CODE["deliver"]
 _FLUSH_AT = 4096
@@ -191,6 +192,28 @@ _MESSAGE = itemgetter(2)
 _NONE = type(None)
 
 
+def behaviour_sha256(trace: Trace) -> str:
+    """A digest of what a run *did*: every record but notes and facts (the narration and
+    the checker's channel), each cause renumbered to count only the records kept.
+
+    Two runs with equal digests sent, delivered, dropped and fired the same things at the
+    same times, and their checkers flagged the same violations, even when one of them
+    tells more facts or words its notes differently: what a refactoring of a model that
+    must not change its behaviour is compared on.
+    """
+    h = hashlib.sha256(b"behaviour/1\n")
+    kept: dict[int, int] = {}
+    for i, (time, kind, node, cause, data) in enumerate(trace):
+        if kind == "note" or kind == "fact":
+            continue
+        kept[i] = len(kept)
+        if kind == "send":
+            data = (data[0], data[1], plain(data[2]))
+        h.update(repr((time, kind, node, kept.get(cause, -1), data)).encode("utf-8", "backslashreplace"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def _le(column: array) -> bytes:
     """An array's bytes, little-endian."""
     if sys.byteorder == "big":
@@ -303,4 +326,6 @@ def record_json(index: int, rec) -> dict:
         out.update(text=data[0], fields=plain(data[1]))
     elif kind == "violation":
         out.update(invariant=data[0], detail=data[1])
+    elif kind == "fact":
+        out.update(fact=type(data).__name__, text=data.describe(), fields=plain(data))
     return out

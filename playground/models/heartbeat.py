@@ -65,7 +65,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 
-from playground.engine.simulation import summarize
+from playground.stats import summarize
 from playground.models import register
 from playground.models.base import MS, SECOND, Invariant, Model, Param, Variant
 from playground.models.fsm import IllegalTransition

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..engine.simulation import summarize
+from ..stats import summarize
 from . import register
 from .base import MS, Invariant, Model, Param, Variant
 

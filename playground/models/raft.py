@@ -97,7 +97,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from . import register
-from .base import MS, SECOND, Invariant, Model, Param, Variant
+from .base import MS, SECOND, Invariant, Model, NodeAction, Param, Variant
 from .fsm import Transitions
 from .raft_messages import (SENTINEL, AppendEntries, AppendEntriesResult, ClientReply,
                             ClientRequest, Entry, ReadIndexHeartbeat,
@@ -290,8 +290,11 @@ class Raft(Model):
     )
     commands = {
         "put": {"properties": {"key": {"type": "string", "minLength": 1, "maxLength": 40},
-                               "value": {"type": "integer"}},
-                "required": ["key", "value"]},
+                               "value": {"type": "integer"},
+                               "node": {"type": "string", "pattern": "^n[0-9]+$"}},
+                "required": ["key", "value"]},  # node: the server to send it to
+        "timeout_now": {"properties": {"node": {"type": "string", "pattern": "^n[0-9]+$"}},
+                        "required": ["node"]},  # the server's election timer fires at once
         "get": {"properties": {"key": {"type": "string", "minLength": 1, "maxLength": 40},
                                "node": {"type": "string", "pattern": "^n[0-9]+$"}},
                 "required": ["key"]},  # node: the server to ask (default: the leader)
@@ -300,6 +303,10 @@ class Raft(Model):
                "highest_token", "accepted", "rejected", "stale_accepted", "last_write",
                "writes",  # the storage is an external durable resource
                "next_request")  # the client never reuses a request id, even after a crash
+    node_actions = (
+        NodeAction("timeout_now", "Time out now", ("server",)),
+        NodeAction("put", "Client request to this server", ("server",)),
+    )
     default_nodes = 5
     min_nodes = 3
     max_nodes = 51
@@ -418,14 +425,27 @@ class Raft(Model):
 
     def on_command(self, state, command, ctx):
         """A user's put or get goes to the client, which sends it like any other request
-        (a get to the server it names, if it names one)."""
-        if command["type"] == "get":
+        (to the server it names, if it names one); ``timeout_now`` goes to the server,
+        whose election timer fires at once."""
+        kind = command["type"]
+        if kind == "timeout_now":
+            if state.role is LEADER:
+                ctx.note("timeout_now ignored: a leader has no election timer to fire")
+            else:
+                self._on_election_timeout(state, ctx)
+        elif kind == "get":
             self._issue_read(state, command["key"], command.get("node"), ctx)
         else:
-            self._issue(state, command["key"], command["value"], ctx)
+            self._issue(state, command["key"], command["value"], ctx, command.get("node"))
 
     def command_target(self, command, view):
-        return CLIENT
+        return command["node"] if command["type"] == "timeout_now" else CLIENT
+
+    def role_of(self, node_id):
+        return node_id if node_id in (CLIENT, STORAGE) else "server"
+
+    def is_helper(self, node_id):
+        return node_id in (CLIENT, STORAGE)
 
     # -- roles -------------------------------------------------------------------------
     def _draw_timeout(self, ctx) -> int:
@@ -841,12 +861,12 @@ class Raft(Model):
         ctx.send(src, StorageWriteResult(m.token, accepted, st.highest_token))
 
     # -- the client --------------------------------------------------------------------
-    def _issue(self, st, key: str, value: int, ctx) -> None:
+    def _issue(self, st, key: str, value: int, ctx, via: str | None = None) -> None:
         rid = st.next_request
         st.next_request += 1
         st.pending[rid] = (ctx.now, key, value)
         ctx.count("client_requests")
-        target = st.leader_guess or ctx.rng.choice(ctx.peers)
+        target = via or st.leader_guess or ctx.rng.choice(ctx.peers)
         ctx.send(target, ClientRequest(rid, key, value))
         ctx.set_timer(RETRY + str(rid), self.request_timeout)
 

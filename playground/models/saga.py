@@ -67,7 +67,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..engine.simulation import summarize
+from ..stats import summarize
 from . import register
 from .base import MS, Invariant, Model, Param, Variant
 from .fsm import Transitions

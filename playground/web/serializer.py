@@ -85,7 +85,8 @@ def compact(index: int, rec) -> list:
 
     The fields follow the kind: send ``to, msg``; deliver ``from, msg``; drop ``from, msg,
     reason``; timer ``timer``; command ``command``; note ``text, fields``; violation
-    ``invariant, detail``; start none. It is ``record_json`` without the message body.
+    ``invariant, detail``; fact ``text, fields, fact``; start none. It is ``record_json``
+    without the message body.
     """
     time, kind, node, cause, data = rec
     out = [index, time, kind, node, cause]
@@ -93,6 +94,8 @@ def compact(index: int, rec) -> list:
         out += (data[0], data[1])
     elif kind == "note":
         out += (data[0], plain(data[1]))
+    elif kind == "fact":
+        out += (data.describe(), plain(data), type(data).__name__)
     elif kind != "start":
         out += data
     return out

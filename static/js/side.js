@@ -126,7 +126,8 @@ export function describe(e) {
     case "drop": return `loses ${e.msg} from ${e.from} (${e.reason})`;
     case "timer": return `timer ${e.timer} fires`;
     case "command": return `⚡ ${fmtValue(e.command)}`;
-    case "note": return `${e.text}${e.fields && Object.keys(e.fields).length ? ` (${fmtValue(e.fields)})` : ""}`;
+    case "note":
+    case "fact": return `${e.text}${e.fields && Object.keys(e.fields).length ? ` (${fmtValue(e.fields)})` : ""}`;
     case "violation": return `✖ ${e.invariant}: ${e.detail}`;
     case "start": return "starts";
     default: return e.kind;

@@ -201,9 +201,10 @@ export class SpaceTime {
       } else if (e.kind === "violation") {
         add(`v${e.i}`, t, () => s("line", { class: "mark violation", "data-t": t, "data-i": e.i, x1: x, x2: x, y1: 0, y2: this.g.hgt,
           "data-tip": `${fmtMs(t)} violation ${e.invariant}: ${e.detail}` }));
-      } else if (y != null && (e.kind === "note" || e.kind === "start" || e.kind === "timer")) {
-        const tip = `${fmtMs(t)} ${e.node} ${e.kind === "note" ? `${e.text} ${JSON.stringify(e.fields || {})}` : e.kind === "timer" ? `timer ${e.timer}` : "started"}`;
-        add(`e${e.i}`, t, () => (e.kind === "note"
+      } else if (y != null && (e.kind === "note" || e.kind === "fact" || e.kind === "start" || e.kind === "timer")) {
+        const note = e.kind === "note" || e.kind === "fact";
+        const tip = `${fmtMs(t)} ${e.node} ${note ? `${e.text} ${JSON.stringify(e.fields || {})}` : e.kind === "timer" ? `timer ${e.timer}` : "started"}`;
+        add(`e${e.i}`, t, () => (note
           ? s("rect", { class: "mark note", x: x - 3, y: y - 3, width: 6, height: 6, transform: `rotate(45 ${x} ${y})`, "data-t": t, "data-i": e.i, "data-tip": tip })
           : s("circle", { class: `mark ${e.kind}`, cx: x, cy: y, r: e.kind === "start" ? 4 : 2.5, "data-t": t, "data-i": e.i, "data-tip": tip })));
       }

@@ -175,7 +175,7 @@ function normalize(n) {
 
 const FIELDS = {
   send: ["to", "msg"], deliver: ["from", "msg"], drop: ["from", "msg", "reason"], timer: ["timer"],
-  command: ["command"], note: ["text", "fields"], violation: ["invariant", "detail"], start: [],
+  command: ["command"], note: ["text", "fields"], fact: ["text", "fields", "fact"], violation: ["invariant", "detail"], start: [],
 };
 
 /** A compact trace record ``[i, t_us, kind, node, cause, ...fields]`` as an object. */
