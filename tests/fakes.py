@@ -1,7 +1,8 @@
 """Test doubles shared by the model tests.
 
 ``FakeContext`` stands in for the engine when a test feeds one event to one handler and
-asserts on the state and on what the handler did: messages sent, timers set, notes.
+asserts on the state and on what the handler did: messages sent, timers set, facts
+told, notes.
 It implements the whole ``playground.models.base.Context`` protocol.
 """
 
@@ -25,6 +26,7 @@ class FakeContext:
         self.sent: list[tuple[str, object]] = []
         self.timers: dict[str, int] = {}
         self.notes: list[tuple[str, dict]] = []
+        self.facts: list = []
         self.counters: dict[str, int] = {}
         self.samples: dict[str, list] = {}
 
@@ -39,6 +41,9 @@ class FakeContext:
 
     def timer_armed(self, name):
         return name in self.timers
+
+    def tell(self, fact):
+        self.facts.append(fact)
 
     def note(self, text, **fields):
         self.notes.append((text, fields))
@@ -56,3 +61,4 @@ class FakeContext:
     def clear(self):
         self.sent.clear()
         self.notes.clear()
+        self.facts.clear()

@@ -40,6 +40,9 @@ Invariants
 * ``no_stale_write`` — the store never accepts a write whose epoch is older than one it
   has already accepted (the old leader's write overwriting the new leader's).
 
+Facts told to the checker: ``LeaseGranted`` (the service), ``BecameLeader`` and
+``SteppedDown`` (candidates), ``WriteAccepted`` (the store).
+
 Metrics: ``handovers`` (grants to a different node), ``renewals``, ``double_leadership_ms``
 (true time during which two or more candidates believed), ``stale_writes_accepted``,
 ``stale_writes_rejected``, ``writes_accepted``.
@@ -53,8 +56,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from playground.models import register
-from playground.models.base import MS, Invariant, Model, Param, Variant
-from playground.models.fsm import Transitions
+from playground.models.base import (MS, Checker, Display, Fact, Invariant, Model, Param,
+                                    Role, Timer, Transitions, Variant, on, timer)
 
 LOCK = "lock"
 STORE = "store"
@@ -96,6 +99,38 @@ class WriteAck:
     epoch: int  # the store's highest accepted epoch
 
 
+# -- facts ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LeaseGranted(Fact):
+    text = "granted epoch {epoch} to {holder}"
+    holder: str
+    epoch: int
+    lease_expiry: int  # the service's clock, µs
+    previous: str | None  # the holder whose lease expired, if another
+
+
+@dataclass(frozen=True, slots=True)
+class BecameLeader(Fact):
+    text = "became leader, epoch {epoch}"
+    epoch: int
+    lease_expiry: int  # own clock, µs
+
+
+@dataclass(frozen=True, slots=True)
+class SteppedDown(Fact):
+    text = "stepped down from epoch {epoch}: {why}"
+    epoch: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAccepted(Fact):
+    text = "accepted write {seq} of {writer} with epoch {epoch}"
+    writer: str
+    epoch: int
+    seq: int
+
+
 # -- states ---------------------------------------------------------------------------------
 class LeaseRole(Enum):
     FOLLOWER = "follower"
@@ -104,6 +139,16 @@ class LeaseRole(Enum):
 
 ROLE = Transitions("lease candidate", {LeaseRole.FOLLOWER: (LeaseRole.LEADER,),
                                        LeaseRole.LEADER: (LeaseRole.FOLLOWER,)})
+
+
+class LeaseTimer(Enum):
+    ACQUIRE = "acquire"
+    RENEW = "renew"
+    WRITE = "write"
+    LEASE_EXPIRY = "lease_expiry"
+
+
+ACQUIRE, RENEW, WRITE, LEASE_EXPIRY = (Timer(kind) for kind in LeaseTimer)
 
 
 @dataclass(slots=True)
@@ -140,15 +185,288 @@ class StoreState:
 
 @dataclass(slots=True)
 class LeaseGhost:
-    """The observer's notebook: belief intervals in true time, accepted writes."""
+    """The observer's notebook: belief intervals in true time, the newest accepted epoch."""
 
     open: dict = field(default_factory=dict)  # node -> [start, epoch, true end projected]
     closed: list = field(default_factory=list)  # (start, end, node, epoch)
-    writes: list = field(default_factory=list)  # accepted writes not yet judged
     max_accepted: int = 0
     stale_accepted: int = 0
 
 
+# -- roles ------------------------------------------------------------------------------------
+class LockService(Role):
+    """The lock service: the truth about who holds the lease, on its own clock."""
+
+    name = LOCK
+    State = LockState
+    durable = ("record",)
+    helper = True
+
+    @on(LeaseRequest)
+    def request(self, lock: LockState, msg: LeaseRequest, src: str, ctx) -> None:
+        """Renew for the holder, grant if free or expired on this clock, else deny."""
+        state = lock.record
+        now = ctx.now
+        ttl = self.model.ttl
+        live = state.holder is not None and now < state.lease_expiry
+        if live and state.holder == src:
+            state.lease_expiry = now + ttl
+            ctx.count("renewals")
+        elif not live:
+            previous = None
+            if state.holder is not None and state.holder != src:
+                previous = state.holder
+                ctx.count("handovers")
+                ctx.note(f"lease of {state.holder} (epoch {state.epoch}) expired on the lock "
+                         f"service's clock; granting to {src}", previous=state.holder)
+            state.epoch += 1
+            state.holder = src
+            state.lease_expiry = now + ttl
+            ctx.count("grants")
+            ctx.tell(LeaseGranted(src, state.epoch, state.lease_expiry, previous))
+        else:
+            ctx.send(src, LeaseDenied(state.holder, state.epoch))
+            return
+        ctx.send(src, LeaseGrant(state.epoch, ttl, msg.sent_at))
+
+    def label(self, state):
+        return "lock service"
+
+    def summary(self, node_id, state):
+        rec = state.record
+        return {"holder": rec.holder, "epoch": rec.epoch,
+                "lease_expiry_ms": rec.lease_expiry / MS}
+
+
+class Store(Role):
+    """The shared resource; with fencing, the epoch is the fencing token."""
+
+    name = STORE
+    State = StoreState
+    durable = ("max_epoch", "last_writer", "last_seq", "accepted", "rejected")
+    helper = True
+
+    @on(Write)
+    def write(self, state: StoreState, msg: Write, src: str, ctx) -> None:
+        if self.model.v["fencing"] and msg.epoch < state.max_epoch:
+            state.rejected += 1
+            ctx.count("stale_writes_rejected")
+            ctx.note(f"refused write {msg.seq} of {src}: epoch {msg.epoch} < "
+                     f"{state.max_epoch}", epoch=msg.epoch)
+            ctx.send(src, WriteAck(False, state.max_epoch))
+            return
+        state.accepted += 1
+        state.max_epoch = max(state.max_epoch, msg.epoch)
+        state.last_writer, state.last_seq = src, msg.seq
+        ctx.tell(WriteAccepted(src, msg.epoch, msg.seq))
+        ctx.send(src, WriteAck(True, state.max_epoch))
+
+    def label(self, state):
+        return "store"
+
+    def summary(self, node_id, state):
+        return {"max_epoch": state.max_epoch, "last_writer": state.last_writer,
+                "accepted": state.accepted, "rejected": state.rejected}
+
+
+class Candidate(Role):
+    """A node that wants the lease, and acts as leader while its own clock says it holds it."""
+
+    name = "candidate"
+    State = CandidateState
+
+    def start(self, state, ctx):
+        """Start asking for the lease after a random delay."""
+        ctx.set_timer(ACQUIRE, ctx.rng.randint(1, int(self.model.p["retry_ms"] * MS)))
+
+    @timer(LeaseTimer.ACQUIRE)
+    def acquire(self, state, _timer, ctx):
+        if state.role is LeaseRole.FOLLOWER:
+            ctx.send(LOCK, LeaseRequest(ctx.now))
+        ctx.set_timer(ACQUIRE, int(self.model.p["retry_ms"] * MS))
+
+    @timer(LeaseTimer.RENEW)
+    def renew(self, state, _timer, ctx):
+        if state.role is LeaseRole.LEADER:
+            ctx.send(LOCK, LeaseRequest(ctx.now))
+            ctx.set_timer(RENEW, self.model.renew_every)
+
+    @timer(LeaseTimer.WRITE)
+    def write(self, state, _timer, ctx):
+        """Check the clock, then write with the epoch as the fencing token."""
+        if state.role is not LeaseRole.LEADER:
+            return
+        if self.model.v["step_down"] and ctx.now >= state.lease_expiry:
+            self._step_down(state, "my clock says the lease expired", ctx)
+            return
+        state.writes_sent += 1
+        ctx.send(STORE, Write(state.epoch, state.writes_sent))
+        ctx.set_timer(WRITE, int(self.model.p["write_ms"] * MS))
+
+    @timer(LeaseTimer.LEASE_EXPIRY)
+    def lease_expiry(self, state, _timer, ctx):
+        if state.role is LeaseRole.LEADER and self.model.v["step_down"]:
+            self._step_down(state, "my clock says the lease expired", ctx)
+
+    @on(LeaseGrant)
+    def grant(self, state: CandidateState, msg: LeaseGrant, src: str, ctx) -> None:
+        """Hold the lease until ``sent_at + ttl − margin`` on this node's clock."""
+        expiry = msg.sent_at + msg.ttl - self.model.margin
+        if expiry <= ctx.now:
+            ctx.note(f"grant of epoch {msg.epoch} arrived already expired on my clock")
+            return
+        if state.role is LeaseRole.LEADER and msg.epoch == state.epoch:
+            state.lease_expiry = max(state.lease_expiry, expiry)
+        else:
+            if msg.epoch < state.epoch:
+                return  # a late grant of an epoch this node has already moved past
+            if state.role is LeaseRole.LEADER:  # an older epoch's lease: this one replaces it
+                ctx.note(f"epoch {msg.epoch} replaces epoch {state.epoch}")
+            else:
+                state.role = ROLE.move(state.role, LeaseRole.LEADER)
+            state.epoch = msg.epoch
+            state.lease_expiry = expiry
+            ctx.tell(BecameLeader(msg.epoch, expiry))
+            ctx.set_timer(RENEW, self.model.renew_every)
+            ctx.set_timer(WRITE, 1)
+        if self.model.v["step_down"]:
+            ctx.set_timer(LEASE_EXPIRY, state.lease_expiry - ctx.now)
+
+    @on(LeaseDenied)
+    def denied(self, state, msg: LeaseDenied, src, ctx):
+        if state.role is LeaseRole.LEADER and msg.epoch > state.epoch:
+            self._step_down(state, f"the lock service says {msg.holder} holds epoch "
+                                   f"{msg.epoch}", ctx)
+
+    @on(WriteAck)
+    def write_ack(self, state, msg: WriteAck, src, ctx):
+        if not msg.accepted and state.role is LeaseRole.LEADER:
+            self._step_down(state, f"the store is fenced at epoch {msg.epoch}", ctx)
+
+    def _step_down(self, state: CandidateState, why: str, ctx) -> None:
+        state.role = ROLE.move(state.role, LeaseRole.FOLLOWER)
+        state.steps_down += 1
+        ctx.cancel_timer(RENEW)
+        ctx.cancel_timer(WRITE)
+        ctx.cancel_timer(LEASE_EXPIRY)
+        ctx.tell(SteppedDown(state.epoch, why))
+
+    def label(self, state):
+        return state.role.value
+
+    def summary(self, node_id, state):
+        return {"leader": state.role is LeaseRole.LEADER, "epoch": state.epoch,
+                "lease_expiry_ms": state.lease_expiry / MS}
+
+
+# -- checking -----------------------------------------------------------------------------------
+class LeaseChecker(Checker):
+    """single_holder from the candidates' beliefs; no_stale_write from the store's facts."""
+
+    def check(self, view, node_id):
+        if node_id is None or node_id == LOCK:
+            return ()
+        if node_id == STORE:
+            return self._check_writes(view)
+        return self._check_belief(view, node_id)
+
+    def _check_writes(self, view):
+        ghost = view.ghost
+        found = []
+        for fact in view.facts:
+            if type(fact) is not WriteAccepted:
+                continue
+            if fact.epoch < ghost.max_accepted:
+                ghost.stale_accepted += 1
+                found.append(("no_stale_write", f"the store accepted write {fact.seq} of "
+                                                f"{fact.writer} with epoch {fact.epoch} after "
+                                                f"accepting epoch {ghost.max_accepted}"))
+            ghost.max_accepted = max(ghost.max_accepted, fact.epoch)
+        return found
+
+    def believes(self, view, nid: str) -> bool:
+        """Leader, and (unless it ignores its clock) its clock reads before the expiry."""
+        st = view.nodes[nid].state
+        if st.role is not LeaseRole.LEADER:
+            return False
+        return not self.v["step_down"] or view.local_time(nid) < st.lease_expiry
+
+    def _belief_end(self, node) -> float:
+        """The true time this node's belief ends by itself, at its clock's current rate."""
+        return node.true_at(node.state.lease_expiry) if self.v["step_down"] else INF
+
+    def _check_belief(self, view, nid: str):
+        """Track ``nid``'s belief in true time; when one starts, look for another."""
+        ghost = view.ghost
+        now = view.now
+        node = view.nodes[nid]
+        st = node.state
+        believes = self.believes(view, nid)
+        rec = ghost.open.get(nid)
+        if rec is not None:
+            start, epoch, end = rec
+            if end <= now or not believes:
+                ghost.closed.append((start, min(end, now), nid, epoch))
+                del ghost.open[nid]
+                rec = None
+            else:
+                rec[1] = st.epoch
+                rec[2] = self._belief_end(node)
+        if not believes or rec is not None:
+            return ()
+        ghost.open[nid] = [now, st.epoch, self._belief_end(node)]
+        found = []
+        for other in view.node_ids[2:]:
+            if other != nid and self.believes(view, other):
+                o = view.nodes[other].state
+                found.append(("single_holder", f"{nid} (epoch {st.epoch}) and {other} (epoch "
+                                               f"{o.epoch}) both believe they hold the lease"))
+        return found
+
+    def metrics(self, view):
+        ghost = view.ghost
+        intervals = [(s, e) for s, e, _n, _ep in ghost.closed]
+        intervals += [(s, min(e, view.now)) for s, _ep, e in ghost.open.values()]
+        return {
+            "handovers": view.counters.get("handovers", 0),
+            "renewals": view.counters.get("renewals", 0),
+            "double_leadership_ms": overlap(intervals) / MS,
+            "stale_writes_accepted": ghost.stale_accepted,
+            "stale_writes_rejected": view.counters.get("stale_writes_rejected", 0),
+            "writes_accepted": view.nodes[STORE].state.accepted,
+            "epoch": view.nodes[LOCK].state.record.epoch,
+        }
+
+
+class LeaseDisplay(Display):
+    """The lock service's truth beside each candidate's belief, and the store."""
+
+    def panel(self, view):
+        lock = view.nodes[LOCK].state.record
+        lock_now = view.local_time(LOCK)
+        truth = {"holder": lock.holder, "epoch": lock.epoch,
+                 "lease_expiry_ms": lock.lease_expiry / MS,
+                 "clock_ms": lock_now / MS,
+                 "expired": lock.holder is None or lock_now >= lock.lease_expiry}
+        believes = self.model.checker.believes
+        beliefs = []
+        for nid in view.node_ids[2:]:
+            st = view.nodes[nid].state
+            now = view.local_time(nid)
+            beliefs.append({"node": nid, "believes_leader": believes(view, nid),
+                            "epoch": st.epoch, "lease_expiry_ms": st.lease_expiry / MS,
+                            "clock_ms": now / MS,
+                            "remaining_ms": max(0, st.lease_expiry - now) / MS
+                            if st.role is LeaseRole.LEADER else 0,
+                            "clock_rate": view.nodes[nid].rate / 1_000_000})
+        store = view.nodes[STORE].state
+        return {"truth": truth, "beliefs": beliefs,
+                "store": {"max_epoch": store.max_epoch, "last_writer": store.last_writer,
+                          "accepted": store.accepted, "rejected": store.rejected,
+                          "fencing": self.v["fencing"]}}
+
+
+# -- the model ----------------------------------------------------------------------------------
 @register
 class Leases(Model):
     name = "lease"
@@ -177,272 +495,31 @@ class Leases(Model):
         Param("write_ms", 100, "How often the leader writes to the store.",
               {"type": "number", "minimum": 1, "maximum": 600000}),
     )
+    roles = (LockService, Store, Candidate)
+    Checker = LeaseChecker
+    Display = LeaseDisplay
     default_nodes = 5
     min_nodes = 3
 
-    # -- the cluster -------------------------------------------------------------------
+    def setup(self):
+        self.ttl = int(self.p["ttl_ms"] * MS)
+        self.margin = int(self.p["drift_margin_ms"] * MS)
+        # how long the holder trusts a grant, on its own clock; it renews every third of it
+        self.renew_every = max(1, (self.ttl - self.margin) // 3)
+
     def node_ids(self):
         return [LOCK, STORE] + [f"n{i}" for i in range(1, self.n - 1)]
+
+    def role_of(self, node_id):
+        return node_id if node_id in (LOCK, STORE) else Candidate.name
 
     def peers_of(self, node_id, all_ids):
         if node_id in (LOCK, STORE):
             return tuple(x for x in all_ids if x not in (LOCK, STORE))
         return (LOCK, STORE)
 
-    def init_node(self, node_id):
-        if node_id == LOCK:
-            return LockState()
-        if node_id == STORE:
-            return StoreState()
-        return CandidateState()
-
-    durable = ("record", "max_epoch", "last_writer", "last_seq", "accepted", "rejected")
-
     def init_ghost(self):
         return LeaseGhost()
-
-    def _ttl(self) -> int:
-        return int(self.p["ttl_ms"] * MS)
-
-    def _held_for(self) -> int:
-        """How long the holder trusts a grant, on its own clock."""
-        return self._ttl() - int(self.p["drift_margin_ms"] * MS)
-
-    def _renew_every(self) -> int:
-        return max(1, self._held_for() // 3)
-
-    # -- handlers ----------------------------------------------------------------------
-    def on_start(self, state, ctx):
-        """Candidates start asking for the lease after a random delay."""
-        if isinstance(state, CandidateState):
-            ctx.set_timer("acquire", ctx.rng.randint(1, int(self.p["retry_ms"] * MS)))
-
-    def on_message(self, state, msg, src, ctx):
-        kind = type(msg)
-        if kind is LeaseRequest:
-            self._on_request(state, msg, src, ctx)
-        elif kind is LeaseGrant:
-            self._on_grant(state, msg, ctx)
-        elif kind is LeaseDenied:
-            if state.role is LeaseRole.LEADER and msg.epoch > state.epoch:
-                self._step_down(state, f"the lock service says {msg.holder} holds epoch "
-                                       f"{msg.epoch}", ctx)
-        elif kind is Write:
-            self._on_write(state, msg, src, ctx)
-        elif kind is WriteAck:
-            if not msg.accepted and state.role is LeaseRole.LEADER:
-                self._step_down(state, f"the store is fenced at epoch {msg.epoch}", ctx)
-
-    def on_timer(self, state, name, ctx):
-        """acquire / renew / write / lease_expiry, all on the candidate's own clock."""
-        if name == "acquire":
-            if state.role is LeaseRole.FOLLOWER:
-                ctx.send(LOCK, LeaseRequest(ctx.now))
-            ctx.set_timer("acquire", int(self.p["retry_ms"] * MS))
-        elif name == "renew":
-            if state.role is LeaseRole.LEADER:
-                ctx.send(LOCK, LeaseRequest(ctx.now))
-                ctx.set_timer("renew", self._renew_every())
-        elif name == "write":
-            if state.role is not LeaseRole.LEADER:
-                return
-            if self.v["step_down"] and ctx.now >= state.lease_expiry:
-                self._step_down(state, "my clock says the lease expired", ctx)
-                return
-            state.writes_sent += 1
-            ctx.send(STORE, Write(state.epoch, state.writes_sent))
-            ctx.set_timer("write", int(self.p["write_ms"] * MS))
-        elif name == "lease_expiry":
-            if state.role is LeaseRole.LEADER and self.v["step_down"]:
-                self._step_down(state, "my clock says the lease expired", ctx)
-
-    # -- the lock service --------------------------------------------------------------
-    def _on_request(self, lock: LockState, msg: LeaseRequest, src: str, ctx) -> None:
-        """Renew for the holder, grant if free or expired on this clock, else deny."""
-        state = lock.record
-        now = ctx.now
-        live = state.holder is not None and now < state.lease_expiry
-        if live and state.holder == src:
-            state.lease_expiry = now + self._ttl()
-            ctx.count("renewals")
-        elif not live:
-            if state.holder is not None and state.holder != src:
-                ctx.count("handovers")
-                ctx.note(f"lease of {state.holder} (epoch {state.epoch}) expired on the lock "
-                         f"service's clock; granting to {src}", previous=state.holder)
-            state.epoch += 1
-            state.holder = src
-            state.lease_expiry = now + self._ttl()
-            ctx.count("grants")
-            ctx.note(f"granted epoch {state.epoch} to {src}", epoch=state.epoch, holder=src,
-                     lease_expiry=state.lease_expiry)
-        else:
-            ctx.send(src, LeaseDenied(state.holder, state.epoch))
-            return
-        ctx.send(src, LeaseGrant(state.epoch, self._ttl(), msg.sent_at))
-
-    # -- candidates ----------------------------------------------------------------------
-    def _on_grant(self, state: CandidateState, msg: LeaseGrant, ctx) -> None:
-        """Hold the lease until ``sent_at + ttl − margin`` on this node's clock."""
-        expiry = msg.sent_at + msg.ttl - int(self.p["drift_margin_ms"] * MS)
-        if expiry <= ctx.now:
-            ctx.note(f"grant of epoch {msg.epoch} arrived already expired on my clock")
-            return
-        if state.role is LeaseRole.LEADER and msg.epoch == state.epoch:
-            state.lease_expiry = max(state.lease_expiry, expiry)
-        else:
-            if msg.epoch < state.epoch:
-                return  # a late grant of an epoch this node has already moved past
-            if state.role is LeaseRole.LEADER:  # an older epoch's lease: this one replaces it
-                ctx.note(f"epoch {msg.epoch} replaces epoch {state.epoch}")
-            else:
-                state.role = ROLE.move(state.role, LeaseRole.LEADER)
-            state.epoch = msg.epoch
-            state.lease_expiry = expiry
-            ctx.note(f"became leader, epoch {msg.epoch}", epoch=msg.epoch,
-                     lease_expiry=expiry)
-            ctx.set_timer("renew", self._renew_every())
-            ctx.set_timer("write", 1)
-        if self.v["step_down"]:
-            ctx.set_timer("lease_expiry", state.lease_expiry - ctx.now)
-
-    def _step_down(self, state: CandidateState, why: str, ctx) -> None:
-        state.role = ROLE.move(state.role, LeaseRole.FOLLOWER)
-        state.steps_down += 1
-        ctx.cancel_timer("renew")
-        ctx.cancel_timer("write")
-        ctx.cancel_timer("lease_expiry")
-        ctx.note(f"stepped down from epoch {state.epoch}: {why}", epoch=state.epoch)
-
-    # -- the store -----------------------------------------------------------------------
-    def _on_write(self, state: StoreState, msg: Write, src: str, ctx) -> None:
-        if self.v["fencing"] and msg.epoch < state.max_epoch:
-            state.rejected += 1
-            ctx.count("stale_writes_rejected")
-            ctx.note(f"refused write {msg.seq} of {src}: epoch {msg.epoch} < "
-                     f"{state.max_epoch}", epoch=msg.epoch)
-            ctx.send(src, WriteAck(False, state.max_epoch))
-            return
-        state.accepted += 1
-        state.max_epoch = max(state.max_epoch, msg.epoch)
-        state.last_writer, state.last_seq = src, msg.seq
-        ctx.ghost.writes.append((src, msg.epoch, msg.seq))
-        ctx.send(src, WriteAck(True, state.max_epoch))
-
-    # -- checking ----------------------------------------------------------------------------
-    def _believes(self, view, nid: str) -> bool:
-        """Leader, and (unless it ignores its clock) its clock reads before the expiry."""
-        st = view.nodes[nid].state
-        if st.role is not LeaseRole.LEADER:
-            return False
-        return not self.v["step_down"] or view.local_time(nid) < st.lease_expiry
-
-    def _belief_end(self, node) -> float:
-        """The true time this node's belief ends by itself, at its clock's current rate."""
-        return node.true_at(node.state.lease_expiry) if self.v["step_down"] else INF
-
-    def check(self, view, node_id):
-        if node_id is None or node_id == LOCK:
-            return ()
-        ghost = view.ghost
-        if node_id == STORE:
-            return self._check_writes(view, ghost)
-        return self._check_belief(view, ghost, node_id)
-
-    def _check_writes(self, view, ghost):
-        found = []
-        for src, epoch, seq in ghost.writes:
-            if epoch < ghost.max_accepted:
-                ghost.stale_accepted += 1
-                found.append(("no_stale_write", f"the store accepted write {seq} of {src} "
-                                                f"with epoch {epoch} after accepting epoch "
-                                                f"{ghost.max_accepted}"))
-            ghost.max_accepted = max(ghost.max_accepted, epoch)
-        ghost.writes.clear()
-        return found
-
-    def _check_belief(self, view, ghost, nid: str):
-        """Track ``nid``'s belief in true time; when one starts, look for another."""
-        now = view.now
-        node = view.nodes[nid]
-        st = node.state
-        believes = self._believes(view, nid)
-        rec = ghost.open.get(nid)
-        if rec is not None:
-            start, epoch, end = rec
-            if end <= now or not believes:
-                ghost.closed.append((start, min(end, now), nid, epoch))
-                del ghost.open[nid]
-                rec = None
-            else:
-                rec[1] = st.epoch
-                rec[2] = self._belief_end(node)
-        if not believes or rec is not None:
-            return ()
-        ghost.open[nid] = [now, st.epoch, self._belief_end(node)]
-        found = []
-        for other in view.node_ids[2:]:
-            if other != nid and self._believes(view, other):
-                o = view.nodes[other].state
-                found.append(("single_holder", f"{nid} (epoch {st.epoch}) and {other} (epoch "
-                                               f"{o.epoch}) both believe they hold the lease"))
-        return found
-
-    # -- display and metrics -------------------------------------------------------------------
-    def metrics(self, view):
-        ghost = view.ghost
-        intervals = [(s, e) for s, e, _n, _ep in ghost.closed]
-        intervals += [(s, min(e, view.now)) for s, _ep, e in ghost.open.values()]
-        return {
-            "handovers": view.counters.get("handovers", 0),
-            "renewals": view.counters.get("renewals", 0),
-            "double_leadership_ms": overlap(intervals) / MS,
-            "stale_writes_accepted": ghost.stale_accepted,
-            "stale_writes_rejected": view.counters.get("stale_writes_rejected", 0),
-            "writes_accepted": view.nodes[STORE].state.accepted,
-            "epoch": view.nodes[LOCK].state.record.epoch,
-        }
-
-    def role(self, state):
-        if isinstance(state, LockState):
-            return "lock service"
-        if isinstance(state, StoreState):
-            return "store"
-        return state.role.value
-
-    def summary(self, node_id, state):
-        if isinstance(state, LockState):
-            rec = state.record
-            return {"holder": rec.holder, "epoch": rec.epoch,
-                    "lease_expiry_ms": rec.lease_expiry / MS}
-        if isinstance(state, StoreState):
-            return {"max_epoch": state.max_epoch, "last_writer": state.last_writer,
-                    "accepted": state.accepted, "rejected": state.rejected}
-        return {"leader": state.role is LeaseRole.LEADER, "epoch": state.epoch,
-                "lease_expiry_ms": state.lease_expiry / MS}
-
-    def panel(self, view):
-        lock = view.nodes[LOCK].state.record
-        lock_now = view.local_time(LOCK)
-        truth = {"holder": lock.holder, "epoch": lock.epoch,
-                 "lease_expiry_ms": lock.lease_expiry / MS,
-                 "clock_ms": lock_now / MS,
-                 "expired": lock.holder is None or lock_now >= lock.lease_expiry}
-        beliefs = []
-        for nid in view.node_ids[2:]:
-            st = view.nodes[nid].state
-            now = view.local_time(nid)
-            beliefs.append({"node": nid, "believes_leader": self._believes(view, nid),
-                            "epoch": st.epoch, "lease_expiry_ms": st.lease_expiry / MS,
-                            "clock_ms": now / MS,
-                            "remaining_ms": max(0, st.lease_expiry - now) / MS
-                            if st.role is LeaseRole.LEADER else 0,
-                            "clock_rate": view.nodes[nid].rate / 1_000_000})
-        store = view.nodes[STORE].state
-        return {"truth": truth, "beliefs": beliefs,
-                "store": {"max_epoch": store.max_epoch, "last_writer": store.last_writer,
-                          "accepted": store.accepted, "rejected": store.rejected,
-                          "fencing": self.v["fencing"]}}
 
 
 def overlap(intervals) -> int:

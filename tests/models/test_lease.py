@@ -7,8 +7,9 @@ import pytest
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
 from playground.models.lease import (
-    LOCK, ROLE, STORE, CandidateState, LeaseDenied, LeaseGhost, LeaseGrant, LeaseRecord,
-    LeaseRequest, LeaseRole, Leases, LockState, StoreState, Write, WriteAck, overlap,
+    ACQUIRE, LEASE_EXPIRY, LOCK, ROLE, STORE, WRITE, CandidateState, LeaseDenied, LeaseGhost, LeaseGrant, LeaseRecord,
+    LeaseRequest, LeaseRole, Leases, LockState, SteppedDown, StoreState, Write, WriteAccepted, WriteAck,
+    overlap,
 )
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
@@ -83,7 +84,7 @@ def test_a_candidate_asks_for_the_lease_after_a_random_delay_and_then_periodical
     st, ctx = CandidateState(), ctx_for(m, "n1", now=7 * MS)
     m.on_start(st, ctx)
     assert 1 <= ctx.timers["acquire"] <= DEFAULTS["retry_ms"] * MS
-    m.on_timer(st, "acquire", ctx)
+    m.on_timer(st, ACQUIRE, ctx)
     assert ctx.sent == [(LOCK, LeaseRequest(7 * MS))]
     assert ctx.timers["acquire"] == DEFAULTS["retry_ms"] * MS
 
@@ -91,7 +92,7 @@ def test_a_candidate_asks_for_the_lease_after_a_random_delay_and_then_periodical
 def test_a_leader_does_not_ask_to_acquire():
     m = model()
     st, ctx = leader(), ctx_for(m, "n1")
-    m.on_timer(st, "acquire", ctx)
+    m.on_timer(st, ACQUIRE, ctx)
     assert ctx.sent == []
 
 
@@ -131,7 +132,7 @@ def test_without_step_down_no_expiry_timer_is_armed():
 def test_the_leader_writes_with_its_epoch_as_the_fencing_token():
     m = model()
     st, ctx = leader(epoch=2), ctx_for(m, "n1", now=10 * MS)
-    m.on_timer(st, "write", ctx)
+    m.on_timer(st, WRITE, ctx)
     assert ctx.sent == [(STORE, Write(2, 1))]
     assert ctx.timers == {"write": DEFAULTS["write_ms"] * MS}
 
@@ -140,16 +141,16 @@ def test_the_leader_checks_its_clock_before_writing():
     m = model()
     st, ctx = leader(epoch=2, expiry=TTL), ctx_for(m, "n1", now=TTL)
     ctx.timers.update({"renew": 1, "lease_expiry": 1})
-    m.on_timer(st, "write", ctx)
+    m.on_timer(st, WRITE, ctx)
     assert ctx.sent == [] and st.role is LeaseRole.FOLLOWER and ctx.timers == {}
 
 
 def test_the_expiry_timer_makes_the_leader_step_down():
     m = model()
     st, ctx = leader(), ctx_for(m, "n1", now=TTL)
-    m.on_timer(st, "lease_expiry", ctx)
+    m.on_timer(st, LEASE_EXPIRY, ctx)
     assert st.role is LeaseRole.FOLLOWER and st.steps_down == 1
-    assert any("my clock says the lease expired" in text for text, _ in ctx.notes)
+    assert ctx.facts == [SteppedDown(1, "my clock says the lease expired")]
 
 
 def test_a_fenced_write_makes_the_leader_step_down():
@@ -177,7 +178,7 @@ def test_with_fencing_the_store_refuses_an_older_epoch():
     st, ctx = StoreState(max_epoch=3), ctx_for(m, STORE)
     m.on_message(st, Write(2, 9), "n1", ctx)
     assert ctx.sent == [("n1", WriteAck(False, 3))]
-    assert st.rejected == 1 and st.accepted == 0 and ctx.ghost.writes == []
+    assert st.rejected == 1 and st.accepted == 0 and ctx.facts == []
     assert ctx.counters == {"stale_writes_rejected": 1}
 
 
@@ -187,7 +188,7 @@ def test_without_fencing_the_store_accepts_an_older_epoch():
     m.on_message(st, Write(2, 9), "n1", ctx)
     assert ctx.sent == [("n1", WriteAck(True, 3))]
     assert st.accepted == 1 and st.last_writer == "n1"
-    assert ctx.ghost.writes == [("n1", 2, 9)]
+    assert ctx.facts == [WriteAccepted("n1", 2, 9)]
 
 
 def test_the_overlap_of_belief_intervals():
@@ -205,8 +206,10 @@ def run_preset(name, until_ms=None):
 
 
 def notes(sim, text):
+    """The notes and facts whose text holds ``text``: (time, node, data)."""
     return [(t, node, data) for t, kind, node, _c, data in sim.trace
-            if kind == "note" and text in data[0]]
+            if kind == "note" and text in data[0]
+            or kind == "fact" and text in data.describe()]
 
 
 def test_the_lease_is_handed_over_only_a_ttl_after_the_last_renewal():
