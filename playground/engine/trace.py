@@ -209,7 +209,8 @@ def behaviour_sha256(trace: Trace) -> str:
         kept[i] = len(kept)
         if kind == "send":
             data = (data[0], data[1], plain(data[2]))
-        h.update(repr((time, kind, node, kept.get(cause, -1), data)).encode("utf-8", "backslashreplace"))
+        h.update(repr((time, kind, node, kept.get(cause, -1), data))
+                 .encode("utf-8", "backslashreplace"))
         h.update(b"\n")
     return h.hexdigest()
 
