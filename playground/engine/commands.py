@@ -10,15 +10,25 @@ back, so a recorded session turns into a scenario that replays it exactly.
 Faults follow turmoil's vocabulary: crash, restart (bounce), pause/resume (a GC
 stall), cut/heal (one way or both), partition, per-link latency and loss, and clock
 skew, drift and jumps. Times on the wire are milliseconds; inside, microseconds.
+
+A fault on one node may name a **role** instead of a node id (``{"type": "crash",
+"node": {"role": "leader"}}``): a :class:`RoleRef` that the engine resolves when the
+command applies, through the model's ``resolve_role``, and records in the trace with the
+node it hit. A preset can then aim at whoever leads (holds the lease, coordinates) on
+any seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from .errors import ScenarioError
 
 _NODE = {"type": "string", "minLength": 1, "maxLength": 40}
+_ROLE = {"type": "object", "properties": {"role": {"type": "string", "minLength": 1,
+                                                   "maxLength": 40}},
+         "required": ["role"], "additionalProperties": False}
+_NODE_OR_ROLE = {"anyOf": [_NODE, _ROLE]}
 _PROB = {"type": "number", "minimum": 0, "maximum": 1}
 _LATENCY = {
     "type": "array",
@@ -26,6 +36,13 @@ _LATENCY = {
     "minItems": 2,
     "maxItems": 2,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRef:
+    """Whichever node plays ``role`` when the command applies (see the module docstring)."""
+
+    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +162,9 @@ class ClientCommand:
 
 # Wire name -> (class, JSON schema of the fields besides "type" and "at_ms").
 _WIRE: dict[str, tuple[type, dict]] = {
-    "crash": (Crash, {"node": _NODE}),
+    "crash": (Crash, {"node": _NODE_OR_ROLE}),
     "restart": (Restart, {"node": _NODE}),
-    "pause": (Pause, {"node": _NODE}),
+    "pause": (Pause, {"node": _NODE_OR_ROLE}),
     "resume": (Resume, {"node": _NODE}),
     "cut": (Cut, {"from": _NODE, "to": _NODE, "oneway": {"type": "boolean"}}),
     "heal": (Heal, {"from": _NODE, "to": _NODE}),
@@ -158,11 +175,11 @@ _WIRE: dict[str, tuple[type, dict]] = {
     "link": (SetLink, {"from": _NODE, "to": _NODE, "latency_ms": _LATENCY, "loss": _PROB,
                        "duplicate": _PROB, "oneway": {"type": "boolean"}}),
     "network": (SetNetwork, {"latency_ms": _LATENCY, "loss": _PROB, "duplicate": _PROB}),
-    "skew": (SkewClock, {"node": _NODE, "offset_ms": {"type": "number", "minimum": -3_600_000,
+    "skew": (SkewClock, {"node": _NODE_OR_ROLE, "offset_ms": {"type": "number", "minimum": -3_600_000,
                                                       "maximum": 3_600_000}}),
-    "drift": (DriftClock, {"node": _NODE, "rate": {"type": "number", "minimum": 0.01,
+    "drift": (DriftClock, {"node": _NODE_OR_ROLE, "rate": {"type": "number", "minimum": 0.01,
                                                    "maximum": 100}}),
-    "jump": (JumpClock, {"node": _NODE, "by_ms": {"type": "number", "minimum": -3_600_000,
+    "jump": (JumpClock, {"node": _NODE_OR_ROLE, "by_ms": {"type": "number", "minimum": -3_600_000,
                                                   "maximum": 3_600_000}}),
 }
 _REQUIRED = {
@@ -191,14 +208,22 @@ def _us(ms) -> int:
     return int(round(ms * 1000))
 
 
-def parse(obj: dict, node_ids, model_commands: dict) -> object:
+def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
     """Turn a validated wire command into a command object; unknown nodes are refused.
 
     ``obj`` has already passed the schema (see ``playground.scenarios.schema``); this adds
     the checks a schema cannot express: that named nodes exist, that a heal names both
-    ends or neither.
+    ends or neither, that a role a fault names is one of the model's ``roles``.
     """
     kind = obj["type"]
+    node = obj.get("node")
+    if isinstance(node, dict) and kind not in model_commands:
+        role = node.get("role")
+        if role not in roles:
+            raise ScenarioError(f"unknown role {str(role)[:40]!r} (this model's faults can "
+                                f"name {', '.join(roles) or 'no role'})")
+        return replace(parse({**obj, "node": node_ids[0]}, node_ids, model_commands),
+                       node=RoleRef(role))
     if kind in model_commands:
         node = obj.get("node")
         if node is not None:
@@ -268,7 +293,7 @@ def _canonical(value):
 
 
 def to_json(cmd) -> dict:
-    """The wire form of a command object (without ``at_ms``)."""
+    """The wire form of a command object (without ``at_ms``); a role stays a role."""
     if isinstance(cmd, ClientCommand):
         return {"type": cmd.type, **cmd.fields}
     kind = _CLASS_TO_WIRE[type(cmd)]
@@ -287,6 +312,8 @@ def to_json(cmd) -> dict:
             out[f.name + "_ms"] = value / 1000
         elif f.name == "groups":
             out["groups"] = [list(g) for g in value]
+        elif type(value) is RoleRef:
+            out[f.name] = {"role": value.role}
         else:
             out[f.name] = value
     return out
@@ -295,6 +322,12 @@ def to_json(cmd) -> dict:
 def target(cmd) -> str | None:
     """The node a command is about, if any (for the trace and the space-time diagram)."""
     return getattr(cmd, "node", None) or getattr(cmd, "src", None)
+
+
+def role_of(cmd) -> str | None:
+    """The role a command names instead of a node, if it does."""
+    node = getattr(cmd, "node", None)
+    return node.role if type(node) is RoleRef else None
 
 
 def _known(node: str, node_ids) -> None:

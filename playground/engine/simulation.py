@@ -517,8 +517,20 @@ class Simulation:
         at, cmd = self.commands[self.cmd_pos]
         self.cmd_pos += 1
         self.now = max(self.now, at)
-        self.cause = index = self.trace.add(self.now, "command", C.target(cmd), -1,
-                                            (C.to_json(cmd),))
+        role = C.role_of(cmd)
+        if role is None:
+            wire = C.to_json(cmd)
+        else:  # aimed at a role: whoever plays it now, recorded with the node it hit
+            nid = self.model.resolve_role(self, role)
+            wire = {**C.to_json(cmd), "node": nid, "role": role}
+            if nid is None:
+                self.cause = index = self.trace.add(self.now, "command", None, -1, (wire,))
+                self.events += 1
+                self.trace.add(self.now, "note", None, index,
+                               (f"{wire['type']} skipped: no node is {role} now", {}))
+                return
+            cmd = dataclasses.replace(cmd, node=nid)
+        self.cause = index = self.trace.add(self.now, "command", C.target(cmd), -1, (wire,))
         self.events += 1
         self._apply_command(cmd, index)
 

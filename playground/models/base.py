@@ -347,6 +347,7 @@ class Model:
     params: ClassVar[tuple[Param, ...]] = ()
     commands: ClassVar[dict[str, dict]] = {}  # client command type -> JSON schema (object)
     node_actions: ClassVar[tuple[NodeAction, ...]] = ()
+    addressable_roles: ClassVar[tuple[str, ...]] = ()  # roles a fault may aim at
     roles: ClassVar[tuple[type[Role], ...]] = ()
     Checker: ClassVar[type[Checker]] = Checker
     Display: ClassVar[type[Display]] = Display
@@ -429,6 +430,11 @@ class Model:
             raise UnexpectedEvent(f"{self.name}: a {role.name} has no handler for command "
                                   f"{command['type']!r}")
         handler(state, command, ctx)
+
+    def resolve_role(self, view: View, role: str) -> str | None:
+        """The node that plays ``role`` (one of ``addressable_roles``) now, or None: what a
+        fault aimed at a role hits (``{"type": "crash", "node": {"role": "leader"}}``)."""
+        return None
 
     def command_target(self, command: dict, view: View) -> str:
         """Which node receives a client command (default: its ``node`` field)."""

@@ -495,6 +495,7 @@ class Leases(Model):
         Param("write_ms", 100, "How often the leader writes to the store.",
               {"type": "number", "minimum": 1, "maximum": 600000}),
     )
+    addressable_roles = ("holder",)
     roles = (LockService, Store, Candidate)
     Checker = LeaseChecker
     Display = LeaseDisplay
@@ -512,6 +513,12 @@ class Leases(Model):
 
     def role_of(self, node_id):
         return node_id if node_id in (LOCK, STORE) else Candidate.name
+
+    def resolve_role(self, view, role):
+        """The holder: the candidate acting as leader of the newest epoch."""
+        leaders = [(view.nodes[n].state.epoch, n) for n in view.node_ids[2:]
+                   if view.nodes[n].state.role is LeaseRole.LEADER]
+        return max(leaders)[1] if leaders else None
 
     def peers_of(self, node_id, all_ids):
         if node_id in (LOCK, STORE):

@@ -80,7 +80,8 @@ def build(scenario: dict) -> Simulation:
     cls = MODELS[scenario["model"]]
     model = cls(scenario["nodes"], dict(scenario["params"]), dict(scenario["variant"]))
     ids = model.node_ids()
-    timed = [(int(round(c["at_ms"] * 1000)), C.parse(c, ids, cls.commands))
+    timed = [(int(round(c["at_ms"] * 1000)), C.parse(c, ids, cls.commands,
+                                                      cls.addressable_roles))
              for c in scenario["commands"]]
     lo, hi = scenario["network"]["latency_ms"]
     return Simulation(model, scenario["seed"], latency=(int(lo * 1000), int(hi * 1000)),

@@ -180,7 +180,7 @@ def command(model: str, obj, node_ids, where: str = "action", *, schema: bool = 
                             f"{', '.join(C.FAULT_TYPES)}; model '{model}' adds "
                             f"{', '.join(cls.commands) or 'none'})")
     try:
-        return C.parse(obj, node_ids, cls.commands)
+        return C.parse(obj, node_ids, cls.commands, cls.addressable_roles)
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
 
