@@ -3,7 +3,8 @@
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
     python -m playground share SCENARIO
-    python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2] [--json]
+    python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
+                                         [--invariant NAME] [--no-script] [--json]
 
 SCENARIO is a preset name, a scenario file (.json), or a share string or link. Bad
 input exits with status 2 and one line on stderr.
@@ -19,6 +20,7 @@ import sys
 
 from . import search
 from .engine.errors import ScenarioError
+from .models import MODELS
 from .scenarios import load, presets, run, share
 from .scenarios.schema import MAX_DURATION_MS
 
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     p_search.add_argument("--tries", type=int, default=200, help="schedules to try (≤ 10000)")
     p_search.add_argument("--faults", type=int, default=6, help="faults per schedule (≤ 100)")
     p_search.add_argument("--targets", help="comma-separated nodes to fault (default: all)")
+    p_search.add_argument("--invariant", action="append", metavar="NAME",
+                          help="only a violation of this invariant counts (repeatable)")
+    p_search.add_argument("--no-script", action="store_true",
+                          help="drop the scenario's own commands: search from its bare "
+                               "configuration")
     p_search.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -83,7 +90,15 @@ def _search(scenario: dict, args) -> int:
         unknown = [t for t in targets if t not in search.node_ids(scenario)]
         if unknown:
             raise ScenarioError(f"--targets: unknown node(s) {', '.join(unknown)}")
-    found = search.search(scenario, args.tries, targets=targets, faults=args.faults)
+    invariants = args.invariant
+    if invariants:
+        known = [i.name for i in MODELS[scenario["model"]].invariants]
+        unknown = [i for i in invariants if i not in known]
+        if unknown:
+            raise ScenarioError(f"--invariant: model '{scenario['model']}' has no invariant "
+                                f"{', '.join(unknown)} (it has {', '.join(known)})")
+    found = search.search(scenario, args.tries, targets=targets, faults=args.faults,
+                          invariants=invariants, script=not args.no_script, **search.BROAD)
     if found is None:
         result = {"found": False, "tries": args.tries}
         print(json.dumps(result) if args.json else

@@ -1,11 +1,18 @@
 """Seeded random fault schedules, for property tests and counterexample search.
 
-``random_schedule`` draws a plausible sequence of faults (crash and restart, pause and
-resume, cuts, partitions, heals, clock skew and drift) over a time window, from its own
-stream of the seed, and ends with a *settle* phase: every node restarted or resumed and
-every link healed, so that "eventually" properties can be checked at the end of the run.
-It tracks what it broke, so it never restarts a live node or resumes a running one: the
-schedule reads like something a person would do.
+``random_schedule`` draws a plausible sequence of faults over a time window, from its
+own stream of the seed, and ends with a *settle* phase: every node restarted or resumed,
+every link healed and every link setting put back, so that "eventually" properties can be
+checked at the end of the run. It tracks what it broke, so it never restarts a live node
+or resumes a running one: the schedule reads like something a person would do.
+
+``DEFAULT_KINDS`` are the node and partition faults and clock skew and drift;
+``ALL_KINDS`` adds every other fault the engine has: clock jumps, and a link's or the
+whole network's latency, loss and duplication, and the model's own client commands
+(``clients``: for each command type, the values each field may take). With ``roles`` (the model's
+``addressable_roles``) a fault on one node aims at a role instead, half of the time,
+whoever plays it when the fault applies (a leader, a lease holder): the faults that break
+protocols are mostly the ones that hit the node that matters at that moment.
 
 The result is a list of wire commands (``{"at_ms": ..., "type": ...}``), the same
 vocabulary as scenario files, so a failing schedule pastes straight into a scenario.
@@ -16,15 +23,21 @@ from __future__ import annotations
 from .rng import Stream
 
 DEFAULT_KINDS = ("crash", "pause", "cut", "partition", "skew", "drift", "heal")
+ALL_KINDS = DEFAULT_KINDS + ("jump", "link", "network", "client")
+DRIFT_RATES = (0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 2.0)
 
 
 def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
                     kinds=DEFAULT_KINDS, settle_ms: int | None = None,
-                    all_nodes=None, max_down: int | None = None) -> list[dict]:
+                    all_nodes=None, max_down: int | None = None, roles=(),
+                    network: dict | None = None, clients=()) -> list[dict]:
     """About ``faults`` faults on ``targets`` in [0, duration_ms − settle_ms), then repairs.
 
     ``all_nodes`` (default ``targets``) are the nodes a partition may group; ``max_down``
-    bounds how many targets are crashed or paused at once (default: a minority).
+    bounds how many targets are crashed or paused at once (default: a minority);
+    ``roles`` are roles a fault on one node may aim at; ``network`` is the scenario's
+    network (its ``latency_ms``, ``loss``, ``duplicate``), what the settle phase puts back;
+    ``clients`` are ``(type, required, {field: choices})`` of the model's client commands.
     """
     rng = Stream.for_purpose(seed, "faults")
     targets = list(targets)
@@ -36,6 +49,8 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
     down_until: dict[str, float] = {}  # node -> when it is back (inf: only at the end)
     down_kind: dict[str, str] = {}
     out: list[dict] = []
+    links_set: list[tuple[str, str]] = []
+    network_set = False
     for at in times:
         kind = rng.choice(list(kinds))
         up = [n for n in targets if down_until.get(n, -1) <= at]
@@ -61,18 +76,69 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
             k = rng.randint(1, len(shuffled) - 1)
             out.append({"at_ms": at, "type": "partition", "groups": [sorted(shuffled[:k])]})
         elif kind == "skew" and targets:
-            out.append({"at_ms": at, "type": "skew", "node": rng.choice(targets),
+            out.append({"at_ms": at, "type": "skew", "node": _node(rng, targets, roles),
                         "offset_ms": rng.randint(-500, 500)})
         elif kind == "drift" and targets:
-            out.append({"at_ms": at, "type": "drift", "node": rng.choice(targets),
-                        "rate": rng.choice([0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 2.0])})
+            out.append({"at_ms": at, "type": "drift", "node": _node(rng, targets, roles),
+                        "rate": rng.choice(list(DRIFT_RATES))})
+        elif kind == "jump" and targets:
+            out.append({"at_ms": at, "type": "jump", "node": _node(rng, targets, roles),
+                        "by_ms": rng.randint(-1000, 1000)})
+        elif kind == "link" and len(all_nodes) >= 2:
+            a = rng.choice(all_nodes)
+            b = rng.choice([n for n in all_nodes if n != a])
+            out.append({"at_ms": at, "type": "link", "from": a, "to": b,
+                        **_impairment(rng), "oneway": rng.random() < 0.5})
+            links_set += [(a, b), (b, a)]
+        elif kind == "network":
+            out.append({"at_ms": at, "type": "network", **_impairment(rng)})
+            network_set = True
+        elif kind == "client" and clients:
+            kind, required, choices = rng.choice(list(clients))
+            out.append({"at_ms": at, "type": kind,
+                        **{name: rng.choice(list(values)) for name, values in choices.items()
+                           if name in required or rng.random() < 0.5}})
         else:
             out.append({"at_ms": at, "type": "heal"})
+    if roles:  # half of the crashes and pauses that last to the settle phase aim at a role
+        for cmd in out:
+            if cmd["type"] in ("crash", "pause") and down_until[cmd["node"]] == float("inf") \
+                    and rng.random() < 0.5:
+                cmd["node"] = {"role": rng.choice(list(roles))}
     out.sort(key=lambda c: c["at_ms"])
     end = window
     out.append({"at_ms": end, "type": "heal"})
+    net = network or {}
+    settings = {"latency_ms": list(net.get("latency_ms", (10, 15))),
+                "loss": net.get("loss", 0.0), "duplicate": net.get("duplicate", 0.0)}
+    if network_set:
+        out.append({"at_ms": end, "type": "network", **settings})
+    for a, b in dict.fromkeys(links_set):
+        out.append({"at_ms": end, "type": "link", "from": a, "to": b, "oneway": True,
+                    **settings})
+    if roles:  # whoever a role-aimed fault hit: everything comes back
+        for node in targets:
+            out += [{"at_ms": end, "type": "restart", "node": node},
+                    {"at_ms": end, "type": "resume", "node": node}]
+        return out
     for node, until in down_until.items():
         if until == float("inf"):
             out.append({"at_ms": end, "type": "restart" if down_kind[node] == "crash"
                         else "resume", "node": node})
     return out
+
+
+def _node(rng, targets, roles):
+    """A target node, or half of the time (with ``roles``) a role to aim at."""
+    if roles and rng.random() < 0.5:
+        return {"role": rng.choice(list(roles))}
+    return rng.choice(targets)
+
+
+def _impairment(rng) -> dict:
+    """One of latency, loss or duplication, at a level that hurts without silencing."""
+    what = rng.choice(["latency_ms", "loss", "duplicate"])
+    if what == "latency_ms":
+        lo = rng.randint(1, 300)
+        return {"latency_ms": [lo, lo + rng.randint(0, 300)]}
+    return {what: rng.choice([0.1, 0.3, 0.5, 0.8])}
