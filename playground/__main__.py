@@ -3,6 +3,7 @@
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
     python -m playground share SCENARIO
+    python -m playground soak [--minutes M] [--schedules N] [--workers K] [--models a,b]
     python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
                                          [--invariant NAME] [--no-script] [--json]
 
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 
-from . import search
+from . import search, soak
 from .engine.errors import ScenarioError
 from .models import MODELS
 from .scenarios import load, presets, run, share
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
                           help="drop the scenario's own commands: search from its bare "
                                "configuration")
     p_search.add_argument("--json", action="store_true", help="print JSON")
+    p_soak = sub.add_parser("soak", help="random schedules of every correct configuration "
+                            "of every model; print schedules run and violations")
+    p_soak.add_argument("--minutes", type=float, default=1.0, help="wall time (≤ 1440)")
+    p_soak.add_argument("--schedules", type=int, default=1_000_000,
+                        help="at most this many schedules per model")
+    p_soak.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (≤ 64)")
+    p_soak.add_argument("--models", help="comma-separated models (default: all)")
+    p_soak.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -122,6 +132,35 @@ def _search(scenario: dict, args) -> int:
     return 0
 
 
+def _soak(args) -> int:
+    if not 0 < args.minutes <= 1440 or not 1 <= args.workers <= 64 or args.schedules < 1:
+        raise ScenarioError("--minutes is above 0 and at most 1440, --workers 1 to 64, "
+                            "--schedules at least 1")
+    models = list(MODELS)
+    if args.models:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = [m for m in models if m not in MODELS]
+        if unknown:
+            raise ScenarioError(f"--models: unknown model(s) {', '.join(unknown)} (models "
+                                f"are {', '.join(MODELS)})")
+
+    def progress(model, count, found):
+        for v in found:
+            print(f"VIOLATION {model} {json.dumps(v['variant'])} {', '.join(v['invariants'])}"
+                  f": {v['detail']}\n  replay: {v['share']}", file=sys.stderr, flush=True)
+
+    tally = soak.soak(models, schedules=args.schedules, seconds=args.minutes * 60,
+                      workers=args.workers, on_batch=progress)
+    rows = {m: {"schedules": tally.runs[m], "violations": len(tally.violations[m]),
+                "first": tally.violations[m][:3]} for m in models}
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for m, row in rows.items():
+            print(f"{m:<12} {row['schedules']:>8} schedules  {row['violations']:>5} violations")
+    return 1 if any(row["violations"] for row in rows.values()) else 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -136,6 +175,8 @@ def main(argv=None) -> int:
                     print(f"{row['name']:<32} {row['model']:<12} {','.join(row['claims']):<12}"
                           f" {row['title']}")
             return 0
+        if args.command == "soak":
+            return _soak(args)
         scenario = load(args.scenario)
         if args.command == "search":
             return _search(scenario, args)

@@ -130,10 +130,14 @@ def _values(name: str, schema: dict, ids: list, model, kind: str) -> list:
             return list(ids)
         return [n for n in ids if kind in model.role_objects[model.role_of(n)].commands]
     kind_ = schema.get("type")
-    if kind_ == "integer" or kind_ == "number":
+    if kind_ == "integer":
         lo = int(schema.get("minimum", 0))
         hi = int(min(schema.get("maximum", lo + 100), lo + 100))
         return sorted({lo, (lo + hi) // 2, hi})
+    if kind_ == "number":
+        lo = schema.get("minimum", 0)
+        hi = min(schema.get("maximum", lo + 100), lo + 100)
+        return sorted({lo, round((lo + hi) / 2, 3), hi})
     if kind_ == "string":
         return ["k1", "k2", "k3"]
     if kind_ == "boolean":

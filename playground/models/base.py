@@ -431,6 +431,13 @@ class Model:
                                   f"{command['type']!r}")
         handler(state, command, ctx)
 
+    def assumes(self) -> dict[str, tuple[str, ...]]:
+        """For each invariant that the protocol promises only while some faults stay away,
+        the fault types that void the promise (a lease assumes clocks that keep time).
+        The soak does not count a violation of it in a run with such a fault; everything
+        else it judges under every fault. Documented in the model's theory of operation."""
+        return {}
+
     def resolve_role(self, view: View, role: str) -> str | None:
         """The node that plays ``role`` (one of ``addressable_roles``) now, or None: what a
         fault aimed at a role hits (``{"type": "crash", "node": {"role": "leader"}}``)."""

@@ -32,6 +32,10 @@ survive a crash, as a replicated lock service's would); candidates keep nothing 
 
 Invariants
 ----------
+``single_holder`` is promised only while clocks keep time (``assumes``): a skew, a drift
+beyond the margin or a jump breaks it by design, which is what C22 shows. The soak judges
+it only in runs without such faults; ``no_stale_write`` it judges under every fault.
+
 * ``single_holder`` — at any true moment at most one candidate believes it holds the lease
   (its state says holder and its own clock reads before its ``lease_expiry``; with the
   broken ``step_down`` off, its state alone, since it never looks at its clock). Beliefs end
@@ -513,6 +517,11 @@ class Leases(Model):
 
     def role_of(self, node_id):
         return node_id if node_id in (LOCK, STORE) else Candidate.name
+
+    def assumes(self):
+        """single_holder is promised only for clocks that keep time: a skew, a drift
+        beyond the margin or a jump breaks it (C22); fencing keeps no_stale_write."""
+        return {"single_holder": ("skew", "drift", "jump")}
 
     def resolve_role(self, view, role):
         """The holder: the candidate acting as leader of the newest epoch."""
