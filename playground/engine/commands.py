@@ -11,11 +11,11 @@ Faults follow turmoil's vocabulary: crash, restart (bounce), pause/resume (a GC
 stall), cut/heal (one way or both), partition, per-link latency and loss, and clock
 skew, drift and jumps. Times on the wire are milliseconds; inside, microseconds.
 
-A fault on one node may name a **role** instead of a node id (``{"type": "crash",
-"node": {"role": "leader"}}``): a :class:`RoleRef` that the engine resolves when the
-command applies, through the model's ``resolve_role``, and records in the trace with the
-node it hit. A preset can then aim at whoever leads (holds the lease, coordinates) on
-any seed.
+A fault may name a **role** instead of a node id wherever it names a node it breaks
+(``{"type": "crash", "node": {"role": "leader"}}``, a cut's or a link's ends, a member
+of a partition group): a :class:`RoleRef` that the engine resolves when the command
+applies, through the model's ``resolve_role``, and records in the trace with the node it
+hit. A preset can then aim at whoever leads (holds the lease, coordinates) on any seed.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _ROLE = {"type": "object", "properties": {"role": {"type": "string", "minLength"
                                                    "maxLength": 40}},
          "required": ["role"], "additionalProperties": False}
 _NODE_OR_ROLE = {"anyOf": [_NODE, _ROLE]}
+_ROLE_FIELDS = ("node", "from", "to")
 _PROB = {"type": "number", "minimum": 0, "maximum": 1}
 _LATENCY = {
     "type": "array",
@@ -166,13 +167,15 @@ _WIRE: dict[str, tuple[type, dict]] = {
     "restart": (Restart, {"node": _NODE}),
     "pause": (Pause, {"node": _NODE_OR_ROLE}),
     "resume": (Resume, {"node": _NODE}),
-    "cut": (Cut, {"from": _NODE, "to": _NODE, "oneway": {"type": "boolean"}}),
+    "cut": (Cut, {"from": _NODE_OR_ROLE, "to": _NODE_OR_ROLE,
+                  "oneway": {"type": "boolean"}}),
     "heal": (Heal, {"from": _NODE, "to": _NODE}),
     "partition": (Partition, {"groups": {
         "type": "array", "minItems": 1, "maxItems": 101,
-        "items": {"type": "array", "minItems": 1, "maxItems": 101, "items": _NODE}}}),
+        "items": {"type": "array", "minItems": 1, "maxItems": 101,
+                  "items": _NODE_OR_ROLE}}}),
     "drop": (DropMessage, {"message": {"type": "integer", "minimum": 0}}),
-    "link": (SetLink, {"from": _NODE, "to": _NODE, "latency_ms": _LATENCY, "loss": _PROB,
+    "link": (SetLink, {"from": _NODE_OR_ROLE, "to": _NODE_OR_ROLE, "latency_ms": _LATENCY, "loss": _PROB,
                        "duplicate": _PROB, "oneway": {"type": "boolean"}}),
     "network": (SetNetwork, {"latency_ms": _LATENCY, "loss": _PROB, "duplicate": _PROB}),
     "skew": (SkewClock, {"node": _NODE_OR_ROLE, "offset_ms": {"type": "number", "minimum": -3_600_000,
@@ -216,14 +219,10 @@ def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
     ends or neither, that a role a fault names is one of the model's ``roles``.
     """
     kind = obj["type"]
-    node = obj.get("node")
-    if isinstance(node, dict) and kind not in model_commands:
-        role = node.get("role")
-        if role not in roles:
-            raise ScenarioError(f"unknown role {str(role)[:40]!r} (this model's faults can "
-                                f"name {', '.join(roles) or 'no role'})")
-        return replace(parse({**obj, "node": node_ids[0]}, node_ids, model_commands),
-                       node=RoleRef(role))
+    if kind not in model_commands:
+        obj = {k: _role(v, roles) if k in _ROLE_FIELDS else v for k, v in obj.items()}
+        if kind == "partition":
+            obj["groups"] = [[_role(n, roles) for n in g] for g in obj["groups"]]
     if kind in model_commands:
         node = obj.get("node")
         if node is not None:
@@ -232,8 +231,8 @@ def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
         # (sorted JSON) or a websocket must reach the model as the same value.
         return ClientCommand(kind, {k: _canonical(obj[k]) for k in sorted(obj)
                                     if k not in ("type", "at_ms")})
-    for key in ("node", "from", "to"):
-        if key in obj:
+    for key in _ROLE_FIELDS:
+        if key in obj and type(obj[key]) is not RoleRef:
             _known(obj[key], node_ids)
     if kind == "crash":
         return Crash(obj["node"])
@@ -255,6 +254,8 @@ def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
         seen: list[str] = []
         for group in obj["groups"]:
             for node in group:
+                if type(node) is RoleRef:
+                    continue
                 _known(node, node_ids)
                 if node in seen:
                     raise ScenarioError(f"node '{node}' is in two partition groups")
@@ -283,6 +284,35 @@ def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
     raise ScenarioError(f"unknown command type '{kind}'")
 
 
+def _role(value, roles):
+    """A ``{"role": ...}`` as a RoleRef (the role must be one of ``roles``); else as is."""
+    if not isinstance(value, dict):
+        return value
+    role = value.get("role")
+    if role not in roles:
+        raise ScenarioError(f"unknown role {str(role)[:40]!r} (this model's faults can name "
+                            f"{', '.join(roles) or 'no role'})")
+    return RoleRef(role)
+
+
+def roles_in(cmd) -> list[str]:
+    """The roles a command names instead of nodes, in field order (empty: none)."""
+    out = [v.role for f in fields(cmd) if type(v := getattr(cmd, f.name)) is RoleRef]
+    if type(cmd) is Partition:
+        out += [n.role for g in cmd.groups for n in g if type(n) is RoleRef]
+    return out
+
+
+def resolved(cmd, nodes: dict):
+    """``cmd`` with each role replaced by the node in ``nodes`` (role -> node id)."""
+    changes = {f.name: nodes[v.role] for f in fields(cmd)
+               if type(v := getattr(cmd, f.name)) is RoleRef}
+    if type(cmd) is Partition:
+        changes["groups"] = tuple(tuple(nodes[n.role] if type(n) is RoleRef else n for n in g)
+                                  for g in cmd.groups)
+    return replace(cmd, **changes)
+
+
 def _canonical(value):
     """A JSON value with every object's keys in sorted order."""
     if isinstance(value, dict):
@@ -302,7 +332,9 @@ def to_json(cmd) -> dict:
         value = getattr(cmd, f.name)
         if value is None or (f.name == "oneway" and not value):
             continue
-        if f.name == "src":
+        if type(value) is RoleRef:
+            out[{"src": "from", "dst": "to"}.get(f.name, f.name)] = {"role": value.role}
+        elif f.name == "src":
             out["from"] = value
         elif f.name == "dst":
             out["to"] = value
@@ -311,9 +343,8 @@ def to_json(cmd) -> dict:
         elif f.name in ("offset", "by"):
             out[f.name + "_ms"] = value / 1000
         elif f.name == "groups":
-            out["groups"] = [list(g) for g in value]
-        elif type(value) is RoleRef:
-            out[f.name] = {"role": value.role}
+            out["groups"] = [[{"role": n.role} if type(n) is RoleRef else n for n in g]
+                             for g in value]
         else:
             out[f.name] = value
     return out
@@ -322,12 +353,6 @@ def to_json(cmd) -> dict:
 def target(cmd) -> str | None:
     """The node a command is about, if any (for the trace and the space-time diagram)."""
     return getattr(cmd, "node", None) or getattr(cmd, "src", None)
-
-
-def role_of(cmd) -> str | None:
-    """The role a command names instead of a node, if it does."""
-    node = getattr(cmd, "node", None)
-    return node.role if type(node) is RoleRef else None
 
 
 def _known(node: str, node_ids) -> None:

@@ -517,19 +517,22 @@ class Simulation:
         at, cmd = self.commands[self.cmd_pos]
         self.cmd_pos += 1
         self.now = max(self.now, at)
-        role = C.role_of(cmd)
-        if role is None:
+        roles = C.roles_in(cmd) if type(cmd) is not C.ClientCommand else ()
+        if not roles:
             wire = C.to_json(cmd)
-        else:  # aimed at a role: whoever plays it now, recorded with the node it hit
-            nid = self.model.resolve_role(self, role)
-            wire = {**C.to_json(cmd), "node": nid, "role": role}
-            if nid is None:
+        else:  # aimed at roles: whoever plays each now, recorded with the nodes it hit
+            nodes = {role: self.model.resolve_role(self, role) for role in roles}
+            missing = [role for role, nid in nodes.items() if nid is None]
+            if missing:
+                wire = {**C.to_json(cmd), "roles": nodes}
                 self.cause = index = self.trace.add(self.now, "command", None, -1, (wire,))
                 self.events += 1
                 self.trace.add(self.now, "note", None, index,
-                               (f"{wire['type']} skipped: no node is {role} now", {}))
+                               (f"{wire['type']} skipped: no node is {' or '.join(missing)} "
+                                "now", {}))
                 return
-            cmd = dataclasses.replace(cmd, node=nid)
+            cmd = C.resolved(cmd, nodes)
+            wire = {**C.to_json(cmd), "roles": nodes}
         self.cause = index = self.trace.add(self.now, "command", C.target(cmd), -1, (wire,))
         self.events += 1
         self._apply_command(cmd, index)

@@ -42,9 +42,14 @@ it only in runs without such faults; ``no_stale_write`` it judges under every fa
   by themselves as clocks advance, so the check runs when a belief *starts* (a grant, or a
   clock change that revives one), comparing with every other candidate at that instant.
 * ``no_stale_write`` — the store never accepts a write whose epoch is older than one it
-  has already accepted (the old leader's write overwriting the new leader's).
+  has already accepted (the old leader's write overwriting the new leader's), judged from
+  the ``WriteAccepted`` facts in order, not from the store's own highest epoch.
+* ``lease_handover`` — the lock service grants to a new holder only a whole TTL, on its
+  own clock, after the previous holder's last grant or renewal: judged from the
+  ``LeaseGranted`` and ``LeaseRenewed`` facts and the ``ttl_ms`` parameter, not from the
+  service's record of an expiry. ``handover_gap_ms`` is the shortest such gap (C21).
 
-Facts told to the checker: ``LeaseGranted`` (the service), ``BecameLeader`` and
+Facts told to the checker: ``LeaseGranted`` and ``LeaseRenewed`` (the service), ``BecameLeader`` and
 ``SteppedDown`` (candidates), ``WriteAccepted`` (the store).
 
 Metrics: ``handovers`` (grants to a different node), ``renewals``, ``double_leadership_ms``
@@ -111,6 +116,13 @@ class LeaseGranted(Fact):
     epoch: int
     lease_expiry: int  # the service's clock, µs
     previous: str | None  # the holder whose lease expired, if another
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRenewed(Fact):
+    text = "renewed epoch {epoch} of {holder}"
+    holder: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +207,9 @@ class LeaseGhost:
     closed: list = field(default_factory=list)  # (start, end, node, epoch)
     max_accepted: int = 0
     stale_accepted: int = 0
+    promised: dict = field(default_factory=dict)  # holder -> the service's clock at its
+    #                                               last grant or renewal
+    handover_gaps: list = field(default_factory=list)  # ms on the service's clock
 
 
 # -- roles ------------------------------------------------------------------------------------
@@ -216,6 +231,7 @@ class LockService(Role):
         if live and state.holder == src:
             state.lease_expiry = now + ttl
             ctx.count("renewals")
+            ctx.tell(LeaseRenewed(src, state.epoch))
         elif not live:
             previous = None
             if state.holder is not None and state.holder != src:
@@ -368,11 +384,38 @@ class LeaseChecker(Checker):
     """single_holder from the candidates' beliefs; no_stale_write from the store's facts."""
 
     def check(self, view, node_id):
-        if node_id is None or node_id == LOCK:
+        if node_id == LOCK:
+            return self._check_grants(view) if view.facts else ()
+        if node_id is None:
             return ()
         if node_id == STORE:
             return self._check_writes(view)
         return self._check_belief(view, node_id)
+
+    def _check_grants(self, view):
+        """lease_handover, from what the service told: a grant to a new holder comes at
+        least one TTL, on the service's clock, after every other holder's last grant or
+        renewal (the TTL is the parameter, not the service's own record of an expiry)."""
+        ghost = view.ghost
+        now = view.local_time(LOCK)
+        ttl = self.model.ttl
+        found = []
+        for fact in view.facts:
+            kind = type(fact)
+            if kind is LeaseGranted:
+                for other, since in ghost.promised.items():
+                    if other == fact.holder:
+                        continue
+                    ghost.handover_gaps.append((now - since) / MS)
+                    if now - since < ttl:
+                        found.append(("lease_handover", f"epoch {fact.epoch} granted to "
+                                      f"{fact.holder} {(now - since) / MS:g} ms after {other}'s "
+                                      f"lease was last granted or renewed, less than the TTL "
+                                      f"of {ttl / MS:g} ms on the service's clock"))
+                ghost.promised = {fact.holder: now}
+            elif kind is LeaseRenewed:
+                ghost.promised[fact.holder] = now
+        return found
 
     def _check_writes(self, view):
         ghost = view.ghost
@@ -433,6 +476,7 @@ class LeaseChecker(Checker):
         intervals += [(s, min(e, view.now)) for s, _ep, e in ghost.open.values()]
         return {
             "handovers": view.counters.get("handovers", 0),
+            "handover_gap_ms": min(ghost.handover_gaps) if ghost.handover_gaps else None,
             "renewals": view.counters.get("renewals", 0),
             "double_leadership_ms": overlap(intervals) / MS,
             "stale_writes_accepted": ghost.stale_accepted,
@@ -480,6 +524,9 @@ class Leases(Model):
                                    "lease."),
         Invariant("no_stale_write", "The store never accepts a write older than one it has "
                                     "already accepted."),
+        Invariant("lease_handover", "The lock service grants the lease to a new holder only "
+                                    "once the previous holder's lease has run a whole TTL "
+                                    "on the service's clock since its last grant or renewal."),
     )
     variants = (
         Variant("fencing", True, "The store refuses writes with an epoch below the highest it "
