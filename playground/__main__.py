@@ -3,6 +3,7 @@
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
     python -m playground share SCENARIO
+    python -m playground compare SCENARIO --set NAME=VALUE [--until S] [--json]
     python -m playground soak [--minutes M] [--schedules N] [--workers K] [--models a,b]
     python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
                                          [--invariant NAME] [--no-script] [--json]
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 
-from . import search, soak
+from . import compare, search, soak
 from .engine.errors import ScenarioError
 from .models import MODELS
 from .scenarios import load, presets, run, share
@@ -56,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="drop the scenario's own commands: search from its bare "
                                "configuration")
     p_search.add_argument("--json", action="store_true", help="print JSON")
+    p_cmp = sub.add_parser("compare", help="run a scenario twice, with one switch or "
+                           "parameter changed, and show where the runs part")
+    p_cmp.add_argument("scenario", help="preset name, scenario file, or share link")
+    p_cmp.add_argument("--set", required=True, metavar="NAME=VALUE", dest="setting",
+                       help="the variant switch or parameter to change (VALUE is JSON)")
+    p_cmp.add_argument("--until", type=float, metavar="SECONDS",
+                       help="simulated seconds to run (default: the scenario's duration)")
+    p_cmp.add_argument("--json", action="store_true", help="print one JSON object")
     p_soak = sub.add_parser("soak", help="random schedules of every correct configuration "
                             "of every model; print schedules run and violations")
     p_soak.add_argument("--minutes", type=float, default=1.0, help="wall time (≤ 1440)")
@@ -132,6 +141,38 @@ def _search(scenario: dict, args) -> int:
     return 0
 
 
+def _compare(scenario: dict, args) -> int:
+    if args.until is not None and not 0 < args.until * 1000 <= MAX_DURATION_MS:
+        raise ScenarioError(f"--until must be between 0 and {MAX_DURATION_MS // 1000} "
+                            "seconds")
+    name, value = compare.parse_setting(args.setting)
+    out = compare.compare(scenario, name, value,
+                          None if args.until is None else args.until * 1000)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    first = out["first_difference"]
+    print(f"a: {json.dumps(scenario['variant'])}")
+    print(f"b: {name} = {json.dumps(value)}")
+    for side in ("a", "b"):
+        fired = sorted({v["invariant"] for v in out[side]["violations"]})
+        print(f"  {side}: {out[side]['events']} events, "
+              f"{'violated ' + ', '.join(fired) if fired else 'no invariant violated'}")
+    if first is None:
+        print("the two runs are the same, record for record")
+    else:
+        print(f"first difference: record {first['event']} at {first['at_ms']:.3f} ms")
+        for side in ("a", "b"):
+            rec = first[side]
+            print(f"  {side}: " + ("(the run had ended)" if rec is None else json.dumps(
+                {k: v for k, v in rec.items() if k not in ("i", "cause")})))
+    print("metrics that differ:")
+    for metric, row in out["deltas"].items():
+        delta = f"  ({row['delta']:+g})" if "delta" in row else ""
+        print(f"  {metric}: {json.dumps(row['a'])} -> {json.dumps(row['b'])}{delta}")
+    return 0
+
+
 def _soak(args) -> int:
     if not 0 < args.minutes <= 1440 or not 1 <= args.workers <= 64 or args.schedules < 1:
         raise ScenarioError("--minutes is above 0 and at most 1440, --workers 1 to 64, "
@@ -180,6 +221,8 @@ def main(argv=None) -> int:
         scenario = load(args.scenario)
         if args.command == "search":
             return _search(scenario, args)
+        if args.command == "compare":
+            return _compare(scenario, args)
         if args.command == "share":
             print(share.link_path(scenario))
             return 0
