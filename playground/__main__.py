@@ -2,7 +2,7 @@
 
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
-    python -m playground share SCENARIO
+    python -m playground share SCENARIO       # the short link, then the self-contained one
     python -m playground compare SCENARIO --set NAME=VALUE [--until S] [--json]
     python -m playground soak [--minutes M] [--schedules N] [--workers K] [--models a,b]
     python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
@@ -23,7 +23,7 @@ import sys
 from . import compare, search, soak
 from .engine.errors import ScenarioError
 from .models import MODELS
-from .scenarios import load, presets, run, share
+from .scenarios import links, load, presets, run, share
 from .scenarios.schema import MAX_DURATION_MS
 
 
@@ -224,6 +224,10 @@ def main(argv=None) -> int:
         if args.command == "compare":
             return _compare(scenario, args)
         if args.command == "share":
+            from .store import open_store
+
+            sid = links.save(open_store(os.environ.get("MESSAGE_QUEUE")), scenario)
+            print(f"/s/{sid}")
             print(share.link_path(scenario))
             return 0
         if args.until is not None and not 0 < args.until * 1000 <= MAX_DURATION_MS:

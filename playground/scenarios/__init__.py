@@ -9,6 +9,8 @@ web layer share.
 from __future__ import annotations
 
 import json
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from ..engine import trace as T
 from ..engine.errors import ScenarioError
 from ..engine.simulation import Simulation
 from ..models import MODELS
-from . import share
+from . import links, share
 from .schema import OPS, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -69,6 +71,11 @@ def load(source: str) -> dict:
         except ValueError as exc:
             raise ScenarioError(f"'{source}' is not valid JSON: {exc}") from None
         return validate(obj)
+    short = re.search(r"(?:^|/)s/([a-z2-7]+)/?$", source)
+    if short and links.is_short_id(short.group(1)):
+        from ..store import open_store  # the command line's store: the embedded default
+
+        return links.resolve(open_store(os.environ.get("MESSAGE_QUEUE")), short.group(1))
     if share.looks_like_share(source):
         return share.decode(source)
     raise ScenarioError(f"no preset named '{source[:80]}' (see 'python -m playground "

@@ -29,6 +29,8 @@ DEFAULTS = {
     "MAX_TRACE_EXPORT": 200_000,  # records in one trace.json
     "MAX_HTTP_BUFFER_SIZE": 1_000_000,  # Engine.IO's hard limit per message
     "EXTRA_MODELS": "",  # comma-separated modules that register more models
+    "DATA_DIR": None,  # the embedded store's folder (default: instance/ at the root)
+    "LINKS_PER_MINUTE": 30,  # short links one client address may create
 }
 
 
@@ -56,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import events  # noqa: F401  (registers the Socket.IO handlers once)
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .registry import Registry
+    from ..store import open_store
     from .views import bp
 
     queue = app.config["MESSAGE_QUEUE"]
@@ -65,5 +68,6 @@ def create_app(test_config: dict | None = None) -> Flask:
                       serializer=JsonPacket,
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
     app.extensions["playground"] = Registry(socketio, manager, app.config)
+    app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
     app.register_blueprint(bp)
     return app

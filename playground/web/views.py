@@ -1,13 +1,17 @@
-"""HTTP routes: the playground page, share and watch links, and a small JSON API."""
+"""HTTP routes: the playground page, share, short and watch links, QR codes, a JSON API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+import threading
+import time
+
+import segno
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ..engine.errors import ScenarioError
 from ..engine.trace import record_json
 from ..models import MODELS
-from ..scenarios import presets, share
+from ..scenarios import links, presets, share
 from . import serializer
 
 bp = Blueprint("playground", __name__)
@@ -30,8 +34,65 @@ def index():
 
 @bp.get("/s/<path:share_string>")
 def shared(share_string: str):
-    """A share link: the page creates a new session replaying the scenario."""
+    """A share link: the page creates a new session replaying the scenario. A short link
+    is looked up in the store first; an unknown one answers a 404 page that says so."""
+    if links.is_short_id(share_string):
+        try:
+            scenario = links.resolve(_store(), share_string)
+        except links.UnknownLink as exc:
+            return render_template("missing.html", message=str(exc)), 404
+        return _page(share_string=share.pack(scenario))
     return _page(share_string=share_string)
+
+
+def _store():
+    return current_app.extensions["playground_store"]
+
+
+class _Buckets:
+    """Per-address token buckets: ``rate`` actions a minute, in bursts of at most that."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.buckets: dict[str, list] = {}
+
+    def take(self, key: str, rate: float) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            if len(self.buckets) > 10_000:  # forget idle addresses
+                self.buckets = {k: v for k, v in self.buckets.items() if v[1] > now - 120}
+            tokens, last = self.buckets.get(key, (rate, now))
+            tokens = min(rate, tokens + (now - last) * rate / 60)
+            ok = tokens >= 1
+            self.buckets[key] = [tokens - 1 if ok else tokens, now]
+            return ok
+
+
+@bp.post("/api/links")
+def api_links():
+    """Keep a scenario (a share string, or a preset's name) and answer its short link."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("share"), str):
+        return _error(400, 'send {"share": "<share string>"}')
+    buckets = current_app.extensions.setdefault("playground_link_buckets", _Buckets())
+    if not buckets.take(request.remote_addr or "?", current_app.config["LINKS_PER_MINUTE"]):
+        return _error(429, "too many short links from this address; try again in a minute")
+    scenario = share.decode(body["share"])
+    sid = links.save(_store(), scenario)
+    return jsonify({"ok": True, "id": sid, "url": f"/s/{sid}",
+                    "share_url": f"/s/{share.pack(scenario)}"})
+
+
+@bp.get("/qr.svg")
+def qr_svg():
+    """A QR code of ``text`` (a room or share link) as SVG, drawn here: no other host."""
+    text = request.args.get("text", "")
+    if not text or len(text) > 2000:
+        return _error(400, "qr.svg?text= takes 1 to 2000 characters")
+    code = segno.make(text, error="m")
+    svg = code.svg_inline(scale=8, border=4, dark="#000", light="#fff", omitsize=True)
+    return Response(svg, mimetype="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 @bp.get("/w/<session_id>")
@@ -64,7 +125,9 @@ def api_share():
     if name not in presets():
         return _error(404, f"no preset named '{name[:80]}'")
     path = share.link_path(presets()[name])
-    return jsonify({"ok": True, "share": path[len("/s/"):], "share_url": path})
+    sid = links.save(_store(), presets()[name])
+    return jsonify({"ok": True, "share": path[len("/s/"):], "share_url": path,
+                    "short_url": f"/s/{sid}"})
 
 
 @bp.get("/api/sessions/<session_id>/trace.json")

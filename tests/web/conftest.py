@@ -9,13 +9,16 @@ import pytest
 from playground import create_app, socketio
 
 PAGE = "<!doctype html><script>const BOOT = {{ boot | tojson }};</script>"
+MISSING = "<!doctype html><p id=missing>{{ message }}</p>"
 
 
 @pytest.fixture
 def app(tmp_path):
     (tmp_path / "play.html").write_text(PAGE)
+    (tmp_path / "missing.html").write_text(MISSING)
     app = create_app({"ASYNC": "threading", "TEMPLATE_FOLDER": str(tmp_path),
-                      "TESTING": True, "CREATES_PER_SECOND": 50})
+                      "TESTING": True, "CREATES_PER_SECOND": 50,
+                      "DATA_DIR": str(tmp_path / "data")})
     yield app
     registry = app.extensions["playground"]
     for session_id in list(registry.sessions):

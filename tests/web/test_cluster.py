@@ -137,3 +137,36 @@ def test_the_session_plays_on_for_watchers_elsewhere_when_its_own_process_has_no
     finally:
         lecturer.close()
         student.close()
+
+
+def test_a_short_link_made_on_one_process_opens_on_the_other(two_servers):
+    import requests
+
+    from playground.scenarios import presets, share
+
+    url_a, url_b = two_servers
+    long = share.encode(presets()["raft-election"])
+    made = requests.post(f"{url_a}/api/links", json={"share": long}, timeout=10).json()
+    page = requests.get(url_b + made["url"], timeout=10)
+    assert page.status_code == 200 and long in page.text
+    assert requests.get(f"{url_b}/s/dddddddddddd", timeout=10).status_code == 404
+
+
+def test_the_embedded_store_resolves_a_short_link_after_a_restart(tmp_path):
+    import requests
+
+    from playground.scenarios import presets, share
+
+    long = share.encode(presets()["lease-drift-margin"])
+    env = {"PLAYGROUND_DATA_DIR": str(tmp_path)}
+    proc, url = start_server(env=env)
+    try:
+        made = requests.post(f"{url}/api/links", json={"share": long}, timeout=10).json()
+    finally:
+        stop(proc)
+    proc, url = start_server(env=env)
+    try:
+        page = requests.get(url + made["url"], timeout=10)
+        assert page.status_code == 200 and long in page.text
+    finally:
+        stop(proc)
