@@ -62,9 +62,11 @@ class Restart:
 
 @dataclass(frozen=True, slots=True)
 class Pause:
-    """Freeze a node (a GC stall): nothing runs, messages wait, timers fire late."""
+    """Freeze a node (a GC stall): nothing runs, messages wait, timers fire late; with a
+    ``duration`` (µs) it resumes by itself after it."""
 
     node: str
+    duration: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,9 @@ class ClientCommand:
 _WIRE: dict[str, tuple[type, dict]] = {
     "crash": (Crash, {"node": _NODE_OR_ROLE}),
     "restart": (Restart, {"node": _NODE}),
-    "pause": (Pause, {"node": _NODE_OR_ROLE}),
+    "pause": (Pause, {"node": _NODE_OR_ROLE,
+                      "for_ms": {"type": "number", "exclusiveMinimum": 0,
+                                 "maximum": 3_600_000}}),
     "resume": (Resume, {"node": _NODE}),
     "cut": (Cut, {"from": _NODE_OR_ROLE, "to": _NODE_OR_ROLE,
                   "oneway": {"type": "boolean"}}),
@@ -239,7 +243,7 @@ def parse(obj: dict, node_ids, model_commands: dict, roles=()) -> object:
     if kind == "restart":
         return Restart(obj["node"])
     if kind == "pause":
-        return Pause(obj["node"])
+        return Pause(obj["node"], _us(obj["for_ms"]) if "for_ms" in obj else None)
     if kind == "resume":
         return Resume(obj["node"])
     if kind == "cut":
@@ -342,6 +346,8 @@ def to_json(cmd) -> dict:
             out["latency_ms"] = [value[0] / 1000, value[1] / 1000]
         elif f.name in ("offset", "by"):
             out[f.name + "_ms"] = value / 1000
+        elif f.name == "duration":
+            out["for_ms"] = value / 1000
         elif f.name == "groups":
             out["groups"] = [[{"role": n.role} if type(n) is RoleRef else n for n in g]
                              for g in value]

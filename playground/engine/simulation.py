@@ -67,6 +67,7 @@ PPM = 1_000_000
 DELIVER = 0
 TIMER = 1
 BACKLOG = 2  # a queued delivery or timer re-run after a resume
+WAKE = 3  # in a BACKLOG entry: the end of a pause with a duration
 
 
 
@@ -88,7 +89,7 @@ class Node:
     """One simulated node: status, model state, clock and armed timers."""
 
     __slots__ = ("id", "status", "state", "offset", "rate", "timers", "backlog", "rng",
-                 "peers")
+                 "peers", "paused_by")
 
     def __init__(self, node_id: str, state, rng: Stream, peers: tuple):
         self.id = node_id
@@ -101,6 +102,7 @@ class Node:
         self.backlog: list = []
         self.rng = rng
         self.peers = peers
+        self.paused_by = -1  # the trace index of the command that paused it
 
     def __getstate__(self):
         return tuple(getattr(self, s) for s in self.__slots__)
@@ -446,10 +448,18 @@ class Simulation:
     def _rerun(self, nid: str, item) -> None:
         """Run one backlog item of a resumed node, unless it crashed or paused again."""
         node = self.nodes[nid]
+        kind, a, b = item
+        if kind == WAKE:  # a pause with a duration ends, unless it already has
+            if node.status is PAUSED and node.paused_by == a:
+                self.cause = self.trace.add(self.now, "command", nid, a,
+                                            ({"type": "resume", "node": nid, "after_ms": b},))
+                self.events += 1
+                self._resume(node)
+                self._check(nid)
+            return
         if node.status is PAUSED:
             node.backlog.append(item)
             return
-        kind, a, b = item
         if kind == DELIVER:
             src, dst, msg, _s, _d = b
             if node.status is CRASHED:
@@ -561,6 +571,11 @@ class Simulation:
             node = self.nodes[cmd.node]
             if node.status is ALIVE:
                 node.status = PAUSED
+                node.paused_by = index
+                if cmd.duration:
+                    self.seq += 1
+                    heappush(self.queue, (self.now + cmd.duration, self.seq, BACKLOG,
+                                          node.id, (WAKE, index, cmd.duration / 1000)))
         elif kind is C.Resume:
             self._resume(self.nodes[cmd.node])
         elif kind is C.Cut:

@@ -17,6 +17,10 @@ the model.
   ``sent_at + ttl − drift_margin`` on its own clock. It renews every third of that, writes
   ``Write(epoch)`` to the store every ``write_ms``, checks its clock before each write, and
   steps down when its timer ``lease_expiry`` fires, or when the store refuses its epoch.
+  With ``write_work_ms`` > 0 a write takes that long between the check and the send (the
+  holder computes what to write) and is sent without a second look: a stop-the-world
+  pause in between sends it after the lease has ended, which is Kleppmann's "How to do
+  distributed locking" (2016) and why the store must fence.
 * The store, with ``fencing``, refuses a write whose epoch is lower than the highest it
   has accepted (the epoch is the fencing token); without fencing it accepts everything.
 
@@ -162,9 +166,10 @@ class LeaseTimer(Enum):
     RENEW = "renew"
     WRITE = "write"
     LEASE_EXPIRY = "lease_expiry"
+    SEND_WRITE = "send_write"
 
 
-ACQUIRE, RENEW, WRITE, LEASE_EXPIRY = (Timer(kind) for kind in LeaseTimer)
+ACQUIRE, RENEW, WRITE, LEASE_EXPIRY, SEND_WRITE = (Timer(kind) for kind in LeaseTimer)
 
 
 @dataclass(slots=True)
@@ -174,6 +179,7 @@ class CandidateState:
     lease_expiry: int = 0  # own clock, µs
     writes_sent: int = 0
     steps_down: int = 0
+    pending_write: int | None = None  # the epoch of a write checked and not yet sent
 
 
 @dataclass(slots=True)
@@ -319,9 +325,22 @@ class Candidate(Role):
         if self.model.v["step_down"] and ctx.now >= state.lease_expiry:
             self._step_down(state, "my clock says the lease expired", ctx)
             return
-        state.writes_sent += 1
-        ctx.send(STORE, Write(state.epoch, state.writes_sent))
+        if self.model.work:
+            state.pending_write = state.epoch
+            ctx.set_timer(SEND_WRITE, self.model.work)
+        else:
+            state.writes_sent += 1
+            ctx.send(STORE, Write(state.epoch, state.writes_sent))
         ctx.set_timer(WRITE, int(self.model.p["write_ms"] * MS))
+
+    @timer(LeaseTimer.SEND_WRITE)
+    def send_write(self, state, _timer, ctx):
+        """The work is done: send what was checked, without looking at the clock again."""
+        if state.pending_write is None:
+            return
+        state.writes_sent += 1
+        ctx.send(STORE, Write(state.pending_write, state.writes_sent))
+        state.pending_write = None
 
     @timer(LeaseTimer.LEASE_EXPIRY)
     def lease_expiry(self, state, _timer, ctx):
@@ -545,6 +564,9 @@ class Leases(Model):
               {"type": "number", "minimum": 1, "maximum": 600000}),
         Param("write_ms", 100, "How often the leader writes to the store.",
               {"type": "number", "minimum": 1, "maximum": 600000}),
+        Param("write_work_ms", 0, "How long a write takes between checking the lease and "
+              "sending (0: at once); a pause in between sends it after the lease ended.",
+              {"type": "number", "minimum": 0, "maximum": 600000}),
     )
     addressable_roles = ("holder",)
     roles = (LockService, Store, Candidate)
@@ -555,6 +577,7 @@ class Leases(Model):
 
     def setup(self):
         self.ttl = int(self.p["ttl_ms"] * MS)
+        self.work = int(self.p["write_work_ms"] * MS)
         self.margin = int(self.p["drift_margin_ms"] * MS)
         # how long the holder trusts a grant, on its own clock; it renews every third of it
         self.renew_every = max(1, (self.ttl - self.margin) // 3)

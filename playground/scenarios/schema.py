@@ -75,6 +75,13 @@ SCENARIO_SCHEMA = {
                      "items": {"type": "object", "required": ["type"],
                                "properties": {"type": {"type": "string", "maxLength": 40},
                                               "at_ms": {"type": "number", "minimum": 0}}}},
+        "sources": {"type": "array", "maxItems": 10,
+                    "items": {"type": "object", "required": ["title", "url"],
+                              "additionalProperties": False,
+                              "properties": {"title": {"type": "string", "minLength": 1,
+                                                       "maxLength": 200},
+                                             "url": {"type": "string", "maxLength": 500,
+                                                     "pattern": "^https?://[^\\s]+$"}}}},
         "narrative": {"type": "array", "maxItems": MAX_CAPTIONS,
                       "items": {"type": "object", "required": ["at_ms", "text"],
                                 "additionalProperties": False,
@@ -230,7 +237,7 @@ def validate(obj, *, schema: bool = True) -> dict:
     lo, hi = out["network"]["latency_ms"]
     if lo > hi:
         raise ScenarioError("network.latency_ms: [low, high] needs low ≤ high")
-    for key in ("name", "title", "description", "claims", "expected"):
+    for key in ("name", "title", "description", "claims", "expected", "sources"):
         if key in obj:
             out[key] = obj[key]
     node_ids = cls(nodes, out["params"], out["variant"]).node_ids()

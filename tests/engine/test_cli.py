@@ -61,12 +61,15 @@ def test_violations_are_listed_with_time_and_detail(capsys, tmp_path):
     assert v["invariant"] == "pong_after_ping" and v["at_ms"] > 0 and "pongs" in v["detail"]
 
 
-def test_share_prints_a_link_that_replays_the_same_run(capsys, toy_file):
-    _, link, _ = cli(capsys, "share", str(toy_file))
-    assert link.strip().startswith("/s/1.")
+def test_share_prints_links_that_replay_the_same_run(capsys, toy_file):
+    _, links, _ = cli(capsys, "share", str(toy_file))
+    short, long = links.split()
+    assert short.startswith("/s/") and len(short) == len("/s/") + 12
+    assert long.startswith("/s/1.")
     _, a, _ = cli(capsys, "run", str(toy_file), "--json")
-    _, b, _ = cli(capsys, "run", link.strip(), "--json")
-    assert json.loads(a)["trace_sha256"] == json.loads(b)["trace_sha256"]
+    for link in (short, long):
+        _, b, _ = cli(capsys, "run", link, "--json")
+        assert json.loads(a)["trace_sha256"] == json.loads(b)["trace_sha256"]
 
 
 def test_scenarios_lists_presets(capsys):

@@ -102,3 +102,47 @@ def test_random_schedules_run_without_breaking_the_toy_model():
                       commands=random_schedule(seed, ["n1", "n2", "n3", "n4"], 3000))
         sim.run_until(3_000_000)
         assert sim.violations == []
+
+
+def test_a_pause_with_a_duration_ends_by_itself_and_the_recording_replays_it():
+    from playground.engine.history import History
+    from playground.scenarios import build, recorded, run
+
+    sc = validate({"model": "toy", "seed": 3, "nodes": 3, "duration_ms": 2000,
+                   "commands": [{"at_ms": 300, "type": "pause", "node": "n2", "for_ms": 400}]})
+    sim = build(sc)
+    sim.run_until(699_999)
+    assert sim.nodes["n2"].status == "paused"
+    sim.run_until(700_000)
+    assert sim.nodes["n2"].status == "alive"
+    resumed = [r for r in records(sim, "command") if r[4][0]["type"] == "resume"]
+    assert [(r[0], r[2], r[4][0]) for r in resumed] == \
+        [(700_000, "n2", {"type": "resume", "node": "n2", "after_ms": 400.0})]
+    sim.run_until(2_000_000)
+    assert recorded(sc, sim)["commands"] == sc["commands"]  # the end is not a command
+    assert run(recorded(sc, sim))[1]["trace_sha256"] == run(sc)[1]["trace_sha256"]
+    history = History(build(sc), every_events=50)  # checkpoints keep the pending end
+    history.advance(2_000_000)
+    history.seek(500_000)
+    history.advance(2_000_000)
+    assert len(history.sim.trace) == len(sim.trace)
+
+
+def test_an_earlier_pause_ending_does_not_end_a_later_pause():
+    sim = toy_sim(nodes=3, commands=[
+        {"at_ms": 100, "type": "pause", "node": "n2", "for_ms": 500},
+        {"at_ms": 200, "type": "resume", "node": "n2"},
+        {"at_ms": 300, "type": "pause", "node": "n2"}])
+    sim.run_until(1_000_000)
+    assert sim.nodes["n2"].status == "paused"
+    assert not [r for r in records(sim, "command") if r[4][0].get("after_ms")]
+
+
+def test_a_pause_duration_must_be_positive():
+    import pytest
+
+    from playground.engine.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="for_ms"):
+        validate({"model": "toy", "seed": 1, "commands": [
+            {"at_ms": 1, "type": "pause", "node": "n1", "for_ms": 0}]})
