@@ -3,7 +3,7 @@
     python -m playground run SCENARIO [--until SECONDS] [--json]
     python -m playground scenarios [--json]
     python -m playground share SCENARIO       # the short link, then the self-contained one
-    python -m playground compare SCENARIO --set NAME=VALUE [--until S] [--json]
+    python -m playground compare SCENARIO [--set NAME=VALUE ...] [--until S] [--json]
     python -m playground soak [--minutes M] [--schedules N] [--workers K] [--models a,b]
     python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
                                          [--invariant NAME] [--no-script] [--json]
@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p_cmp = sub.add_parser("compare", help="run a scenario twice, with one switch or "
                            "parameter changed, and show where the runs part")
     p_cmp.add_argument("scenario", help="preset name, scenario file, or share link")
-    p_cmp.add_argument("--set", required=True, metavar="NAME=VALUE", dest="setting",
-                       help="the variant switch or parameter to change (VALUE is JSON)")
+    p_cmp.add_argument("--set", action="append", metavar="NAME=VALUE", dest="settings",
+                       help="a variant switch or parameter to change (VALUE is JSON; "
+                            "repeatable; default: a compare preset's own)")
     p_cmp.add_argument("--until", type=float, metavar="SECONDS",
                        help="simulated seconds to run (default: the scenario's duration)")
     p_cmp.add_argument("--json", action="store_true", help="print one JSON object")
@@ -145,15 +146,15 @@ def _compare(scenario: dict, args) -> int:
     if args.until is not None and not 0 < args.until * 1000 <= MAX_DURATION_MS:
         raise ScenarioError(f"--until must be between 0 and {MAX_DURATION_MS // 1000} "
                             "seconds")
-    name, value = compare.parse_setting(args.setting)
-    out = compare.compare(scenario, name, value,
-                          None if args.until is None else args.until * 1000)
+    settings = dict(compare.parse_setting(s) for s in args.settings) if args.settings \
+        else None
+    out = compare.compare(scenario, settings, None if args.until is None else args.until * 1000)
     if args.json:
         print(json.dumps(out))
         return 0
     first = out["first_difference"]
     print(f"a: {json.dumps(scenario['variant'])}")
-    print(f"b: {name} = {json.dumps(value)}")
+    print("b: " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in out["set"].items()))
     for side in ("a", "b"):
         fired = sorted({v["invariant"] for v in out[side]["violations"]})
         print(f"  {side}: {out[side]['events']} events, "

@@ -1,10 +1,15 @@
-"""Compare: one scenario run twice, with one variant switch or parameter changed.
+"""Compare: one scenario run twice, with a variant switch or parameter changed.
 
 Both runs share the seed, the network and every command, so the first trace record in
 which they differ is the first consequence of the change; ``first_difference`` names it
 (its index, its time, and the two records side by side), and ``deltas`` lists the
 metrics whose values differ. The command line prints this (``python -m playground
 compare``); the browser's split view is built on the same pair of scenarios.
+
+A *compare scenario* carries its second side: ``"compare": {"set": {"prevote": true},
+"expected": {...}}`` (the ``compare-*`` presets). Its first side is the scenario itself,
+judged by ``expected``; its second is the same with ``set`` applied, judged by
+``compare.expected``.
 """
 
 from __future__ import annotations
@@ -30,20 +35,26 @@ def parse_setting(text: str) -> tuple[str, object]:
     return name.strip(), value
 
 
-def changed(scenario: dict, name: str, value) -> dict:
-    """``scenario`` with the variant switch or parameter ``name`` set to ``value``."""
+def changed(scenario: dict, settings: dict) -> dict:
+    """``scenario``'s second side: each switch or parameter in ``settings`` set; judged by
+    the scenario's ``compare.expected`` when it has one."""
     cls = MODELS[scenario["model"]]
-    where = ("variant" if name in {v.name for v in cls.variants} else
-             "params" if name in {p.name for p in cls.params} else None)
-    if where is None:
-        raise ScenarioError(
-            f"--set: model '{scenario['model']}' has no switch or parameter {name!r} "
-            f"(switches: {', '.join(v.name for v in cls.variants) or 'none'}; parameters: "
-            f"{', '.join(p.name for p in cls.params) or 'none'})")
-    if scenario[where].get(name) == value:
-        raise ScenarioError(f"--set: {name} is already {json.dumps(value)}: nothing to compare")
-    kept = {k: v for k, v in scenario.items() if k not in ("name", "expected")}
-    return validate({**kept, where: {**scenario[where], name: value}})
+    kept = {k: v for k, v in scenario.items() if k not in ("name", "expected", "compare")}
+    for name, value in settings.items():
+        where = ("variant" if name in {v.name for v in cls.variants} else
+                 "params" if name in {p.name for p in cls.params} else None)
+        if where is None:
+            raise ScenarioError(
+                f"--set: model '{scenario['model']}' has no switch or parameter {name!r} "
+                f"(switches: {', '.join(v.name for v in cls.variants) or 'none'}; "
+                f"parameters: {', '.join(p.name for p in cls.params) or 'none'})")
+        if scenario[where].get(name) == value:
+            raise ScenarioError(f"--set: {name} is already {json.dumps(value)}: nothing to "
+                                "compare")
+        kept[where] = {**kept[where], name: value}
+    if "expected" in scenario.get("compare", {}):
+        kept["expected"] = scenario["compare"]["expected"]
+    return validate(kept)
 
 
 def first_difference(a, b) -> dict | None:
@@ -78,11 +89,18 @@ def deltas(ma: dict, mb: dict) -> dict:
     return out
 
 
-def compare(scenario: dict, name: str, value, until_ms: float | None = None) -> dict:
-    """Run ``scenario`` (a) and the same with ``name`` = ``value`` (b) and compare them."""
-    other = changed(scenario, name, value)
+def compare(scenario: dict, settings: dict | None = None,
+            until_ms: float | None = None) -> dict:
+    """Run ``scenario`` (a) and the same with ``settings`` (by default its own
+    ``compare.set``) applied (b), and compare them."""
+    if settings is None:
+        if "compare" not in scenario:
+            raise ScenarioError("name what to change (--set NAME=VALUE): this scenario is not "
+                                "a compare scenario")
+        settings = scenario["compare"]["set"]
+    other = changed(scenario, settings)
     sim_a, report_a = run(scenario, until_ms)
     sim_b, report_b = run(other, until_ms)
-    return {"set": {name: value}, "a": report_a, "b": report_b,
+    return {"set": dict(settings), "a": report_a, "b": report_b,
             "first_difference": first_difference(sim_a.trace, sim_b.trace),
             "deltas": deltas(report_a["metrics"], report_b["metrics"])}

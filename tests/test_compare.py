@@ -15,10 +15,10 @@ from playground.scenarios import presets, run
 
 def test_the_first_difference_is_the_first_record_the_change_alters():
     base = presets()["raft-oneway-cut"]
-    out = compare.compare(base, "prevote", True, until_ms=3000)
+    out = compare.compare(base, {"prevote": True}, until_ms=3000)
     first = out["first_difference"]
     a = list(run(base, 3000)[0].trace)
-    b = list(run(compare.changed(base, "prevote", True), 3000)[0].trace)
+    b = list(run(compare.changed(base, {"prevote": True}), 3000)[0].trace)
     assert first["event"] >= 1 and a[:first["event"]] == b[:first["event"]]
     assert a[first["event"]] != b[first["event"]] and first["a"] != first["b"]
     assert first["at_ms"] * 1000 == min(first["a"]["t_us"], first["b"]["t_us"])
@@ -45,9 +45,9 @@ def test_deltas_list_only_what_differs_with_a_signed_difference_for_numbers():
 def test_a_setting_the_model_lacks_or_already_has_is_refused_by_name():
     sc = presets()["raft-election"]
     with pytest.raises(ScenarioError, match="no switch or parameter 'warp'.*prevote"):
-        compare.changed(sc, "warp", 1)
+        compare.changed(sc, {"warp": 1})
     with pytest.raises(ScenarioError, match="already false"):
-        compare.changed(sc, "prevote", False)
+        compare.changed(sc, {"prevote": False})
     with pytest.raises(ScenarioError, match="NAME=VALUE"):
         compare.parse_setting("prevote")
     assert compare.parse_setting("read_mode=local") == ("read_mode", "local")
@@ -70,3 +70,14 @@ def test_cli_compare_prints_both_reports_the_first_difference_and_the_deltas(cap
 def test_cli_compare_names_a_bad_setting(capsys):
     assert main(["compare", "raft-election", "--set", "nope=1"]) == 2
     assert "no switch or parameter 'nope'" in capsys.readouterr().err
+
+
+def test_a_compare_preset_carries_its_own_second_side(capsys):
+    assert main(["compare", "compare-outbox-vs-dual-write", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["set"] == {"mode": "outbox"}
+    assert out["a"]["matches_expected"] and out["b"]["matches_expected"]
+    assert out["b"]["expected"] == presets()["compare-outbox-vs-dual-write"]["compare"][
+        "expected"]
+    with pytest.raises(ScenarioError, match="not a compare scenario"):
+        compare.compare(presets()["raft-election"])

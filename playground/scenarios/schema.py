@@ -42,6 +42,16 @@ _METRIC_CONDITION = {
     "properties": {op: {"type": ["number", "boolean"]} for op in OPS},
 }
 
+_EXPECTED = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "violations": {"type": "array", "uniqueItems": True,
+                       "items": {"type": "string", "maxLength": 80}},
+        "metrics": {"type": "object", "maxProperties": 50,
+                    "additionalProperties": _METRIC_CONDITION},
+    },
+}
+
 SCENARIO_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -55,15 +65,11 @@ SCENARIO_SCHEMA = {
         "model": {"type": "string", "maxLength": 40},
         "claims": {"type": "array", "maxItems": 22, "uniqueItems": True,
                    "items": {"type": "string", "pattern": "^C(0[1-9]|1[0-9]|2[0-2])$"}},
-        "expected": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "violations": {"type": "array", "uniqueItems": True,
-                               "items": {"type": "string", "maxLength": 80}},
-                "metrics": {"type": "object", "maxProperties": 50,
-                            "additionalProperties": _METRIC_CONDITION},
-            },
-        },
+        "expected": _EXPECTED,
+        "compare": {"type": "object", "additionalProperties": False, "required": ["set"],
+                    "properties": {"set": {"type": "object", "minProperties": 1,
+                                           "maxProperties": 4},
+                                   "expected": _EXPECTED}},
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "nodes": {"type": "integer", "minimum": 1, "maximum": MAX_NODES},
         "variant": {"type": "object", "maxProperties": 40},
@@ -253,8 +259,35 @@ def validate(obj, *, schema: bool = True) -> dict:
     for metric in obj.get("expected", {}).get("metrics", {}):
         if not isinstance(metric, str) or len(metric) > 80:
             raise ScenarioError("expected.metrics: metric names are short strings")
-    for inv in obj.get("expected", {}).get("violations", []):
-        if inv not in {i.name for i in cls.invariants}:
-            raise ScenarioError(f"expected.violations: model '{name}' has no invariant "
-                                f"'{inv}'")
+    for where in ("expected", "compare.expected"):
+        expected = obj.get("compare", {}).get("expected", {}) if "." in where \
+            else obj.get("expected", {})
+        for inv in expected.get("violations", []):
+            if inv not in {i.name for i in cls.invariants}:
+                raise ScenarioError(f"{where}.violations: model '{name}' has no invariant "
+                                    f"'{inv}'")
+    if "compare" in obj:
+        out["compare"] = _compare(obj, out, cls, schema)
     return out
+
+
+def _compare(obj: dict, out: dict, cls, schema: bool) -> dict:
+    """A compare scenario's second side: each setting names a switch or parameter of the
+    model and gives it a value it accepts, different from the first side's."""
+    settings = obj["compare"]["set"]
+    other = {k: v for k, v in obj.items() if k not in ("compare", "expected", "name")}
+    for key, value in settings.items():
+        where = ("variant" if key in {v.name for v in cls.variants} else
+                 "params" if key in {p.name for p in cls.params} else None)
+        if where is None:
+            raise ScenarioError(f"compare.set: model '{cls.name}' has no switch or parameter "
+                                f"{str(key)[:40]!r}")
+        if out[where][key] == value:
+            raise ScenarioError(f"compare.set.{key}: the second run must differ from the "
+                                f"first ({key} is {json.dumps(value)} in both)")
+        other[where] = {**other.get(where, {}), key: value}
+    try:
+        validate(other, schema=schema)
+    except ScenarioError as exc:
+        raise ScenarioError(f"compare: {exc}") from None
+    return {k: v for k, v in obj["compare"].items()}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from playground.compare import compare
 from playground.engine import trace as T
 from playground.engine.history import History
 from playground.models import MODELS
@@ -50,6 +51,25 @@ def test_preset_matches_its_expectation(name):
     assert scenario["title"] and scenario["description"] and scenario.get("narrative"), name
     _sim, report = run(scenario)
     assert report["matches_expected"], report["mismatches"]
+
+
+COMPARES = [name for name in PRESETS if "compare" in presets()[name]]
+
+
+def test_there_are_compare_presets_and_only_they_are_named_compare():
+    assert len(COMPARES) >= 5
+    assert all(name.startswith("compare-") for name in COMPARES)
+    assert all("compare" in presets()[name] for name in PRESETS if name.startswith("compare-"))
+
+
+@pytest.mark.parametrize("name", COMPARES)
+def test_compare_preset_both_sides_match_and_they_differ(name):
+    out = compare(presets()[name])
+    assert out["a"]["matches_expected"], out["a"]["mismatches"]
+    assert out["b"]["matches_expected"], out["b"]["mismatches"]
+    assert out["first_difference"] is not None and out["deltas"]
+    fired = [{v["invariant"] for v in out[side]["violations"]} for side in ("a", "b")]
+    assert fired[0] != fired[1], "a compare preset shows a difference a checker sees"
 
 
 @pytest.mark.parametrize("name", PRESETS)
