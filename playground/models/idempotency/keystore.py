@@ -58,30 +58,31 @@ class KeyStore(Role):
                           msg.receipt.charge_id if msg.receipt else None))
         ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
 
-    def _lock(self, state, key, ctx):
-        """Write (key, STARTED), locked now."""
+    def _lock(self, state, msg, src, fact, ctx):
+        """Write (key, STARTED), locked now, and tell the asker it is written."""
+        key = msg.idempotency_key
         state.disk.items[key] = KeyRecord(KeyStatus.STARTED, None)
         state.disk.locked_at[key] = ctx.now
+        ctx.tell(fact)
+        ctx.send(src, KeyWritten(msg.op, key))
 
     @on(KeyInsert)
     def insert(self, state, msg, src, ctx):
+        """INSERT with a unique constraint on the key: a row already there refuses it."""
         if msg.idempotency_key in state.disk.items:
             ctx.send(src, DuplicateKey(msg.op, msg.idempotency_key))
-            return
-        self._lock(state, msg.idempotency_key, ctx)
-        ctx.tell(KeyInserted(msg.idempotency_key))
-        ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
+        else:
+            self._lock(state, msg, src, KeyInserted(msg.idempotency_key), ctx)
 
     @on(KeyPutIfAbsent)
     def put_if_absent(self, state, msg, src, ctx):
+        """A conditional put: refused with the existing item if there is one."""
         record = state.disk.items.get(msg.idempotency_key)
         if record is not None:
             ctx.send(src, ConditionFailed(msg.op, msg.idempotency_key, record.status,
                                           record.receipt))
-            return
-        self._lock(state, msg.idempotency_key, ctx)
-        ctx.tell(KeyClaimed(msg.idempotency_key))
-        ctx.send(src, KeyWritten(msg.op, msg.idempotency_key))
+        else:
+            self._lock(state, msg, src, KeyClaimed(msg.idempotency_key), ctx)
 
     @on(KeyTakeOver)
     def take_over(self, state, msg, src, ctx):
@@ -91,9 +92,8 @@ class KeyStore(Role):
         locked_at = state.disk.locked_at.get(key, ctx.now)
         if record is None or (record.status is KeyStatus.STARTED and
                               ctx.now - locked_at >= msg.older_than):
-            self._lock(state, key, ctx)
-            ctx.tell(KeyTakenOver(key, None if record is None else ctx.now - locked_at))
-            ctx.send(src, KeyWritten(msg.op, key))
+            held = None if record is None else ctx.now - locked_at
+            self._lock(state, msg, src, KeyTakenOver(key, held), ctx)
         else:
             ctx.send(src, KeyItem(msg.op, key, record.status, record.receipt))
 
