@@ -9,12 +9,22 @@ import pytest
 from playground.engine import commands as C
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
-from playground.models.idempotency import (
-    KEYS, LEDGER, SERVER, WORKER, Charge, ChargeRecorded, ChargeWithKey, ClientState,
-    ConditionFailed, DuplicateKey, Idempotency, KeyGet, KeyInsert, KeyItem, KeyPut,
-    KeyPutIfAbsent, KeyRecord, KeyStatus, KeyStoreState, KeyTakeOver, KeyWritten, LedgerState,
-    Observer, PaymentFailed, PaymentInProgress, PaymentReceipt, PaymentRequest, Phase, Receipt,
+from playground.models.base import Timer, UnexpectedEvent
+from playground.models.idempotency import Idempotency
+from playground.models.idempotency.checker import Observer
+from playground.models.idempotency.client import WORKLOAD, ClientState
+from playground.models.idempotency.facts import (
+    AnsweredInProgress, Charged, GaveUp, KeyClaimed, KeyedChargeAbsorbed, KeyInserted,
+    KeySaved, KeyTakenOver, LateChargeConfirmed, Paid, RepliedFromStore, StepTimedOut,
 )
+from playground.models.idempotency.keystore import KeyRecord, KeyStoreState
+from playground.models.idempotency.ledger import LedgerState
+from playground.models.idempotency.messages import (
+    KEYS, LEDGER, SERVER, Charge, ChargeRecorded, ChargeWithKey, ConditionFailed, DuplicateKey,
+    KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent, KeyStatus, KeyTakeOver, KeyWritten,
+    PaymentFailed, PaymentInProgress, PaymentReceipt, PaymentRequest, PaymentTimer, Receipt,
+)
+from playground.models.idempotency.server import WORKER, Phase
 from playground.scenarios import build, presets, run
 from playground.scenarios.schema import validate
 from tests.fakes import FakeContext
@@ -28,6 +38,33 @@ def model(mode="unique_insert", recovery="none", **params):
 
 def ctx_for(m, node, now=0, ghost=None):
     return FakeContext(node=node, params=m.p, variant=m.v, ghost=ghost or Observer(), now=now)
+
+
+def retry(payment):
+    return Timer(PaymentTimer.RETRY, payment)
+
+
+def worker(i):
+    return Timer(PaymentTimer.WORKER, i)
+
+
+def charge_timer(n):
+    return Timer(PaymentTimer.CHARGE, n)
+
+
+def view_of(m, ctx, **states):
+    """A view of a whole model whose facts are those ``ctx`` has been told so far."""
+    nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
+             for nid in m.node_ids()}
+    return SimpleNamespace(nodes=nodes, node_ids=tuple(m.node_ids()), ghost=ctx.ghost,
+                           counters=ctx.counters, facts=ctx.facts)
+
+
+def check(m, view, node_id):
+    """What the checker finds after one event; its facts are then consumed."""
+    found = list(m.check(view, node_id))
+    view.facts.clear()
+    return found
 
 
 # -- clients -----------------------------------------------------------------------------
@@ -74,13 +111,17 @@ def test_client_timeout_resends_the_same_key_then_gives_up():
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_command(st, {"type": "pay", "amount": 10}, ctx)
     for _ in range(2):
-        m.on_timer(st, "retry:c1-1", ctx)
+        m.on_timer(st, retry("c1-1"), ctx)
     assert [msg for _, msg in ctx.sent] == [PaymentRequest("c1-1", 10, "c1-1")] * 3
     assert ctx.counters["retries"] == 2
-    m.on_timer(st, "retry:c1-1", ctx)
+    assert ctx.facts == []
+    m.on_timer(st, retry("c1-1"), ctx)
     assert len(ctx.sent) == 3
     assert st.outstanding == {} and st.gave_up == 1
     assert ctx.counters["gave_up"] == 1
+    assert ctx.facts == [GaveUp("c1-1", 3)]
+    m.on_timer(st, retry("c1-1"), ctx)  # a stale timer of a payment given up: nothing
+    assert len(ctx.sent) == 3 and st.gave_up == 1
 
 
 def test_receipt_completes_the_payment_and_later_answers_are_ignored():
@@ -92,8 +133,9 @@ def test_receipt_completes_the_payment_and_later_answers_are_ignored():
     assert st.outstanding == {} and st.paid == 1
     assert "retry:c1-1" not in ctx.timers
     assert ctx.samples["payment_latency_ms"] == [250.0]
+    assert ctx.facts == [Paid("c1-1", "ch_1", False)]
     m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, True), SERVER, ctx)
-    assert st.paid == 1
+    assert st.paid == 1 and ctx.facts == [Paid("c1-1", "ch_1", False)]
 
 
 @pytest.mark.parametrize("answer", [PaymentInProgress("c1-1"), PaymentFailed("c1-1", "x")])
@@ -111,7 +153,7 @@ def test_workload_starts_payments_on_the_clients_clock():
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_start(st, ctx)
     assert 50 * MS <= ctx.timers["workload"] < 150 * MS
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert ctx.sent_of(PaymentRequest) == [(SERVER, PaymentRequest("c1-1", 25, "c1-1"))]
     assert "workload" in ctx.timers
 
@@ -162,6 +204,7 @@ def test_naive_check_that_finds_the_key_replies_from_the_store():
     m.on_message(st, KeyItem(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20)), KEYS, ctx)
     assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, True))]
     assert ctx.counters["replies_from_store"] == 1
+    assert ctx.facts == [RepliedFromStore("p", "ch_1")]
 
 
 def test_naive_workers_with_the_same_key_both_pass_the_check():
@@ -195,6 +238,7 @@ def test_unique_insert_duplicate_reads_the_row_and_stops_if_started():
     m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
     assert ctx.sent == [("c2", PaymentInProgress("p"))]
     assert ctx.counters["conflicts"] == 1
+    assert ctx.facts == [AnsweredInProgress("p")]
     assert st.workers[0] is None
 
 
@@ -235,15 +279,20 @@ def test_worker_timeout_fails_the_request_and_a_late_confirmation_is_only_counte
     m = model("naive")
     st, ctx = server_with(m, ("c1", "p"))
     m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
-    assert ctx.timers["worker:0"] == DEFAULTS["server_timeout_ms"] * MS
+    assert ctx.timers[worker(0)] == DEFAULTS["server_timeout_ms"] * MS
     ctx.clear()
-    m.on_timer(st, "worker:0", ctx)
+    m.on_timer(st, worker(0), ctx)
     assert ctx.sent == [("c1", PaymentFailed("p", "charging timed out"))]
     assert st.workers[0] is None and st.ops == {}
+    assert ctx.facts == [StepTimedOut("p", "charging")]
     ctx.clear()
     m.on_message(st, ChargeRecorded(2, "ch_1"), LEDGER, ctx)
     assert ctx.sent == []
     assert ctx.counters["late_charges"] == 1
+    assert ctx.facts == [LateChargeConfirmed("ch_1")]
+    ctx.clear()
+    m.on_timer(st, worker(0), ctx)  # a worker with no job: nothing to give up
+    assert ctx.sent == [] and ctx.facts == []
 
 
 def test_a_reply_to_an_old_operation_is_ignored():
@@ -265,8 +314,8 @@ def test_worker_transition_table_refuses_illegal_moves():
 
 
 def test_server_op_counter_survives_a_crash():
-    assert "disk" in Idempotency.durable
     m = model()
+    assert "disk" in m.durable
     st, _ = server_with(m, ("c1", "p"))
     fresh = m.init_node(SERVER)
     fresh.disk = st.disk
@@ -281,6 +330,7 @@ def test_insert_is_atomic_and_unique():
     m.on_message(st, KeyInsert(2, "k"), SERVER, ctx)
     assert ctx.sent == [(SERVER, KeyWritten(1, "k")), (SERVER, DuplicateKey(2, "k"))]
     assert st.disk.items == {"k": KeyRecord(KeyStatus.STARTED, None)}
+    assert ctx.facts == [KeyInserted("k")]
 
 
 def test_put_if_absent_returns_the_existing_item_when_refused():
@@ -292,6 +342,7 @@ def test_put_if_absent_returns_the_existing_item_when_refused():
     assert ctx.sent == [(SERVER, ConditionFailed(3, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5))),
                         (SERVER, KeyWritten(4, "j"))]
     assert st.disk.items["j"] == KeyRecord(KeyStatus.STARTED, None)
+    assert ctx.facts == [KeyClaimed("j")]
 
 
 def test_get_and_put():
@@ -302,6 +353,7 @@ def test_get_and_put():
     m.on_message(st, KeyGet(3, "k"), SERVER, ctx)
     assert ctx.sent == [(SERVER, KeyItem(1, "k", None, None)), (SERVER, KeyWritten(2, "k")),
                         (SERVER, KeyItem(3, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)))]
+    assert ctx.facts == [KeySaved("k", "COMPLETED", "ch_2")]
 
 
 # -- stuck keys: recovery -------------------------------------------------------------------
@@ -341,6 +393,7 @@ def test_the_key_store_grants_a_takeover_only_of_a_stale_started_lock():
     assert early.sent == [(SERVER, KeyItem(2, "k", KeyStatus.STARTED, None))]
     m.on_message(st, KeyTakeOver(3, "k", LOCK), SERVER, late)
     assert late.sent == [(SERVER, KeyWritten(3, "k"))]
+    assert early.facts == [] and late.facts == [KeyTakenOver("k", LOCK)]
     assert st.disk.locked_at["k"] == 100 + LOCK  # locked anew: the next takeover waits again
     done = ctx_for(m, KEYS, now=10 * LOCK)
     m.on_message(st, KeyPut(4, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5)), SERVER, done)
@@ -356,10 +409,13 @@ def test_the_ledger_answers_a_key_it_has_seen_with_the_charge_it_made():
     m.on_message(st, ChargeWithKey(1, "p", 20, "p"), SERVER, ctx)
     m.on_message(st, ChargeWithKey(2, "p", 20, "p"), SERVER, ctx)  # while being charged
     assert list(ctx.timers) == ["charge:1"] and ctx.sent == []
-    m.on_timer(st, "charge:1", ctx)
+    m.on_timer(st, charge_timer(1), ctx)
     assert ctx.sent == [(SERVER, ChargeRecorded(1, "ch_1")), (SERVER, ChargeRecorded(2, "ch_1"))]
     m.on_message(st, ChargeWithKey(3, "p", 20, "p"), SERVER, ctx)  # after
     assert ctx.sent[-1] == (SERVER, ChargeRecorded(3, "ch_1"))
+    assert ctx.facts == [KeyedChargeAbsorbed("p", None), Charged("ch_1", "p", 20, "p"),
+                         KeyedChargeAbsorbed("p", "ch_1")]
+    assert check(m, view_of(m, ctx, ledger=st), LEDGER) == []
     assert ghost.charges == {"p": ["ch_1"]} and ctx.counters["processor_dedups"] == 2
     assert st.disk.by_key == {"p": "ch_1"}
 
@@ -371,10 +427,12 @@ def test_ledger_records_a_charge_after_the_processing_time():
     st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
     m.on_message(st, Charge(5, "p", 20), SERVER, ctx)
     assert ctx.timers == {"charge:1": DEFAULTS["charge_ms"] * MS}
-    assert st.disk.entries == [] and ctx.sent == []
-    m.on_timer(st, "charge:1", ctx)
+    assert st.disk.entries == [] and ctx.sent == [] and ctx.facts == []
+    m.on_timer(st, charge_timer(1), ctx)
     assert ctx.sent == [(SERVER, ChargeRecorded(5, "ch_1"))]
     assert [(e.charge_id, e.payment, e.amount) for e in st.disk.entries] == [("ch_1", "p", 20)]
+    assert ctx.facts == [Charged("ch_1", "p", 20, None)]
+    assert check(m, view_of(m, ctx, ledger=st), LEDGER) == []
     assert ghost.charges == {"p": ["ch_1"]}
     assert ctx.counters == {"charges": 1}
 
@@ -385,14 +443,16 @@ def test_a_second_charge_for_a_payment_is_a_duplicate_and_violates():
     st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
     for op in (1, 2):
         m.on_message(st, Charge(op, "p", 20), SERVER, ctx)
-    view = SimpleNamespace(nodes={LEDGER: SimpleNamespace(state=st)}, ghost=ghost)
-    m.on_timer(st, "charge:1", ctx)
-    assert list(m.check(view, LEDGER)) == []
-    m.on_timer(st, "charge:2", ctx)
-    assert ctx.counters["duplicate_charges"] == 1
-    assert list(m.check(view, LEDGER)) == [
+    view = view_of(m, ctx, ledger=st)
+    m.on_timer(st, charge_timer(1), ctx)
+    assert check(m, view, LEDGER) == []
+    assert m.metrics(view)["duplicate_charges"] == 0
+    m.on_timer(st, charge_timer(2), ctx)
+    assert check(m, view, LEDGER) == [
         ("at_most_one_charge", "payment p charged 2 times (ch_1, ch_2)")]
-    assert list(m.check(view, SERVER)) == []
+    assert check(m, view, SERVER) == []  # no new charge since: nothing new to judge
+    metrics = m.metrics(view)
+    assert (metrics["duplicate_charges"], metrics["payments_double_charged"]) == (1, 1)
 
 
 # -- whole runs ----------------------------------------------------------------------------
@@ -451,6 +511,15 @@ def test_panel_and_summaries_describe_stores_ledger_and_clients():
 def test_commands_are_addressed_to_clients_only():
     with pytest.raises(Exception, match="node"):
         scenario("naive", [{"at_ms": 1, "type": "pay", "node": "server"}])
+    m = model()
+    with pytest.raises(UnexpectedEvent, match="pay"):  # nor does a server take one
+        m.on_command(m.init_node(SERVER), {"type": "pay"}, ctx_for(m, SERVER))
+
+
+def test_a_message_a_role_does_not_expect_raises():
+    m = model()
+    with pytest.raises(UnexpectedEvent, match="Charge"):
+        m.on_message(ClientState(), Charge(1, "p", 20), SERVER, ctx_for(m, "c1"))
 
 
 # -- presets -------------------------------------------------------------------------------

@@ -7,12 +7,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from playground.models.base import MS
-from playground.models.outbox import (
-    BROKER, CONSUMER, RELAY, SERVICE, BrokerState, ConsumerState, DeleteOutboxRow, Deliver,
-    DeliveryAck, Outbox, OutboxGhost, OutboxRows, OrderCreated, PollOutbox, Publish,
-    PublishAck, RelayState, ServiceState,
+from playground.models.base import MS, Timer, UnexpectedEvent
+from playground.models.outbox import Outbox
+from playground.models.outbox.broker import REDELIVER, BrokerState
+from playground.models.outbox.checker import OutboxGhost
+from playground.models.outbox.consumer import ConsumerState
+from playground.models.outbox.facts import (
+    DeliveryAcknowledged, DuplicateEventSkipped, EventApplied, EventDelivered, EventPublished,
+    EventStored, OrderCommitted, OutboxRowDeleted, OutboxRowWritten, PublishAcknowledged,
 )
+from playground.models.outbox.messages import (
+    BROKER, CONSUMER, RELAY, SERVICE, DeleteOutboxRow, Deliver, DeliveryAck, OrderCreated,
+    OutboxRows, OutboxTimer, PollOutbox, Publish, PublishAck,
+)
+from playground.models.outbox.relay import POLL, RelayState
+from playground.models.outbox.service import WORKLOAD, ServiceState
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
 
@@ -29,10 +38,26 @@ def ctx_for(m, node, ghost=None, now=0):
                        now=now)
 
 
-def view_of(m, ghost=None, now=0, **states):
+def view_of(m, ghost=None, now=0, facts=None, **states):
     nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
              for nid in m.node_ids()}
-    return SimpleNamespace(nodes=nodes, ghost=ghost or OutboxGhost(), now=now, counters={})
+    return SimpleNamespace(nodes=nodes, ghost=ghost or OutboxGhost(), now=now, counters={},
+                           facts=facts if facts is not None else [])
+
+
+def check(m, view, node_id):
+    """What the checker finds after one event; its facts are then consumed."""
+    found = list(m.check(view, node_id))
+    view.facts.clear()
+    return found
+
+
+def publish(order):
+    return Timer(OutboxTimer.PUBLISH, order)
+
+
+def commit(order):
+    return Timer(OutboxTimer.COMMIT, order)
 
 
 # -- the order service --------------------------------------------------------------------
@@ -42,7 +67,7 @@ def test_outbox_mode_writes_the_order_and_its_event_in_one_transaction():
     m.on_command(st, {"type": "place_order"}, ctx)
     assert st.db.orders == {1: "book"} and st.db.outbox == {1: EVENT}
     assert ctx.sent == [] and ctx.timers == {}  # the relay publishes, not the service
-    assert ctx.ghost.dirty == [("committed", 1)]
+    assert ctx.facts == [OrderCommitted(1, "book"), OutboxRowWritten(1)]
 
 
 def test_dual_write_commits_then_publishes_after_a_gap():
@@ -52,11 +77,18 @@ def test_dual_write_commits_then_publishes_after_a_gap():
     assert st.db.orders == {1: "book"} and st.db.outbox == {}
     assert st.unpublished == {1: EVENT} and ctx.sent == []
     assert ctx.timers == {"publish:1": DEFAULTS["publish_delay_ms"] * MS}
-    m.on_timer(st, "publish:1", ctx)
-    assert ctx.sent == [(BROKER, Publish(EVENT))]
+    assert ctx.facts == [OrderCommitted(1, "book")]
+    ctx.clear()
+    m.on_timer(st, publish(1), ctx)
+    assert ctx.sent == [(BROKER, Publish(EVENT))] and ctx.facts == [EventPublished(1)]
     assert ctx.timers == {"publish:1": DEFAULTS["publish_timeout_ms"] * MS}  # resend later
     m.on_message(st, PublishAck(1, 0), BROKER, ctx)
     assert st.unpublished == {} and ctx.timers == {}
+    assert ctx.facts == [EventPublished(1), PublishAcknowledged(1, 0)]
+    ctx.clear()
+    m.on_timer(st, publish(1), ctx)  # a stale resend of an acknowledged event: nothing
+    m.on_message(st, PublishAck(1, 1), BROKER, ctx)
+    assert ctx.sent == [] and ctx.facts == []
 
 
 def test_a_crash_in_the_dual_write_gap_forgets_the_event():
@@ -77,10 +109,15 @@ def test_publish_first_commits_only_after_the_acknowledgement_and_a_gap():
     m.on_command(st, {"type": "place_order"}, ctx)
     assert st.db.orders == {} and st.uncommitted == {1: EVENT}
     assert ctx.sent == [(BROKER, Publish(EVENT))]
+    assert ctx.facts == [EventPublished(1)]  # no commit yet
     m.on_message(st, PublishAck(1, 0), BROKER, ctx)
     assert ctx.timers == {"commit:1": DEFAULTS["publish_delay_ms"] * MS}
-    m.on_timer(st, "commit:1", ctx)
+    m.on_message(st, PublishAck(1, 1), BROKER, ctx)  # a resend's acknowledgement
+    assert ctx.timers == {"commit:1": DEFAULTS["publish_delay_ms"] * MS}
+    ctx.clear()
+    m.on_timer(st, commit(1), ctx)
     assert st.db.orders == {1: "book"} and st.uncommitted == {}
+    assert ctx.facts == [OrderCommitted(1, "book")]
 
 
 def test_the_service_answers_polls_and_deletes_rows():
@@ -90,19 +127,21 @@ def test_the_service_answers_polls_and_deletes_rows():
         m.on_command(st, {"type": "place_order"}, ctx)
     m.on_message(st, PollOutbox(2), RELAY, ctx)
     assert ctx.sent == [(RELAY, OutboxRows((EVENT, OrderCreated(2, "book"))))]
+    ctx.clear()
     m.on_message(st, DeleteOutboxRow(1), RELAY, ctx)
     m.on_message(st, DeleteOutboxRow(1), RELAY, ctx)  # idempotent
     assert list(st.db.outbox) == [2, 3]
+    assert ctx.facts == [OutboxRowDeleted(1)]
 
 
 def test_the_workload_places_orders_until_its_count():
     m = model(orders=2)
     st, ctx = ServiceState(), ctx_for(m, SERVICE)
     m.on_start(st, ctx)
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert "workload" in ctx.timers
     del ctx.timers["workload"]
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert len(st.db.orders) == 2 and "workload" not in ctx.timers
     m.on_start(st, ctx)  # a restart does not place more
     assert "workload" not in ctx.timers
@@ -117,7 +156,7 @@ def test_the_relay_polls_on_its_timer_only_in_outbox_mode():
         assert ("poll" in ctx.timers) is armed
     m = model()
     st, ctx = RelayState(), ctx_for(m, RELAY)
-    m.on_timer(st, "poll", ctx)
+    m.on_timer(st, POLL, ctx)
     assert ctx.sent == [(SERVICE, PollOutbox(DEFAULTS["batch"]))] and st.polls == 1
 
 
@@ -126,10 +165,11 @@ def test_the_relay_publishes_a_row_once_while_it_is_in_flight():
     st, ctx = RelayState(), ctx_for(m, RELAY, now=5 * MS)
     m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
     m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
-    assert ctx.sent == [(BROKER, Publish(EVENT))]
+    assert ctx.sent == [(BROKER, Publish(EVENT))] and ctx.facts == [EventPublished(1)]
     ctx.now += DEFAULTS["publish_timeout_ms"] * MS  # no acknowledgement: publish again
     m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)
     assert ctx.sent[-1] == (BROKER, Publish(EVENT)) and ctx.counters == {"relay_retries": 1}
+    assert ctx.facts == [EventPublished(1)] * 2
 
 
 def test_the_relay_deletes_a_row_only_after_the_broker_acknowledges():
@@ -140,6 +180,7 @@ def test_the_relay_deletes_a_row_only_after_the_broker_acknowledges():
     m.on_message(st, PublishAck(1, 0), BROKER, ctx)
     assert ctx.sent_of(DeleteOutboxRow) == [(SERVICE, DeleteOutboxRow(1))]
     assert st.in_flight == {} and st.acked == {1: 0}
+    assert ctx.facts == [EventPublished(1), PublishAcknowledged(1, 0)]
     ctx.clear()
     m.on_message(st, OutboxRows((EVENT,)), SERVICE, ctx)  # the delete was lost
     assert ctx.sent == [(SERVICE, DeleteOutboxRow(1))]  # ask again, do not republish
@@ -166,8 +207,11 @@ def test_the_broker_appends_acknowledges_and_pushes_without_deduplicating():
     assert ctx.sent == [(RELAY, PublishAck(1, 0)), (CONSUMER, Deliver(0, EVENT)),
                         (RELAY, PublishAck(1, 1)), (CONSUMER, Deliver(1, EVENT))]
     assert ctx.timers == {"redeliver": DEFAULTS["redeliver_ms"] * MS}
+    assert ctx.facts == [EventStored(1, 0), EventStored(1, 1)]
     m.on_message(st, DeliveryAck(0), CONSUMER, ctx)
+    m.on_message(st, DeliveryAck(0), CONSUMER, ctx)  # a duplicate acknowledgement
     assert list(st.db.unacked) == [1]
+    assert ctx.facts[2:] == [DeliveryAcknowledged(0)]
 
 
 def test_the_broker_redelivers_what_the_consumer_has_not_acknowledged():
@@ -176,7 +220,7 @@ def test_the_broker_redelivers_what_the_consumer_has_not_acknowledged():
     m.on_message(st, Publish(EVENT), RELAY, ctx)
     ctx.clear()
     ctx.now = DEFAULTS["redeliver_ms"] * MS
-    m.on_timer(st, "redeliver", ctx)
+    m.on_timer(st, REDELIVER, ctx)
     assert ctx.sent == [(CONSUMER, Deliver(0, EVENT))]
     assert ctx.counters == {"broker_redeliveries": 1}
     m.on_start(m.init_node(BROKER), ctx)  # nothing unacked after a fresh start: no timer
@@ -195,21 +239,27 @@ def test_an_idempotent_consumer_applies_an_event_once():
     m.on_message(st, Deliver(1, EVENT), BROKER, ctx)
     assert st.db.reserved == {1: 1} and st.db.stock == 9
     assert ctx.sent == [(BROKER, DeliveryAck(0)), (BROKER, DeliveryAck(1))]
-    assert ctx.counters == {"duplicate_deliveries": 1}
+    assert ctx.facts == [EventDelivered(1, 0), EventApplied(1, 0, 1),
+                         EventDelivered(1, 1), DuplicateEventSkipped(1, 1)]
+    view = view_of(m, ghost=ctx.ghost, facts=ctx.facts, **{CONSUMER: st})
+    assert check(m, view, CONSUMER) == []
+    assert m.metrics(view)["duplicate_deliveries"] == 1
 
 
 def test_a_non_idempotent_consumer_applies_a_duplicate_again():
     m = model(idempotent=False)
     st, ctx = ConsumerState(), ctx_for(m, CONSUMER)
     st.db.stock = 10
-    view = view_of(m, ghost=ctx.ghost, **{CONSUMER: st})
+    view = view_of(m, ghost=ctx.ghost, facts=ctx.facts, **{CONSUMER: st})
     m.on_message(st, Deliver(0, EVENT), BROKER, ctx)
-    assert m.check(view, CONSUMER) == []
+    assert check(m, view, CONSUMER) == []
     m.on_message(st, Deliver(1, EVENT), BROKER, ctx)
     assert st.db.reserved == {1: 2} and st.db.stock == 8
-    assert m.check(view, CONSUMER) == [
+    assert ctx.facts == [EventDelivered(1, 1), EventApplied(1, 1, 2)]
+    assert check(m, view, CONSUMER) == [
         ("exactly_once_effect", "order 1: the consumer applied its event 2 times "
                                 "(reserved 2 items)")]
+    assert m.metrics(view)["duplicate_deliveries"] == 1
 
 
 # -- the checker --------------------------------------------------------------------------
@@ -217,12 +267,15 @@ def test_relay_lag_is_commit_to_broker_in_true_time():
     m = model()
     ghost = OutboxGhost()
     view = view_of(m, ghost, now=100 * MS)
-    ghost.dirty.append(("committed", 1))
-    m.check(view, SERVICE)
+    view.facts.append(OrderCommitted(1, "book"))
+    check(m, view, SERVICE)
     view.now = 137 * MS
-    ghost.dirty.append(("stored", 1))
-    ghost.dirty.append(("stored", 1))  # a duplicate publish does not count twice
-    m.check(view, BROKER)
+    view.facts.append(EventStored(1, 0))
+    view.facts.append(EventStored(1, 1))  # a duplicate publish does not count twice
+    check(m, view, BROKER)
+    view.now = 150 * MS
+    view.facts.append(EventStored(1, 2))
+    check(m, view, BROKER)
     assert ghost.relay_lag == [37.0]
     assert m.metrics(view)["relay_lag_max_ms"] == 37.0
 
@@ -257,6 +310,14 @@ def test_summary_and_panel_are_json_ready():
         json.dumps(m.summary(nid, view.nodes[nid].state))
     assert [m.role(view.nodes[n].state) for n in m.node_ids()] == [
         "order service", "relay", "broker", "consumer"]
+
+
+def test_a_role_refuses_what_it_does_not_handle():
+    m = model()
+    with pytest.raises(UnexpectedEvent, match="Publish"):
+        m.on_message(ServiceState(), Publish(EVENT), RELAY, ctx_for(m, SERVICE))
+    with pytest.raises(UnexpectedEvent, match="place_order"):
+        m.on_command(ConsumerState(), {"type": "place_order"}, ctx_for(m, CONSUMER))
 
 
 # -- presets ------------------------------------------------------------------------------
