@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from playground.models.base import MS
-from playground.models.fsm import IllegalTransition
-from playground.models.heartbeat import (
-    REGISTRY, TRANSITIONS, Evidence, Health, HealthProbe, HealthReply, Heartbeat,
-    HeartbeatGhost, Heartbeats, Job, JobKind, RegistryState, WorkerState, WorkerView,
-    transition,
-)
+from playground.models.base import MS, IllegalTransition
+from playground.models.heartbeat import Heartbeats
+from playground.models.heartbeat.checker import HeartbeatGhost
+from playground.models.heartbeat.detector import HEALTH, WorkerView, phi
+from playground.models.heartbeat.facts import StatusPublished, WorkerHeard
+from playground.models.heartbeat.messages import (PULSE, REGISTRY, ROUND, ROUND_DEADLINE, SERVE,
+                                                  SWEEP, Health, HealthProbe, HealthReply,
+                                                  Heartbeat)
+from playground.models.heartbeat.registry import Job, JobKind, RegistryState
+from playground.models.heartbeat.worker import WorkerState
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
 
@@ -40,26 +43,21 @@ def started_registry(m, now=0):
 
 def sweep_at(m, st, ctx, now):
     ctx.now = now
-    m.on_timer(st, "sweep", ctx)
+    m.on_timer(st, SWEEP, ctx)
 
 
 # -- the transition table ------------------------------------------------------------------
-def test_the_table_covers_every_health_and_evidence():
-    assert set(TRANSITIONS) == {(h, e) for h in Health for e in Evidence}
-
-
-@pytest.mark.parametrize("health,evidence,new", [
-    (Health.UP, Evidence.MISS, Health.SUSPECT), (Health.UP, Evidence.MISS_K, Health.DOWN),
-    (Health.SUSPECT, Evidence.SUCCESS, Health.UP), (Health.DOWN, Evidence.SUCCESS, Health.DOWN),
-    (Health.DOWN, Evidence.SUCCESS_M, Health.UP), (Health.DOWN, Evidence.MISS, Health.DOWN),
+@pytest.mark.parametrize("health,new", [
+    (Health.UP, Health.SUSPECT), (Health.UP, Health.DOWN), (Health.SUSPECT, Health.UP),
+    (Health.SUSPECT, Health.DOWN), (Health.DOWN, Health.UP),
 ])
-def test_transitions(health, evidence, new):
-    assert transition(health, evidence) is new
+def test_the_detector_may_move(health, new):
+    assert HEALTH.move(health, new) is new
 
 
-def test_an_evidence_outside_the_table_raises():
+def test_a_down_worker_cannot_become_merely_suspect():
     with pytest.raises(IllegalTransition):
-        transition(Health.UP, "timeout")
+        HEALTH.move(Health.DOWN, Health.SUSPECT)
 
 
 # -- workers ---------------------------------------------------------------------------------
@@ -67,7 +65,7 @@ def test_a_push_worker_arms_its_pulse_within_one_interval():
     m = model()
     st, ctx = WorkerState(), ctx_for(m, "w1")
     m.on_start(st, ctx)
-    assert 1 <= ctx.timers["pulse"] <= DEFAULTS["interval_ms"] * MS
+    assert 1 <= ctx.timers[PULSE] <= DEFAULTS["interval_ms"] * MS
 
 
 def test_a_pull_worker_sends_nothing_of_its_own():
@@ -80,9 +78,9 @@ def test_a_pull_worker_sends_nothing_of_its_own():
 def test_the_pulse_timer_sends_a_heartbeat_and_rearms():
     m = model()
     st, ctx = WorkerState(seq=4), ctx_for(m, "w2", now=70 * MS)
-    m.on_timer(st, "pulse", ctx)
+    m.on_timer(st, PULSE, ctx)
     assert ctx.sent == [(REGISTRY, Heartbeat(5, 70 * MS))]
-    assert ctx.timers == {"pulse": DEFAULTS["interval_ms"] * MS}
+    assert ctx.timers == {PULSE: DEFAULTS["interval_ms"] * MS}
     assert st.pulses_sent == 1
 
 
@@ -101,14 +99,14 @@ def test_the_registry_trusts_every_worker_at_start_and_arms_its_sweep():
     m.on_start(st, ctx)
     assert list(st.views) == list(WORKERS)
     assert all(v.health is Health.UP and v.last_heard == 5 * MS for v in st.views.values())
-    assert ctx.timers == {"sweep": DEFAULTS["interval_ms"] * MS}
+    assert ctx.timers == {SWEEP: DEFAULTS["interval_ms"] * MS}
 
 
 def test_pull_mode_also_starts_a_probe_round():
     m = model("pull")
     st, ctx = RegistryState(), ctx_for(m, REGISTRY)
     m.on_start(st, ctx)
-    assert "round" in ctx.timers
+    assert ROUND in ctx.timers
 
 
 def test_a_pulse_is_queued_and_served_after_the_service_time():
@@ -117,13 +115,13 @@ def test_a_pulse_is_queued_and_served_after_the_service_time():
     m.on_message(st, Heartbeat(1, 0), "w1", ctx)
     m.on_message(st, Heartbeat(1, 0), "w2", ctx)
     assert [j.worker for j in st.queue] == ["w1", "w2"]
-    assert ctx.timers == {"serve": 3 * MS}  # armed once, for the head of the queue
+    assert ctx.timers == {SERVE: 3 * MS}  # armed once, for the head of the queue
     assert st.views["w1"].last_heard == 0  # not heard until served
     ctx.now = 3 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].last_heard == 3 * MS and st.views["w1"].successes == 1
     assert [j.worker for j in st.queue] == ["w2"]
-    assert ctx.timers == {"serve": 3 * MS}
+    assert ctx.timers == {SERVE: 3 * MS}
     assert ctx.samples["pulse_wait_ms"] == [3.0]
     assert st.queue_max == 2
 
@@ -136,10 +134,10 @@ def test_other_work_from_the_load_command_delays_the_pulses_behind_it():
     assert [j.kind for j in st.queue] == [JobKind.WORK] * 3 + [JobKind.PULSE]
     for t in (10, 20, 30):
         ctx.now = t * MS
-        m.on_timer(st, "serve", ctx)
+        m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].successes == 0
     ctx.now = 32 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].last_heard == 32 * MS
     assert ctx.samples["pulse_wait_ms"] == [32.0]
 
@@ -159,7 +157,7 @@ def test_the_time_weighted_queue_length_accrues_between_changes():
     m.on_message(st, Heartbeat(1, 0), "w1", ctx)
     m.on_message(st, Heartbeat(1, 0), "w2", ctx)
     ctx.now = 10 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.queue_area == 2 * 10 * MS
 
 
@@ -173,7 +171,7 @@ def test_silence_beyond_the_timeout_is_a_miss_and_makes_the_worker_suspect():
     view = st.views["w1"]
     assert view.misses == 1 and view.health is Health.SUSPECT
     assert ctx.counters["suspicions"] == 3
-    assert ctx.timers["sweep"] == DEFAULTS["interval_ms"] * MS
+    assert ctx.timers[SWEEP] == DEFAULTS["interval_ms"] * MS
 
 
 def test_k_consecutive_misses_mark_a_worker_down():
@@ -185,7 +183,7 @@ def test_k_consecutive_misses_mark_a_worker_down():
     sweep_at(m, st, ctx, 501 * MS)
     assert st.views["w1"].health is Health.DOWN
     assert ctx.counters["marked_down"] == 3
-    assert (("w1", Health.SUSPECT, Health.DOWN)) in ctx.ghost.changes
+    assert StatusPublished("w1", Health.DOWN, Health.SUSPECT) in ctx.facts
     assert any("marks w1 DOWN after 3" in text for text, _ in ctx.notes)
 
 
@@ -195,7 +193,7 @@ def test_one_success_clears_a_suspicion():
     sweep_at(m, st, ctx, 301 * MS)
     st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 301 * MS))
     ctx.now = 303 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].health is Health.UP and st.views["w1"].misses == 0
 
 
@@ -206,7 +204,7 @@ def test_a_down_worker_needs_m_consecutive_successes_to_come_back():
     for i in range(1, 4):
         st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 0))
         ctx.now = i * 2 * MS
-        m.on_timer(st, "serve", ctx)
+        m.on_timer(st, SERVE, ctx)
         assert st.views["w1"].health is (Health.UP if i == 3 else Health.DOWN)
     assert ctx.counters["flaps"] == 1
 
@@ -218,7 +216,7 @@ def test_without_hysteresis_one_miss_marks_down_and_one_success_marks_up():
     assert st.views["w1"].health is Health.DOWN
     st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 301 * MS))
     ctx.now = 303 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].health is Health.UP
     assert ctx.counters["flaps"] == 1
 
@@ -228,8 +226,8 @@ def test_the_registry_judges_silence_by_its_own_clock():
     st, ctx = started_registry(m)
     st.queue.append(Job(JobKind.PULSE, "w1", 0, 2 * MS, 0, sent_at=-900 * MS))
     ctx.now = 2 * MS
-    m.on_timer(st, "serve", ctx)
-    assert st.views["w1"].last_heard == 2 * MS and ctx.ghost.heard_at["w1"] == 2 * MS
+    m.on_timer(st, SERVE, ctx)
+    assert st.views["w1"].last_heard == 2 * MS and ctx.facts == [WorkerHeard("w1")]
 
 
 def test_with_sender_clock_a_pulse_stamped_too_long_ago_is_discarded():
@@ -239,9 +237,9 @@ def test_with_sender_clock_a_pulse_stamped_too_long_ago_is_discarded():
     st.queue.append(Job(JobKind.PULSE, "w2", 0, 2 * MS, 0, sent_at=3 * MS))
     for t in (2, 4):
         ctx.now = t * MS
-        m.on_timer(st, "serve", ctx)
+        m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].successes == 0 and ctx.counters["stale_pulses"] == 1
-    assert ctx.ghost.heard_at["w1"] == 2 * MS  # heard, though the detector threw it away
+    assert WorkerHeard("w1") in ctx.facts  # heard, though the detector threw it away
     assert st.views["w2"].last_heard == 3 * MS  # the worker's stamp, not the serving time
 
 
@@ -249,9 +247,11 @@ def test_phi_is_low_for_an_irregular_worker_and_high_for_a_regular_one():
     m = model(detector="phi")
     regular = WorkerView(last_heard=0, intervals=[100 * MS] * 16)
     irregular = WorkerView(last_heard=0, intervals=[100 * MS] * 12 + [450 * MS] * 4)
-    assert m._suspicion(regular, 350 * MS) > DEFAULTS["phi_threshold"]
-    assert m._suspicion(irregular, 350 * MS) < DEFAULTS["phi_threshold"]
-    assert m._suspicion(regular, 50 * MS) < 1
+    def suspicion(view, now):
+        return phi(view, now, DEFAULTS["interval_ms"] * MS, DEFAULTS["phi_min_std_ms"] * MS)
+    assert suspicion(regular, 350 * MS) > DEFAULTS["phi_threshold"]
+    assert suspicion(irregular, 350 * MS) < DEFAULTS["phi_threshold"]
+    assert suspicion(regular, 50 * MS) < 1
 
 
 def test_the_phi_sweep_counts_a_miss_only_above_the_threshold():
@@ -269,31 +269,31 @@ def test_the_phi_sweep_counts_a_miss_only_above_the_threshold():
 def test_a_probe_round_queues_one_probe_per_worker_and_sends_each_when_served():
     m = model("pull", service_ms=2)
     st, ctx = started_registry(m)
-    m.on_timer(st, "round", ctx)
+    m.on_timer(st, ROUND, ctx)
     assert st.round == 1 and st.outstanding == list(WORKERS)
     assert [(j.kind, j.worker) for j in st.queue] == [(JobKind.PROBE, w) for w in WORKERS]
     for i in range(3):
         ctx.now = (i + 1) * 2 * MS
-        m.on_timer(st, "serve", ctx)
+        m.on_timer(st, SERVE, ctx)
     assert ctx.sent == [(w, HealthProbe(1)) for w in WORKERS]
-    assert ctx.timers["round_deadline"] == DEFAULTS["probe_timeout_ms"] * MS
+    assert ctx.timers[ROUND_DEADLINE] == DEFAULTS["probe_timeout_ms"] * MS
     assert ctx.counters["probes_sent"] == 3
 
 
 def test_a_round_ends_when_the_last_reply_is_served():
     m = model("pull", service_ms=2)
     st, ctx = started_registry(m)
-    m.on_timer(st, "round", ctx)
+    m.on_timer(st, ROUND, ctx)
     st.queue.clear()
     st.probes_left = 0
     for i, w in enumerate(WORKERS):
         m.on_message(st, HealthReply(1, 0), w, ctx)
     for i in range(3):
         ctx.now = 40 * MS + i * 2 * MS
-        m.on_timer(st, "serve", ctx)
+        m.on_timer(st, SERVE, ctx)
     assert st.outstanding == []
     assert ctx.samples["probe_round_ms"] == [44.0]
-    assert ctx.timers["round"] == (100 - 44) * MS
+    assert ctx.timers[ROUND] == (100 - 44) * MS
     assert all(st.views[w].successes == 1 for w in WORKERS)
 
 
@@ -303,7 +303,7 @@ def test_a_reply_to_an_old_round_is_ignored():
     st.round, st.outstanding = 2, ["w1"]
     m.on_message(st, HealthReply(1, 0), "w1", ctx)
     ctx.now = 2 * MS
-    m.on_timer(st, "serve", ctx)
+    m.on_timer(st, SERVE, ctx)
     assert st.views["w1"].successes == 0
     assert ctx.counters["late_replies"] == 1
 
@@ -313,9 +313,9 @@ def test_the_round_deadline_ends_a_round_with_replies_missing():
     st, ctx = started_registry(m)
     st.round, st.round_started, st.outstanding = 3, 0, ["w2"]
     ctx.now = 120 * MS
-    m.on_timer(st, "round_deadline", ctx)
+    m.on_timer(st, ROUND_DEADLINE, ctx)
     assert st.outstanding == []
-    assert ctx.timers["round"] == 1  # overran the interval: the next round starts at once
+    assert ctx.timers[ROUND] == 1  # overran the interval: the next round starts at once
     assert any("without replies from w2" in text for text, _ in ctx.notes)
 
 

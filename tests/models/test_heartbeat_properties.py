@@ -16,7 +16,7 @@ What the correct detector honestly guarantees, and what is tested here:
 from __future__ import annotations
 
 from playground.engine.faults import random_schedule
-from playground.models.heartbeat import REGISTRY
+from playground.models.heartbeat.messages import REGISTRY
 from playground.scenarios import run
 from playground.scenarios.schema import validate
 
