@@ -9,10 +9,16 @@ from playground.engine.faults import random_schedule
 from playground.engine.history import History
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
-from playground.models.twopc import (
-    ABORT, COMMIT, COORDINATOR_MACHINE, PARTICIPANT_MACHINE, Abort, Ack, Commit,
-    Decision, End, Finished, Ledger, Prepare,
-    PreparedRecord, StatusRequest, TwoPhaseCommit, VoteAbort, VoteCommit, CP, PP)
+from playground.models.twopc import TwoPhaseCommit
+from playground.models.twopc.checker import Ledger
+from playground.models.twopc.coordinator import COORDINATOR_MACHINE, CP
+from playground.models.twopc.facts import (Decided, LockAcquired, OutcomeApplied,
+                                           TransactionBegan, Voted)
+from playground.models.twopc.messages import (
+    ABORT, COMMIT, RESEND, WORKLOAD, Abort, Ack, Commit, Decision, End, Prepare,
+    PreparedRecord, StatusRequest, VoteAbort, VoteCommit, give_up_timer, lock_wait_timer,
+    status_timer, votes_timer)
+from playground.models.twopc.participant import PARTICIPANT_MACHINE, PP
 from playground.scenarios import build, load, run, validate
 from tests.fakes import FakeContext
 
@@ -94,7 +100,7 @@ def test_workload_timer_starts_a_transaction_and_rearms():
     ctx = coordinator_ctx(m)
     m.on_start(st, ctx)
     assert "workload" in ctx.timers
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert len(ctx.sent_of(Prepare)) == 3 and "workload" in ctx.timers
 
 
@@ -127,7 +133,7 @@ def test_vote_timeout_aborts():
     m = model()
     st, ctx = begun(m)
     m.on_message(st, VoteCommit("A1"), "orders", ctx)
-    m.on_timer(st, "votes:A1", ctx)
+    m.on_timer(st, votes_timer("A1"), ctx)
     assert st.disk.decisions == {"A1": ABORT}
     assert ctx.counters["vote_timeouts"] == 1
     assert len(ctx.sent_of(Abort)) == 3
@@ -136,7 +142,7 @@ def test_vote_timeout_aborts():
 def test_late_vote_after_the_decision_changes_nothing():
     m = model()
     st, ctx = begun(m)
-    m.on_timer(st, "votes:A1", ctx)
+    m.on_timer(st, votes_timer("A1"), ctx)
     ctx.clear()
     m.on_message(st, VoteCommit("A1"), "orders", ctx)
     assert st.active["A1"].phase is CP.ABORTING and not ctx.sent
@@ -163,7 +169,7 @@ def test_resend_goes_only_to_participants_that_have_not_acknowledged():
         m.on_message(st, VoteCommit("A1"), p, ctx)
     m.on_message(st, Ack("A1"), "orders", ctx)
     ctx.clear()
-    m.on_timer(st, "resend", ctx)
+    m.on_timer(st, RESEND, ctx)
     assert ctx.sent == [("inventory", Commit("A1")), ("payments", Commit("A1"))]
     assert "resend" in ctx.timers
 
@@ -315,7 +321,7 @@ def test_duplicate_prepare_repeats_the_vote():
 def test_in_doubt_participant_asks_the_coordinator_again_and_again():
     m = model(abort_probability=0)
     st, ctx = prepared(m)
-    m.on_timer(st, "status:A1", ctx)
+    m.on_timer(st, status_timer("A1"), ctx)
     assert ctx.sent == [("coordinator", StatusRequest("A1"))]
     assert ctx.timers["status:A1"] == 500 * MS
     assert st.txs["A1"].phase is PP.PREPARED  # it never decides alone
@@ -333,19 +339,27 @@ def test_restarted_participant_retakes_its_locks_and_asks():
     assert "status:A1" in ctx.timers
 
 
-def test_commit_for_a_transaction_waiting_for_its_lock_is_illegal():
+def test_commit_for_a_transaction_that_never_voted_yes_is_refused_and_aborted():
     m = model(abort_probability=0)
     st, ctx = prepared(m)
     m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
+    ctx.clear()
+    m.on_message(st, Commit("B1"), "coordinator2", ctx)  # it is still waiting for row 0
+    assert st.txs["B1"].phase is PP.ABORTED and st.queues == {}
+    assert st.disk.outcomes["B1"] == ABORT and st.locks == {0: "A1"}
+    m.on_message(st, Commit("C1"), "coordinator3", ctx)  # never heard of it
+    assert st.disk.outcomes["C1"] == ABORT
+    assert ctx.facts == [OutcomeApplied("B1", ABORT), OutcomeApplied("C1", ABORT)]
+    assert ctx.sent == [("coordinator2", Ack("B1")), ("coordinator3", Ack("C1"))]
     with pytest.raises(IllegalTransition, match="WAITING -> COMMITTED"):
-        m.on_message(st, Commit("B1"), "coordinator2", ctx)
+        PARTICIPANT_MACHINE.move(PP.WAITING, PP.COMMITTED)
 
 
 def test_broken_variant_gives_up_after_the_in_doubt_timeout():
     m = model(broken=True, abort_probability=0)
     st, ctx = prepared(m)
     assert ctx.timers["give_up:A1"] == 1000 * MS
-    m.on_timer(st, "give_up:A1", ctx)
+    m.on_timer(st, give_up_timer("A1"), ctx)
     assert st.txs["A1"].phase is PP.ABORTED and st.locks == {}
     assert ctx.counters["unilateral_aborts"] == 1
     ctx.clear()
@@ -369,8 +383,30 @@ def test_commands_for_the_wrong_kind_of_node_are_refused():
 
 # -- the checker ----------------------------------------------------------------------------
 class View:
-    def __init__(self, ledger, now):
-        self.ghost, self.now = ledger, now
+    """What the checker reads: the ghost, true time, and the facts of one event."""
+
+    def __init__(self, ledger, now, facts):
+        self.ghost, self.now, self.facts = ledger, now, list(facts)
+
+
+def told(m, ledger, node, now, ctx):
+    """Check the facts ``ctx`` was told by ``node`` at ``now``, then forget them."""
+    found = list(m.check(View(ledger, now, ctx.facts), node))
+    ctx.facts.clear()
+    return found
+
+
+def test_handlers_tell_the_facts_the_checker_judges():
+    m = model(abort_probability=0)
+    st, ctx = begun(m)
+    ctx.facts.clear()
+    for p in PARTICIPANTS:
+        m.on_message(st, VoteCommit("A1"), p, ctx)
+    assert ctx.facts == [Decided("A1", COMMIT, PARTICIPANTS)]
+    pst = m.init_node("orders")
+    pctx = participant_ctx(m)
+    m.on_message(pst, Prepare("A1", 2), "coordinator", pctx)
+    assert pctx.facts == [LockAcquired("A1", 2), Voted("A1", 2, "yes")]
 
 
 def test_atomicity_fires_once_when_outcomes_differ():
@@ -378,31 +414,61 @@ def test_atomicity_fires_once_when_outcomes_differ():
     ledger = Ledger()
     cst = m.init_node("coordinator")
     cctx = coordinator_ctx(m)
-    cctx.ghost = ledger
     m.on_command(cst, {"type": "transaction", "rows": {p: 0 for p in PARTICIPANTS}}, cctx)
+    assert not told(m, ledger, "coordinator", 0, cctx)
     states = {}
     for p in PARTICIPANTS:
         states[p] = m.init_node(p)
         ctx = participant_ctx(m, p)
-        ctx.ghost = ledger
         m.on_message(states[p], Prepare("A1", 0), "coordinator", ctx)
-    assert not m.check(View(ledger, 0), None)
+        assert not told(m, ledger, p, 0, ctx)
     assert ledger.locks == {p: {0: ("A1", 0)} for p in PARTICIPANTS}
     for p in PARTICIPANTS[:2]:
         ctx = participant_ctx(m, p)
-        ctx.ghost = ledger
         m.on_message(states[p], Commit("A1"), "coordinator", ctx)
-    assert not m.check(View(ledger, 50 * MS), "inventory")
+        assert not told(m, ledger, p, 50 * MS, ctx)
     ctx = participant_ctx(m, "payments")
-    ctx.ghost = ledger
-    m.on_timer(states["payments"], "give_up:A1", ctx)
-    found = m.check(View(ledger, 1000 * MS), "payments")
+    m.on_timer(states["payments"], give_up_timer("A1"), ctx)
+    again = list(ctx.facts)
+    found = told(m, ledger, "payments", 1000 * MS, ctx)
     assert found == [("atomicity", "transaction A1 committed at orders, inventory but "
                                    "aborted at payments")]
     assert ledger.committed == 1 and ledger.aborted == 0
     assert ledger.longest_hold == 1000 * MS and ledger.longest_in_doubt == 1000 * MS
-    ledger.pending.append(Finished("payments", "A1", ABORT))  # the same conflict again
-    assert not m.check(View(ledger, 1001 * MS), "payments")
+    ctx.facts.extend(again)  # the same conflict again
+    assert not told(m, ledger, "payments", 1001 * MS, ctx)
+
+
+def test_unanimous_commit_judges_the_decision_by_the_participants_votes():
+    m = model()
+    ledger = Ledger()
+    ctx = coordinator_ctx(m)
+    ctx.facts += [TransactionBegan("A1", tuple((p, 0) for p in PARTICIPANTS))]
+    assert not told(m, ledger, "coordinator", 0, ctx)
+    for p, vote in (("orders", "yes"), ("inventory", "no")):
+        ctx.facts.append(Voted("A1", 0, vote))
+        assert not told(m, ledger, p, 0, ctx)
+    ctx.facts.append(Decided("A1", COMMIT, PARTICIPANTS))
+    assert told(m, ledger, "coordinator", 0, ctx) == [
+        ("unanimous_commit", "coordinator decided commit for A1, but inventory voted no, "
+                             "payments had not voted")]
+    ctx.facts.append(Decided("A1", ABORT, PARTICIPANTS))  # aborting needs no vote at all
+    assert not told(m, ledger, "coordinator", 0, ctx)
+
+
+def test_isolation_fires_when_a_row_is_voted_on_twice_before_a_decision():
+    m = model()
+    ledger = Ledger()
+    ctx = participant_ctx(m)
+    ctx.facts += [Voted("A1", 0, "yes"), Voted("B1", 1, "yes"), OutcomeApplied("B1", COMMIT),
+                  Voted("B2", 1, "yes")]  # row 1 was free again
+    assert not told(m, ledger, "orders", 0, ctx)
+    ctx.facts.append(Voted("A1", 0, "yes"))  # the same transaction again: no conflict
+    assert not told(m, ledger, "inventory", 0, ctx)  # another participant's row 0
+    ctx.facts.append(Voted("B3", 0, "yes"))
+    assert told(m, ledger, "orders", 0, ctx) == [
+        ("isolation", "orders let B3 vote yes on row 0 while A1, which voted yes on it "
+                      "first, was still undecided there")]
 
 
 # -- presets ---------------------------------------------------------------------------------
@@ -500,7 +566,7 @@ def test_lock_wait_timeout_votes_no_and_leaves_the_queue():
     st, ctx = prepared(m)
     m.on_message(st, Prepare("B1", 0), "coordinator2", ctx)
     assert ctx.timers["lock_wait:B1"] == 200 * MS
-    m.on_timer(st, "lock_wait:B1", ctx)
+    m.on_timer(st, lock_wait_timer("B1"), ctx)
     assert ctx.sent == [("coordinator2", VoteAbort("B1", "waited 200 ms for row 0"))]
     assert st.queues == {} and st.txs["B1"].phase is PP.ABORTED
     assert st.disk.outcomes["B1"] == ABORT and ctx.counters["lock_wait_timeouts"] == 1
