@@ -11,7 +11,13 @@ through the same states, and the checkpoints taken the first time stay valid.
 
 ``frontier`` is the furthest moment computed. ``fork`` makes the present the new end of
 history: checkpoints and commands after it are dropped, so new commands start a new
-future while the past is kept.
+future while the past is kept. ``act`` is a live action: it forks when the present is
+behind the frontier, then applies the command now and records it on the timeline, so a
+replay of :meth:`Simulation.timeline` reproduces what was seen.
+
+``advance`` and ``seek`` take an optional ``limit`` of queue entries: they stop early
+(answering False) and a later call with the same target goes on where they stopped, so
+a caller can spread long work over slices of bounded cost.
 
 A checkpoint holds the whole state, which grows with the run (a Raft log, the checker's
 record of it), so keeping every one would hold memory that grows with the square of the
@@ -62,7 +68,7 @@ class History:
         self.blobs: list[bytes] = []
         self.numbers: list[int] = []  # each checkpoint's place in the sequence of saves
         self.interval = every_events  # events between checkpoints, grown with their size
-        self.frontier = sim.now
+        self._frontier = sim.now
         self._trace = None  # the longest trace seen on this timeline (for forward seeks)
         self._violations: list = []
         self._save()
@@ -85,25 +91,40 @@ class History:
     def bytes_held(self) -> int:
         return sum(len(b) for b in self.blobs)
 
-    def advance(self, t: int) -> None:
+    @property
+    def frontier(self) -> int:
+        """The furthest moment computed on this timeline (µs)."""
+        return self._frontier
+
+    def advance(self, t: int, limit: int | None = None) -> bool:
         """Run forward to ``t`` (finishing every event and command of that instant, even
-        when the simulation is already there), checkpointing on the way."""
+        when the simulation is already there), checkpointing on the way. With ``limit``,
+        stop after about that many queue entries; True when ``t`` was reached."""
         sim = self.sim
         if t < sim.now:
-            return
+            return True
         while True:
-            sim.run_until(min(t, sim.now + SLICE))
+            before = sim.events
+            done = sim.run_until(min(t, sim.now + SLICE), limit)
+            if limit is not None:
+                limit -= max(1, sim.events - before)
             if sim.now > self.times[-1] and sim.events - self._events_at_save >= self.interval:
-                if sim.now >= self.frontier:
+                if sim.now >= self._frontier:
                     self._save()
                 else:
                     self._events_at_save = sim.events
-            if sim.now >= t:
+            if done and sim.now >= t:
                 break
-        self.frontier = max(self.frontier, sim.now)
+            if limit is not None and (not done or limit <= 0):
+                self._frontier = max(self._frontier, sim.now)
+                return False
+        self._frontier = max(self._frontier, sim.now)
+        return True
 
-    def seek(self, t: int) -> None:
-        """Put the simulation at moment ``t`` (after every event of that instant)."""
+    def seek(self, t: int, limit: int | None = None) -> bool:
+        """Put the simulation at moment ``t`` (after every event of that instant). With
+        ``limit``, as :meth:`advance`: False when stopped on the way, and calling again
+        with the same ``t`` goes on from there."""
         if t < 0:
             raise ScenarioError("cannot seek before time 0")
         sim = self.sim
@@ -114,17 +135,43 @@ class History:
                 self._violations = sim.violations[:]
             sim.load(self.blobs[i], self._trace, self._violations)  # nearest checkpoint ≤ t
             self._events_at_save = sim.events
-        self.advance(t)
+        return self.advance(t, limit)
 
     def fork(self) -> None:
         """Make the present the end of history: drop later checkpoints and commands."""
+        self.sim.run_until(self.sim.now)
+        self._fork_here()
+
+    def _fork_here(self) -> None:
         sim = self.sim
-        sim.run_until(sim.now)
         keep = bisect.bisect_left(self.times, sim.now)
         del self.times[keep:]
         del self.blobs[keep:]
         del self.numbers[keep:]
         del sim.commands[sim.cmd_pos:]
         self._trace, self._violations = None, []
-        self.frontier = sim.now
+        self._frontier = sim.now
         self._save()
+
+    def behind(self) -> bool:
+        """Whether the present is earlier than the frontier (a live action would fork)."""
+        return self.sim.now < self._frontier
+
+    def kept_commands(self) -> list[tuple[int, object]]:
+        """The commands that stay on the timeline if a live action happens now: all of
+        them, or, when the present is behind the frontier, those already run."""
+        sim = self.sim
+        timeline = sim.timeline()
+        return timeline[:sim.commands_applied()] if self.behind() else timeline
+
+    def act(self, cmd) -> bool:
+        """A live action: fork if behind the frontier, apply ``cmd`` now (after every
+        event of this instant), record it and advance the frontier. True if it forked."""
+        sim = self.sim
+        forked = self.behind()
+        if forked:
+            self.fork()
+        sim.schedule(sim.now, cmd)  # runs after every event and command of this instant
+        sim.run_until(sim.now)
+        self._frontier = max(self._frontier, sim.now)
+        return forked

@@ -304,22 +304,30 @@ class Simulation:
         ct = self.commands[self.cmd_pos][0] if self.cmd_pos < len(self.commands) else INF
         return min(nt, ct)
 
-    def run_until(self, t_end: int) -> None:
+    def run_until(self, t_end: int, limit: int | None = None) -> bool:
         """Process every event and command with time ≤ ``t_end``; the clock ends at ``t_end``.
+
+        With ``limit``, stop after that many queue entries and commands if ``t_end`` is not
+        reached by then: the clock stays at the last one run, possibly amid an instant,
+        and a later call goes on exactly where this one stopped (the order of events is
+        the queue's, whoever calls). True when ``t_end`` was reached.
 
         The cyclic garbage collector is paused meanwhile: events build no reference cycles,
         and its passes over the young trace records cost about a tenth of the run.
         """
         with _collector_paused():
-            self._run_until(t_end)
+            return self._run_until(t_end, -1 if limit is None else max(1, limit))
 
-    def _run_until(self, t_end: int) -> None:
+    def _run_until(self, t_end: int, limit: int) -> bool:
         queue = self.queue
         cmds = self.commands
         n_cmds = len(cmds)
         ct = cmds[self.cmd_pos][0] if self.cmd_pos < n_cmds else INF
         deliver, fire, rerun = self._deliver, self._fire, self._rerun
         while True:
+            if not limit:
+                return False
+            limit -= 1
             nt = queue[0][0] if queue else INF
             if nt <= ct:
                 if nt > t_end:
@@ -340,6 +348,7 @@ class Simulation:
                 ct = cmds[self.cmd_pos][0] if self.cmd_pos < n_cmds else INF
         if t_end > self.now:
             self.now = t_end
+        return True
 
     def step(self) -> bool:
         """Process exactly one event or command; False when nothing is left."""
@@ -362,8 +371,8 @@ class Simulation:
         self.commands.insert(pos, (at, cmd))
 
     def apply(self, cmd) -> None:
-        """Apply a command now, after every event of the current instant (a live action)."""
-        self.run_until(self.now)
+        """Apply a command now, after every event and command of the current instant (a
+        live action; see ``History.act`` for one on a timeline with a past)."""
         self.schedule(self.now, cmd)
         self.run_until(self.now)
 
@@ -663,6 +672,40 @@ class Simulation:
     # -- reading -----------------------------------------------------------------------
     def local_time(self, nid: str) -> int:
         return self.nodes[nid].local(self.now)
+
+    def timeline(self) -> list[tuple[int, object]]:
+        """Every command of this timeline as ``(at µs, command)``, in the order they run
+        (those still to come included)."""
+        return list(self.commands)
+
+    def commands_applied(self) -> int:
+        """How many commands of :meth:`timeline` have run so far."""
+        return self.cmd_pos
+
+    def armed_timers(self, nid: str) -> list[tuple[str, int]]:
+        """The node's armed timers as ``(name, true due µs)``, by name."""
+        node = self.nodes[nid]
+        return sorted((name, node.true_at(armed[1])) for name, armed in node.timers.items())
+
+    def messages_in_flight(self) -> list[tuple[int, str, str, str, int, int]]:
+        """The messages on the wire as ``(id, from, to, kind, sent µs, due µs)``, in the
+        order they were sent."""
+        return [(mid, src, dst, type(msg).__name__, sent, due)
+                for mid, (src, dst, msg, sent, due) in self.in_flight.items()]
+
+    def link_state(self) -> dict:
+        """Cut directed links ``[(from, to)]``, the partition's groups (lists of node ids,
+        the unassigned nodes together; None without a partition) and the links with
+        settings of their own ``[(from, to, latency lo µs, hi µs, loss, duplicate)]``."""
+        groups = None
+        if self.groups:
+            by_group: dict[int, list] = {}
+            for nid in self.node_ids:
+                by_group.setdefault(self.groups.get(nid, -1), []).append(nid)
+            groups = [by_group[g] for g in sorted(by_group)]
+        return {"cut": list(self.cuts), "groups": groups,
+                "custom": [(a, b, link.lo, link.hi, link.loss, link.duplicate)
+                           for (a, b), link in self.links.items()]}
 
     def is_cut(self, src: str, dst: str) -> bool:
         return (src, dst) in self.cuts or bool(self.groups) and self._parted(src, dst)

@@ -99,7 +99,7 @@ def build(scenario: dict) -> Simulation:
 def recorded(scenario: dict, sim: Simulation) -> dict:
     """The scenario with the simulation's command list (live actions included)."""
     out = dict(scenario)
-    out["commands"] = [{"at_ms": at / 1000, **C.to_json(cmd)} for at, cmd in sim.commands]
+    out["commands"] = [{"at_ms": at / 1000, **C.to_json(cmd)} for at, cmd in sim.timeline()]
     return out
 
 

@@ -55,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for module in filter(None, (m.strip() for m in str(app.config["EXTRA_MODELS"]).split(","))):
         importlib.import_module(module)
-    from . import events  # noqa: F401  (registers the Socket.IO handlers once)
+    from . import events
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .registry import Registry
     from ..store import open_store
@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     queue = app.config["MESSAGE_QUEUE"]
     manager = (FanoutRedisManager(queue, channel="playground") if queue
                else FanoutManager())
+    events.init_app(socketio)
     socketio.init_app(app, async_mode=app.config["ASYNC"], client_manager=manager,
                       serializer=JsonPacket,
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])

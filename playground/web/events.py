@@ -4,6 +4,10 @@ Each handler checks its payload (shape, size, session, token, rate), turns it in
 call on a :class:`~playground.web.session.Session` or the registry, and answers through
 the acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Nothing
 here knows a protocol; nothing raises to Socket.IO (a failure never drops a connection).
+
+The handlers are declared here and bound to a Socket.IO extension by :func:`init_app`,
+which the app factory calls (as a Flask extension's ``init_app`` binds it to an app):
+this module imports nothing from ``app``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import logging
 import re
 import secrets
 import time
+import weakref
 
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
 
-from .app import socketio
 from ..engine.errors import ScenarioError
 from ..models import MODELS
 from ..scenarios import presets, share
@@ -33,6 +37,30 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 OPS = ("play", "pause", "step", "speed", "seek", "fork")
 MAX_STEP_MS = 60_000
+
+
+_HANDLERS: list[tuple[str, object]] = []  # (event, handler) in the order declared
+_BOUND: "weakref.WeakSet" = weakref.WeakSet()  # the Socket.IO extensions bound already
+
+
+def init_app(socketio) -> None:
+    """Register every handler of this module with ``socketio`` (once per extension;
+    call it before ``socketio.init_app(app)``, which hands them to each new server)."""
+    if socketio in _BOUND:
+        return
+    _BOUND.add(socketio)
+    for event, fn in _HANDLERS:
+        socketio.on(event)(fn)
+
+
+def _on(event: str):
+    """Declare ``fn`` the handler of ``event`` (bound by :func:`init_app`)."""
+
+    def wrap(fn):
+        _HANDLERS.append((event, fn))
+        return fn
+
+    return wrap
 
 
 class RequestError(Exception):
@@ -105,7 +133,7 @@ def handler(event: str):
                 return {"ok": False, "error": f"the server failed while handling '{event}' "
                                               "(the error is in its log)"}
 
-        socketio.on(event)(on_event)
+        _on(event)(on_event)
         return fn
 
     return wrap
@@ -288,18 +316,18 @@ def on_inspect(payload: dict) -> dict:
     return {"record": record}
 
 
-@socketio.on(UNDECODABLE)
+@_on(UNDECODABLE)
 def on_undecodable(*_args):
     return {"ok": False, "error": "the request is not valid JSON (or it nests too deeply)"}
 
 
-@socketio.on("*")
+@_on("*")
 def on_unknown(event, *args):
     return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
                                   "join, leave, control, act, inspect)"}
 
 
-@socketio.on("disconnect")
+@_on("disconnect")
 def on_disconnect(*_reason):
     registry = _registry()
     registry.unwatch(request.sid, disconnecting=True)

@@ -36,6 +36,9 @@ REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgot
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
 ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
+# The process has one heap: a freeze by one registry's upkeep must not fall between
+# another's unfreeze and collection (tests run several apps in one process).
+_HEAP = threading.Lock()
 
 
 def new_id(nbytes: int) -> str:
@@ -143,7 +146,11 @@ class Registry:
         if session is None:
             return
         session.close()
-        gc.unfreeze()  # let the collector look at everything once: the session's cycles go
+        # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
+        # collected, so unfreeze everything and collect once: its cycles go now.
+        with _HEAP:
+            gc.unfreeze()
+            gc.collect()
         if self.directory is not None:
             try:
                 self.directory.remove(session_id)
@@ -250,7 +257,8 @@ class Registry:
         would walk every time, pausing every session for tens of milliseconds per
         collection and more as traces grow. Every ``FREEZE_EVERY`` seconds what has
         survived so far is frozen (``gc.freeze``), so collections only walk recent
-        objects; closing a session unfreezes everything once so its cycles are freed.
+        objects; closing a session unfreezes everything and collects once, so its memory is
+        freed.
         """
         last_announce = last_directory = last_freeze = time.monotonic()
         while True:
@@ -259,7 +267,8 @@ class Registry:
                 now = time.monotonic()
                 if now - last_freeze >= FREEZE_EVERY:
                     last_freeze = now
-                    gc.freeze()
+                    with _HEAP:
+                        gc.freeze()
                 self.manager.forget_unwatched()
                 self._asked = {k: v for k, v in self._asked.items() if now - v < ASK_EVERY}
                 idle = self.config["SESSION_IDLE_SECONDS"]

@@ -40,7 +40,6 @@ def node_entry(sim, nid: str) -> dict:
     """One node as the UI sees it (without ``clock_ms``, which moves every frame)."""
     node = sim.nodes[nid]
     model = sim.model
-    timers = sorted((name, node.true_at(armed[1])) for name, armed in node.timers.items())
     return {
         "id": nid,
         "status": str(node.status),
@@ -48,31 +47,26 @@ def node_entry(sim, nid: str) -> dict:
         "rate": node.rate / PPM,
         "role": model.role(node.state),
         "summary": model.summary(nid, node.state),
-        "timers": {name: _ms(due) for name, due in timers},
+        "timers": {name: _ms(due) for name, due in sim.armed_timers(nid)},
     }
 
 
 def links(sim) -> dict:
     """Cut directed links, the partition's groups and links with their own settings."""
-    groups = None
-    if sim.groups:
-        by_group: dict[int, list] = {}
-        for nid in sim.node_ids:
-            by_group.setdefault(sim.groups.get(nid, -1), []).append(nid)
-        groups = [by_group[g] for g in sorted(by_group)]
+    state = sim.link_state()
     return {
-        "cut": [[a, b] for (a, b) in sim.cuts],
-        "groups": groups,
-        "custom": [{"from": a, "to": b, "latency_ms": [_ms(link.lo), _ms(link.hi)],
-                    "loss": link.loss, "duplicate": link.duplicate}
-                   for (a, b), link in sim.links.items()],
+        "cut": [[a, b] for (a, b) in state["cut"]],
+        "groups": state["groups"],
+        "custom": [{"from": a, "to": b, "latency_ms": [_ms(lo), _ms(hi)], "loss": loss,
+                    "duplicate": duplicate}
+                   for (a, b, lo, hi, loss, duplicate) in state["custom"]],
     }
 
 
 def messages(sim) -> list:
-    return [{"id": mid, "from": src, "to": dst, "kind": type(msg).__name__,
-             "sent_ms": _ms(sent), "due_ms": _ms(due)}
-            for mid, (src, dst, msg, sent, due) in sim.in_flight.items()]
+    return [{"id": mid, "from": src, "to": dst, "kind": kind, "sent_ms": _ms(sent),
+             "due_ms": _ms(due)}
+            for mid, src, dst, kind, sent, due in sim.messages_in_flight()]
 
 
 def violations(sim) -> list:

@@ -60,6 +60,7 @@ class Session:
         self.scenario = scenario
         self.sim = build(scenario)
         self.history = History(self.sim)
+        self.node_ids = self.sim.node_ids
         self.frames = serializer.FrameBuilder(session_id)
         self.socketio = socketio
         self.audience = audience  # callable: how many clients watch, on every process
@@ -72,6 +73,8 @@ class Session:
         self.share = share.encode(recorded(scenario, self.sim))
         self.lock = threading.RLock()
         self.wake = socketio.server.eio.create_event()
+        self.stopped = socketio.server.eio.create_event()  # set when the runner has ended
+        self._running = False
         self.want_frame = False
         self.want_full = True
         self.closed = False
@@ -94,18 +97,26 @@ class Session:
         return {"model": sc["model"], "name": sc.get("name"), "title": sc.get("title"),
                 "description": sc.get("description"), "claims": sc.get("claims", []),
                 "expected": sc.get("expected"), "seed": sc["seed"], "nodes": sc["nodes"],
-                "node_ids": list(self.sim.node_ids), "variant": sc["variant"],
+                "node_ids": list(self.node_ids), "variant": sc["variant"],
                 "params": sc["params"], "network": sc["network"],
                 "duration_ms": sc["duration_ms"], "narrative": sc["narrative"],
                 "share_url": self.share_url, "watch_url": self.watch_url}
 
     # -- the runner ----------------------------------------------------------------------
     def start(self) -> None:
+        self._running = True
         self.socketio.start_background_task(self._run)
 
-    def close(self) -> None:
+    def close(self, wait: float = 2.0) -> None:
+        """Stop the runner (waiting up to ``wait`` s for it) and let go of the simulation,
+        so that it is garbage as soon as the registry collects, whoever still holds the
+        session for a moment."""
         self.closed = True
         self.wake.set()
+        if self._running:
+            self.stopped.wait(wait)
+        with self.lock:
+            self.sim = self.history = None
 
     def poke(self, full: bool = False) -> None:
         """Ask the runner for a frame now (a full one if ``full``)."""
@@ -115,6 +126,12 @@ class Session:
         self.wake.set()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.stopped.set()
+
+    def _loop(self) -> None:
         interval = 1 / FPS
         next_tick = time.monotonic()
         while not self.closed:
@@ -243,6 +260,8 @@ class Session:
             self.wake.set()
 
     def _guard(self) -> None:
+        if self.closed:
+            raise ScenarioError(f"session {self.id} has ended")
         if self.failure is not None:
             raise ScenarioError(f"this session's simulation failed ({self.failure['error']}); "
                                 f"replay it from {self.failure['replay_url']}")
@@ -308,42 +327,36 @@ class Session:
             self.last_active = time.monotonic()
             self._guard()
             sim = self.sim
-            sim.run_until(sim.now)
             if sim.now > self.end_us:
                 raise ScenarioError("the run has reached its end; seek back to act")
-            behind = sim.now < self.history.frontier
-            kept = sim.commands[:sim.cmd_pos] if behind else sim.commands
+            kept = self.history.kept_commands()
             if len(kept) >= MAX_COMMANDS:
                 raise ScenarioError(f"this session already holds {MAX_COMMANDS} commands, the "
                                     "most a scenario may have")
-            new_share = self._share_with(command, len(kept))
-            if behind:
-                self.history.fork()
-                self.want_full = True
+            new_share = self._share_with(command, kept)
             try:
-                sim.apply(command)
+                if self.history.act(command):
+                    self.want_full = True
             except Exception as exc:
                 failure = self._fail(exc)
                 raise ScenarioError(f"the simulation failed: {failure['error']}") from None
-            self.history.frontier = max(self.history.frontier, sim.now)
             self.share = new_share
             self._answered()
         return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
 
-    def _share_with(self, command, n_kept: int) -> str:
-        """The share string of the recording with ``command`` added now, after the first
-        ``n_kept`` commands (refused if it would not fit in a share link).
+    def _share_with(self, command, kept: list) -> str:
+        """The share string of the recording with ``command`` added now after the commands
+        ``kept`` (refused if it would not fit in a share link).
 
         Every part was validated already (the scenario when the session was created, each
         command as it came in), so the recording is packed as it is, in the order the
         simulation runs it.
         """
-        sim = self.sim
-        kept = recorded(self.scenario, sim)["commands"][:n_kept]
-        new = {"at_ms": sim.now / 1000, **C.to_json(command)}
-        pos = bisect.bisect_right([c["at_ms"] for c in kept], new["at_ms"])
+        at = self.sim.now
+        pos = bisect.bisect_right([t for t, _ in kept], at)
+        timeline = kept[:pos] + [(at, command)] + kept[pos:]
         candidate = dict(self.scenario)
-        candidate["commands"] = kept[:pos] + [new] + kept[pos:]
+        candidate["commands"] = [{"at_ms": t / 1000, **C.to_json(c)} for t, c in timeline]
         size = len(share.canonical(candidate))
         packed = share.pack(candidate)
         if size > MAX_BYTES or len(packed) > share.MAX_SHARE_CHARS:

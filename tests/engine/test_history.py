@@ -191,3 +191,42 @@ def test_the_checkpoint_interval_grows_with_the_checkpoints_size_and_seeks_stay_
     for t in (5_900_000, 3_900_000, 1_500_000):
         history.seek(t)
         assert T.sha256(sim.trace) == fresh_hash_at(t, **kw)[0]
+
+
+def test_advance_in_slices_reaches_the_same_state_as_one_call():
+    kw = {"nodes": 5, "duration_ms": 60_000,
+          "commands": [{"at_ms": 900, "type": "crash", "node": "n2"},
+                       {"at_ms": 1900, "type": "restart", "node": "n2"}]}
+    whole = History(toy_sim(**kw), every_events=40)
+    whole.advance(3_000_000)
+    sim = toy_sim(**kw)
+    sliced = History(sim, every_events=40)
+    calls = 0
+    while not sliced.advance(3_000_000, limit=7):
+        calls += 1
+        assert sim.now <= 3_000_000
+    assert calls > 10  # it did stop on the way
+    assert sim.now == whole.sim.now == 3_000_000
+    assert T.sha256(sim.trace) == T.sha256(whole.sim.trace)
+    assert sliced.frontier == 3_000_000
+    # A seek far back, in slices too, lands on the state of a fresh run.
+    while not sliced.seek(1_234_567, limit=5):
+        pass
+    assert (T.sha256(sim.trace), sim.nodes["n1"].state.pings_sent) == \
+        fresh_hash_at(1_234_567, **kw)
+
+
+def test_act_forks_when_behind_and_records_the_command():
+    sim = toy_sim(nodes=3, commands=[{"at_ms": 2000, "type": "crash", "node": "n3"}])
+    history = History(sim)
+    history.advance(3_000_000)
+    assert history.act(C.Pause("n1")) is False  # at the frontier: no fork
+    assert [at for at, _ in sim.timeline()] == [2_000_000, 3_000_000]
+    history.seek(1_000_000)
+    assert history.behind()
+    assert [at for at, _ in history.kept_commands()] == []
+    assert history.act(C.Crash("n2")) is True
+    assert sim.timeline() == [(1_000_000, C.Crash("n2"))]  # the later future is gone
+    assert sim.commands_applied() == 1
+    assert history.frontier == 1_000_000 and not history.behind()
+    assert sim.nodes["n2"].status.name == "CRASHED"

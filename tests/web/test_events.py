@@ -333,7 +333,7 @@ def test_a_recording_too_long_for_a_share_link_is_refused(connect, app, monkeypa
                          callback=True)
     assert answer["ok"] is False and "no longer fits in a share link" in answer["error"]
     session = app.extensions["playground"].get(made["session"])
-    assert session.sim.commands == []  # nothing else changed
+    assert session.sim.timeline() == []  # nothing else changed
 
 
 def test_numbers_that_are_not_finite_are_refused(connect, app):

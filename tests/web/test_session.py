@@ -118,3 +118,29 @@ def test_watched_sessions_do_not_expire(connect, app):
     client.emit("join", {"session": made["session"]}, callback=True)
     time.sleep(2.0)
     assert app.extensions["playground"].get(made["session"]) is not None
+
+
+def test_a_closed_session_is_freed(connect, app):
+    import gc
+    import weakref
+
+    client = connect()
+    made, ids = start(client, speed="max")
+    wait_for(client, lambda f: f["t_ms"] >= 500)
+    registry = app.extensions["playground"]
+    gc.freeze()  # as the upkeep loop does every few seconds
+    ref = weakref.ref(registry.get(made["session"]))
+    sim_ref = weakref.ref(ref().sim)
+    client.emit("leave", {"session": made["session"]}, callback=True)
+    registry.close(made["session"])
+    assert sim_ref() is None, _holders(sim_ref())  # no collection but the registry's own
+    deadline = time.monotonic() + 5  # the runner's thread ends right after it stopped
+    while ref() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ref() is None
+
+
+def _holders(obj) -> list:
+    import gc
+    return [(type(r).__name__, str(r)[:120]) for r in gc.get_referrers(obj)
+            if type(r).__name__ != "Context"]
