@@ -114,6 +114,14 @@ def check_expected(expected: dict, fired: list[str], metrics: dict) -> list[str]
         for op, bound in conditions.items():
             if not isinstance(value, (int, float)) or not OPS[op](value, bound):
                 problems.append(f"metric {name} = {value!r}, expected {op} {bound}")
+    for spread in expected.get("spread", []):
+        values = {name: metrics.get(name) for name in spread["of"]}
+        if not all(isinstance(v, (int, float)) for v in values.values()):
+            problems.append(f"spread of {values}: every metric must be a number")
+        elif max(values.values()) - min(values.values()) > spread["le"]:
+            problems.append(f"spread of {values} is "
+                            f"{max(values.values()) - min(values.values()):g}, expected le "
+                            f"{spread['le']}")
     return problems
 
 

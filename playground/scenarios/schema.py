@@ -4,7 +4,9 @@ A scenario is one JSON document that fixes a run completely: the model, its vari
 switches and parameters, the node count, the seed, the network's defaults, the timed
 commands and an optional narrative for lectures. Presets add ``name``, ``title``,
 ``claims`` (IDs from SEED_CLAIMS.md) and ``expected`` (the invariants that must fire,
-and metric conditions that show the phenomenon).
+metric conditions that show the phenomenon, and ``spread`` conditions that compare
+metrics with each other: ``{"of": ["detection_ms_crashed", "detection_ms_cut"], "le":
+100}`` holds when the largest of the named metrics exceeds the smallest by at most 100).
 
 Validation is layered: the document schema (JSON Schema 2020-12, checked by
 ``jsonschema``), then the chosen model's own schemas for variants, parameters and
@@ -49,6 +51,14 @@ _EXPECTED = {
                        "items": {"type": "string", "maxLength": 80}},
         "metrics": {"type": "object", "maxProperties": 50,
                     "additionalProperties": _METRIC_CONDITION},
+        "spread": {"type": "array", "maxItems": 10,
+                   "items": {"type": "object", "additionalProperties": False,
+                             "required": ["of", "le"],
+                             "properties": {"of": {"type": "array", "minItems": 2,
+                                                   "maxItems": 20, "uniqueItems": True,
+                                                   "items": {"type": "string",
+                                                             "maxLength": 80}},
+                                            "le": {"type": "number", "minimum": 0}}}},
     },
 }
 

@@ -56,6 +56,8 @@ def test_commands_are_sorted_stably_by_time():
     ({**GOOD, "claims": ["C99"]}, "claims[0]"),
     ({**GOOD, "expected": {"violations": ["nope"]}}, "no invariant 'nope'"),
     ({**GOOD, "expected": {"metrics": {"x": {"about": 1}}}}, "expected.metrics.x"),
+    ({**GOOD, "expected": {"spread": [{"of": ["x"], "le": 1}]}}, "expected.spread[0].of"),
+    ({**GOOD, "expected": {"spread": [{"of": ["x", "y"]}]}}, "'le' is a required property"),
 ])
 def test_bad_scenarios_are_refused_with_the_field_named(obj, words):
     assert words in refused(obj)
@@ -103,3 +105,13 @@ def test_non_finite_numbers_in_a_file_are_refused(tmp_path):
     path.write_text('{"model": "toy", "seed": 1, "params": {"interval_ms": NaN}}')
     with pytest.raises(ScenarioError, match="params.interval_ms: nan is not a finite"):
         load(str(path))
+
+
+def test_a_spread_expectation_compares_metrics_with_each_other():
+    from playground.scenarios import check_expected
+    spread = {"spread": [{"of": ["a", "b", "c"], "le": 100}]}
+    assert check_expected(spread, [], {"a": 500, "b": 600, "c": 550}) == []
+    assert check_expected(spread, [], {"a": 500, "b": 601, "c": 550}) == [
+        "spread of {'a': 500, 'b': 601, 'c': 550} is 101, expected le 100"]
+    assert "every metric must be a number" in check_expected(spread, [], {"a": 1, "b": None,
+                                                                          "c": 2})[0]

@@ -33,25 +33,41 @@ again); the sweep is free; a reply to an earlier round is ignored as HTTP would.
 
 Invariants
 ----------
-* ``no_flapping`` — a worker's view changes only on sufficient evidence: it is marked DOWN
-  only after ``k`` consecutive misses and marked UP again only after ``m`` consecutive
-  successes, so a worker cannot bounce faster than the hysteresis allows. The observer
-  keeps its own count of consecutive misses and successes as the evidence comes in, and
-  checks every change of view against ``k`` and ``m``. The broken variant
-  ``no_hysteresis`` acts on the first miss and the first success.
-* ``down_means_silent`` — a worker is never marked DOWN less than one pulse interval after
-  the registry last heard from it (served a pulse, or a reply within its round): a verdict
-  of death must rest on the registry's own silence. The broken variant ``sender_clock``
-  takes "last heard" from the timestamp in the pulse, on the worker's clock, and discards
-  pulses that look older than the timeout: a worker whose clock runs behind is declared
-  dead while its pulses arrive, and one whose clock runs ahead is kept alive after a crash.
+Both are judged by an outside observer (``checker.py``) from what the registry *heard*
+(``WorkerHeard``: a served pulse, or a reply within its round) and *published*
+(``StatusPublished``), against the engine's truth about each worker: never from the
+detector's own counters. Silence is measured on the registry's clock, the one its
+timeout is promised on.
+
+* ``down_means_silent`` (no false suspicion of a worker that is heard) — a worker that is
+  alive, not paused and whose link to the registry is intact is published DOWN only after
+  the registry has heard nothing from it for ``timeout_ms``: the least silence a timeout
+  detector's first miss needs. A verdict of death must rest on the registry's own
+  silence. The broken variant ``sender_clock`` takes "last heard" from the timestamp in
+  the pulse, on the worker's clock, and discards pulses that look older than the timeout:
+  a worker whose clock runs behind is declared dead while its pulses are heard, and one
+  whose clock runs ahead is kept alive after a crash. *Cannot fire by construction* with
+  ``detector = phi`` (phi may count a miss after any silence, so the bound is 0) and with
+  ``no_hysteresis`` alone (it still waits for the timeout); an overloaded registry or one
+  whose replies miss their round has truly heard nothing, so its false deaths (C17, C18)
+  are the metric ``false_suspicions``, not a violation.
+* ``no_flapping`` — judged from the published history of workers that have not crashed:
+  a worker published DOWN is published UP again only once the registry has heard from it
+  ``m`` times since, and a worker so revived is published DOWN again only after the
+  silence ``k`` sweeps take (``timeout_ms + (k − 1)·interval_ms``; ``(k − 1)·interval_ms``
+  with phi). A crashed worker marked down at its first miss is a fast detection, not a
+  flap. The broken variant ``no_hysteresis`` acts on the first miss and the first success.
+  *Cannot fire by construction* with ``k = m = 1`` and the timeout detector (the
+  hysteresis then asks for nothing a detector does anyway).
 
 Detection *quality* is not a safety property — no detector in an asynchronous system is
 both complete and accurate — so the phenomena are metrics, judged against the engine's
 truth: ``false_suspicions`` (a worker marked DOWN while it is alive, not paused, its links
 to the registry intact, and has been so for at least ``timeout_ms``; a verdict within a
 timeout after a real outage ended is a ``late_detection``), ``flaps`` (DOWN → UP),
-``detection_time_ms`` for real crashes, ``probe_load`` (probes per second),
+``detection_time_ms`` for real crashes, ``detection_ms_crashed``, ``_paused`` and ``_cut``
+(the longest time from each kind of failure to its DOWN: C19 expects them within one sweep
+interval of each other), ``probe_load`` (probes per second),
 ``registry_queue_max`` and ``_avg``, ``probe_round_ms`` and ``pulse_wait_ms`` (how long a
 pulse or reply waited in the queue).
 
@@ -86,10 +102,12 @@ class Heartbeats(Model):
     name = "heartbeat"
     title = "Heartbeats and health probes"
     invariants = (
-        Invariant("no_flapping", "A worker is marked down only after k consecutive misses and "
-                                 "up again only after m consecutive successes."),
-        Invariant("down_means_silent", "A worker is never marked down less than one pulse "
-                                       "interval after the registry last heard from it."),
+        Invariant("no_flapping", "A worker that has not crashed is marked up again only after "
+                                 "the registry heard from it m times since it went down, "
+                                 "and down again only after k sweeps of silence."),
+        Invariant("down_means_silent", "A worker that is alive and reachable is marked down "
+                                       "only after the registry heard nothing from it for "
+                                       "timeout_ms."),
     )
     variants = (
         Variant("mode", "push", "push: workers send pulses; pull: the registry probes them.",

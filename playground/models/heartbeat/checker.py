@@ -1,5 +1,16 @@
-"""The heartbeat model's invariants and metrics, judged from the registry's facts and the
-engine's truth about each worker."""
+"""The heartbeat model's invariants and metrics, judged from what the registry heard and
+published (its facts) against the engine's truth about each worker, never from the
+detector's own counters.
+
+* ``down_means_silent`` (false suspicion): a worker that is alive, not paused and whose
+  link to the registry is intact is published DOWN only once the registry has heard
+  nothing from it (no ``WorkerHeard``) for the silence the detector promises
+  (``min_silence``), on the registry's clock.
+* ``no_flapping``, from the published history (``StatusPublished``) of a worker that has
+  not crashed: a DOWN worker is published UP again only after the registry has heard from
+  it ``m`` times since it went DOWN, and a worker brought back UP is published DOWN again
+  only after ``k`` sweeps of silence (``hysteresis_silence``).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +22,19 @@ from playground.stats import summarize
 from .facts import StatusPublished, WorkerHeard
 from .messages import REGISTRY, Health
 
+FAILURES = ("crashed", "paused", "cut")  # the truths a silent worker may hide
+
 
 @dataclass(slots=True)
 class HeartbeatGhost:
     """The observer's notebook: what the registry heard and published, and the truth."""
 
-    heard_at: dict = field(default_factory=dict)  # worker -> registry clock, last heard
     registry_started: int | None = None  # the registry clock at its last start
+    heard_at: dict = field(default_factory=dict)  # worker -> registry clock, last heard
+    heard_since_down: dict = field(default_factory=dict)  # worker -> WorkerHeard count
+    published: dict = field(default_factory=dict)  # worker -> its last published Health
+    revived: dict = field(default_factory=dict)  # worker -> true µs published UP after DOWN
+    crashed_at: dict = field(default_factory=dict)  # worker -> true µs of its last crash
     downs: dict = field(default_factory=dict)  # worker -> times marked down
     failed_since: dict = field(default_factory=dict)  # worker -> (kind, true µs)
     recovered_at: dict = field(default_factory=dict)  # worker -> true µs its last failure ended
@@ -27,6 +44,16 @@ class HeartbeatGhost:
 
 
 class HeartbeatChecker(Checker):
+    def __init__(self, model):
+        super().__init__(model)
+        k, interval = self.p["k"], model.interval
+        # The least silence, on the registry's clock, that the detector's rules allow before
+        # a DOWN: a timeout detector's first miss needs more than timeout_ms of it, and
+        # k − 1 more sweeps follow; phi may count its first miss after any silence.
+        first_miss = 0 if self.v["detector"] == "phi" else self.p["timeout_ms"] * MS
+        self.min_silence = first_miss
+        self.hysteresis_silence = first_miss + (k - 1) * interval
+
     def truth(self, view, w: str) -> str | None:
         """Why ``w`` really is silent (crashed, paused, cut), or None if it is fine."""
         status = view.nodes[w].status
@@ -51,36 +78,48 @@ class HeartbeatChecker(Checker):
         if ghost.registry_started != reg.started_at:  # a (re)started registry trusts anew
             ghost.registry_started = reg.started_at
             ghost.heard_at = dict.fromkeys(reg.views, reg.started_at)
+            ghost.published = dict.fromkeys(reg.views, Health.UP)
+            ghost.revived.clear()
         found = []
         for fact in view.facts:
             kind = type(fact)
             if kind is WorkerHeard:
                 ghost.heard_at[fact.worker] = now
+                ghost.heard_since_down[fact.worker] = \
+                    ghost.heard_since_down.get(fact.worker, 0) + 1
             elif kind is StatusPublished:
                 found += self._judge(view, ghost, fact, now)
+                ghost.published[fact.worker] = fact.status
         return found
 
     def _judge(self, view, ghost, fact: StatusPublished, now: int) -> list:
         w = fact.worker
+        self._note_failure(view, ghost, w)
+        crashed = view.nodes[w].status is Status.CRASHED
         found = []
-        counts = view.nodes[REGISTRY].state.views[w]
         if fact.status is Health.DOWN:
             ghost.downs[w] = ghost.downs.get(w, 0) + 1
-            quiet = now - ghost.heard_at.get(w, now)
-            if quiet < self.model.interval:
+            ghost.heard_since_down[w] = 0
+            silence = now - ghost.heard_at.get(w, now)
+            if self.truth(view, w) is None and silence < self.min_silence:
                 found.append(("down_means_silent", f"{w} was marked down (time "
-                                                   f"#{ghost.downs[w]}) {quiet / MS:g} ms "
-                                                   f"after the registry last heard from it"))
-            if counts.misses < self.p["k"]:
+                              f"#{ghost.downs[w]}) {silence / MS:g} ms after the registry "
+                              f"last heard from it, while it was alive and reachable"))
+            revived = ghost.revived.pop(w, None)
+            if (revived is not None and not crashed and ghost.crashed_at.get(w, -1) < revived
+                    and silence < self.hysteresis_silence):
                 found.append(("no_flapping", f"{w} was marked down (time #{ghost.downs[w]}) "
-                                             f"after {counts.misses} consecutive miss(es); the "
-                                             f"hysteresis requires k = {self.p['k']}"))
+                              f"{silence / MS:g} ms after the registry last heard from it, "
+                              f"having been marked up again; k = {self.p['k']} sweeps need "
+                              f"{self.hysteresis_silence / MS:g} ms of silence"))
             self._judge_down(view, ghost, w)
-        elif fact.previous is Health.DOWN and counts.successes < self.p["m"]:
-            found.append(("no_flapping", f"{w} was marked up again (after down "
-                                         f"#{ghost.downs.get(w, 0)}) after {counts.successes} "
-                                         f"consecutive success(es); the hysteresis requires "
-                                         f"m = {self.p['m']}"))
+        elif fact.previous is Health.DOWN and not crashed:
+            ghost.revived[w] = view.now
+            heard = ghost.heard_since_down.get(w, 0)
+            if heard < self.p["m"]:
+                found.append(("no_flapping", f"{w} was marked up again (after down "
+                              f"#{ghost.downs.get(w, 0)}) having been heard from {heard} "
+                              f"time(s) since; the hysteresis requires m = {self.p['m']}"))
         return found
 
     def _note_failure(self, view, ghost, w: str) -> None:
@@ -92,6 +131,8 @@ class HeartbeatChecker(Checker):
                 ghost.recovered_at[w] = view.now
         elif known is None or known[0] != kind:
             ghost.failed_since[w] = (kind, view.now)
+            if kind == "crashed":
+                ghost.crashed_at[w] = view.now
 
     def _judge_down(self, view, ghost, w: str) -> None:
         self._note_failure(view, ghost, w)
@@ -110,7 +151,8 @@ class HeartbeatChecker(Checker):
         reg = view.nodes[REGISTRY].state
         elapsed = max(1, view.local_time(REGISTRY) - reg.started_at)
         area = reg.queue_area + len(reg.queue) * (view.local_time(REGISTRY) - reg.queue_since)
-        crashes = [ms for _w, kind, ms in ghost.detections if kind == "crashed"]
+        by_kind = {kind: [ms for _w, k, ms in ghost.detections if k == kind] for kind in FAILURES}
+        crashes = by_kind["crashed"]
         rounds = view.samples.get("probe_round_ms", [])
         waits = view.samples.get("pulse_wait_ms", [])
         return {
@@ -121,6 +163,8 @@ class HeartbeatChecker(Checker):
             "suspicions": view.counters.get("suspicions", 0),
             "detection_time_ms": summarize(crashes),
             "detection_time_ms_max": max(crashes) if crashes else 0,
+            **{f"detection_ms_{kind}": max(times) if times else None
+               for kind, times in by_kind.items()},
             "probe_load": round(view.counters.get("probes_sent", 0) * SECOND / max(1, view.now),
                                 3),
             "registry_queue_max": reg.queue_max,
