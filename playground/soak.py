@@ -40,15 +40,6 @@ def configurations(model: str) -> list[dict]:
     return out
 
 
-def judged(model, scenario: dict, report: dict) -> list[dict]:
-    """The violations that count: all but those of an invariant the model promises only
-    without a fault that ``scenario`` holds (``Model.assumes``)."""
-    faults = {c["type"] for c in scenario["commands"]}
-    assumes = model.assumes()
-    return [v for v in report["violations"]
-            if not faults & set(assumes.get(v["invariant"], ()))]
-
-
 def _batch(task: tuple[str, int, int]) -> tuple[str, int, list[dict]]:
     """Run schedules ``first`` … ``first + count − 1`` of ``model``; the violations."""
     model, first, count = task
@@ -58,7 +49,7 @@ def _batch(task: tuple[str, int, int]) -> tuple[str, int, list[dict]]:
         base = configs[i % len(configs)]
         scenario = search.with_schedule(base, i // len(configs), **search.BROAD)
         sim, report = run(scenario)
-        broken = judged(sim.model, scenario, report)
+        broken = search.judged(sim.model, scenario, report)
         if broken:
             found.append({"schedule": i, "variant": base["variant"],
                           "invariants": sorted({v["invariant"] for v in broken}),

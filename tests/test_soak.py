@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from playground import soak
+from playground import search, soak
 from playground.__main__ import main
 from playground.models import MODELS
 from playground.scenarios import run
@@ -42,10 +42,10 @@ def test_a_violation_counts_unless_the_model_voids_that_promise_under_a_fault_pr
                                            {"at_ms": 2500, "type": "resume", "node": "n3"}]})
     sim, report = run(crash)
     assert {v["invariant"] for v in report["violations"]} == {"single_holder"}
-    assert soak.judged(sim.model, crash, report) == report["violations"]
+    assert search.judged(sim.model, crash, report) == report["violations"]
     drift = validate({**crash, "commands": crash["commands"] +
                       [{"at_ms": 10, "type": "drift", "node": "n1", "rate": 1.0}]})
-    assert soak.judged(sim.model, drift, report) == []
+    assert search.judged(sim.model, drift, report) == []
 
 
 def test_cli_soak_prints_a_row_per_model(capsys):

@@ -54,7 +54,12 @@ def _work(scenario: dict, invariants, tries: int, seconds: float, conn) -> None:
         state.update(tries=found.tries, phase="shrinking",
                      best=len(found.scenario["commands"]))
         report(force=True)
-        small = search.shrink(found, budget=200)
+
+        def shrinking(runs, best):
+            state.update(shrink_runs=runs, best=len(best.scenario["commands"]))
+            report()
+
+        small = search.shrink(found, budget=200, progress=shrinking)
         state["best"] = len(small.scenario["commands"])
         report(force=True)
         conn.send({"result": {"scenario": narrated(small.scenario, small.invariants,

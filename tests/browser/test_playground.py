@@ -367,7 +367,19 @@ def test_violation_banner_jumps_to_the_violation(open_page, server):
     page = open_page(get_json(server, f"/api/share?scenario={preset['name']}")["share_url"])
     play(page, "max")
     banner = page.locator("#banner")
-    expect(banner).to_be_visible(timeout=60_000)
+    # Captions may pause the run on the way: play on after each until the banner shows.
+    paused_at = 0
+    for _ in range(20):
+        page.wait_for_function(
+            "at => !document.querySelector('#banner').hidden"
+            " || (!window.playground.store.playing && window.playground.store.t_ms > at"
+            "     && !document.querySelector('#play').disabled)", arg=paused_at,
+            timeout=60_000)
+        if banner.is_visible():
+            break
+        paused_at = page.evaluate("window.playground.store.t_ms")
+        page.get_by_role("button", name="Play", exact=True).click()
+    expect(banner).to_be_visible()
     expect(banner).to_contain_text(preset["expected"]["violations"][0]
                                    if len(preset["expected"]["violations"]) == 1 else "violation")
     page.wait_for_function("() => !window.playground.store.playing")

@@ -14,7 +14,7 @@ from playground.web.finder import Finder, check_limits
 
 BROKEN = validate({"model": "raft", "seed": 1, "duration_ms": 3000,
                    "variant": {"multiple_votes_per_term": True}})
-CORRECT = validate({"model": "saga", "seed": 1, "duration_ms": 3000})
+CORRECT = validate({"model": "twopc", "seed": 1})
 
 
 def wait(finder, timeout=120):
