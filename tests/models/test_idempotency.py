@@ -15,14 +15,16 @@ from playground.models.idempotency.checker import Observer
 from playground.models.idempotency.client import WORKLOAD, ClientState
 from playground.models.idempotency.facts import (
     AnsweredInProgress, Charged, GaveUp, KeyClaimed, KeyedChargeAbsorbed, KeyInserted,
-    KeySaved, KeyTakenOver, LateChargeConfirmed, Paid, RepliedFromStore, StepTimedOut,
+    KeyReuseRejected, KeySaved, KeyTakenOver, LateChargeConfirmed, Paid, Rejected,
+    RepliedFromStore, StepTimedOut,
 )
 from playground.models.idempotency.keystore import KeyRecord, KeyStoreState
 from playground.models.idempotency.ledger import LedgerState
 from playground.models.idempotency.messages import (
     KEYS, LEDGER, SERVER, Charge, ChargeRecorded, ChargeWithKey, ConditionFailed, DuplicateKey,
-    KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent, KeyStatus, KeyTakeOver, KeyWritten,
-    PaymentFailed, PaymentInProgress, PaymentReceipt, PaymentRequest, PaymentTimer, Receipt,
+    Fingerprint, KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent, KeyStatus, KeyTakeOver,
+    KeyWritten, PaymentFailed, PaymentInProgress, PaymentReceipt, PaymentRejected,
+    PaymentRequest, PaymentTimer, Receipt,
 )
 from playground.models.idempotency.server import WORKER, Phase
 from playground.scenarios import build, presets, run
@@ -32,8 +34,9 @@ from tests.fakes import FakeContext
 DEFAULTS = {p.name: p.default for p in Idempotency.params}
 
 
-def model(mode="unique_insert", recovery="none", **params):
-    return Idempotency(5, {**DEFAULTS, **params}, {"mode": mode, "recovery": recovery})
+def model(mode="unique_insert", recovery="none", processor="keyed", **params):
+    return Idempotency(5, {**DEFAULTS, **params},
+                       {"mode": mode, "recovery": recovery, "processor": processor})
 
 
 def ctx_for(m, node, now=0, ghost=None):
@@ -72,7 +75,7 @@ def test_pay_sends_the_payment_with_its_key_and_arms_the_client_timeout():
     m = model()
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_command(st, {"type": "pay", "amount": 30}, ctx)
-    assert ctx.sent == [(SERVER, PaymentRequest("c1-1", 30, "c1-1"))]
+    assert ctx.sent == [(SERVER, PaymentRequest("c1-1", 30, "c1-1", 1))]
     assert ctx.timers == {"retry:c1-1": DEFAULTS["client_timeout_ms"] * MS}
     assert st.outstanding["c1-1"].attempts == 1
     assert st.disk.next_payment == 1
@@ -83,15 +86,15 @@ def test_without_keys_the_request_carries_no_idempotency_key():
     m = model("none")
     st, ctx = ClientState(), ctx_for(m, "c2")
     m.on_command(st, {"type": "pay"}, ctx)
-    assert ctx.sent == [(SERVER, PaymentRequest("c2-1", DEFAULTS["amount"], None))]
+    assert ctx.sent == [(SERVER, PaymentRequest("c2-1", DEFAULTS["amount"], None, 1))]
 
 
 def test_double_submit_sends_two_identical_requests():
     m = model()
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_command(st, {"type": "double_submit", "amount": 40, "key": "order-7"}, ctx)
-    req = PaymentRequest("order-7", 40, "order-7")
-    assert ctx.sent == [(SERVER, req), (SERVER, req)]
+    assert ctx.sent == [(SERVER, PaymentRequest("order-7", 40, "order-7", 1)),
+                        (SERVER, PaymentRequest("order-7", 40, "order-7", 2))]
     assert st.outstanding["order-7"].attempts == 2
     assert ctx.counters == {"payments": 1, "double_submits": 1}
 
@@ -101,7 +104,7 @@ def test_paying_an_outstanding_key_again_is_a_retry_of_it():
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_command(st, {"type": "pay", "key": "k", "amount": 5}, ctx)
     m.on_command(st, {"type": "pay", "key": "k", "amount": 99}, ctx)
-    assert [msg for _, msg in ctx.sent] == [PaymentRequest("k", 5, "k")] * 2
+    assert [msg for _, msg in ctx.sent] == [PaymentRequest("k", 5, "k", n) for n in (1, 2)]
     assert st.outstanding["k"].retries == 1
     assert ctx.counters["retries"] == 1
 
@@ -112,7 +115,8 @@ def test_client_timeout_resends_the_same_key_then_gives_up():
     m.on_command(st, {"type": "pay", "amount": 10}, ctx)
     for _ in range(2):
         m.on_timer(st, retry("c1-1"), ctx)
-    assert [msg for _, msg in ctx.sent] == [PaymentRequest("c1-1", 10, "c1-1")] * 3
+    assert [msg for _, msg in ctx.sent] == [PaymentRequest("c1-1", 10, "c1-1", n)
+                                            for n in (1, 2, 3)]
     assert ctx.counters["retries"] == 2
     assert ctx.facts == []
     m.on_timer(st, retry("c1-1"), ctx)
@@ -129,13 +133,28 @@ def test_receipt_completes_the_payment_and_later_answers_are_ignored():
     st, ctx = ClientState(), ctx_for(m, "c1")
     m.on_command(st, {"type": "pay", "amount": 10}, ctx)
     ctx.now = 250 * MS
-    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, False), SERVER, ctx)
+    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, False, 1), SERVER, ctx)
     assert st.outstanding == {} and st.paid == 1
     assert "retry:c1-1" not in ctx.timers
     assert ctx.samples["payment_latency_ms"] == [250.0]
-    assert ctx.facts == [Paid("c1-1", "ch_1", False)]
-    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, True), SERVER, ctx)
-    assert st.paid == 1 and ctx.facts == [Paid("c1-1", "ch_1", False)]
+    assert ctx.facts == [Paid("c1-1", "ch_1", 10, False)]
+    m.on_message(st, PaymentReceipt("c1-1", "ch_1", 10, True, 1), SERVER, ctx)
+    assert st.paid == 1 and ctx.facts == [Paid("c1-1", "ch_1", 10, False)]
+
+
+def test_an_answer_to_an_earlier_payment_under_the_same_reference_is_ignored():
+    m = model()
+    st, ctx = ClientState(), ctx_for(m, "c1")
+    m.on_command(st, {"type": "pay", "key": "k", "amount": 10}, ctx)
+    m.on_message(st, PaymentReceipt("k", "ch_1", 10, False, 1), SERVER, ctx)
+    m.on_command(st, {"type": "pay", "key": "k", "amount": 40}, ctx)  # request 2
+    m.on_message(st, PaymentReceipt("k", "ch_1", 10, False, 1), SERVER, ctx)  # a late copy
+    m.on_message(st, PaymentRejected("k", "x", 1), SERVER, ctx)
+    assert st.paid == 1 and st.outstanding["k"].amount == 40
+    m.on_message(st, PaymentRejected("k", "key used for another request", 2), SERVER, ctx)
+    assert st.outstanding == {} and st.rejected == 1 and "retry:k" not in ctx.timers
+    assert ctx.facts[-1] == Rejected("k", "key used for another request")
+    assert ctx.counters["rejected"] == 1
 
 
 @pytest.mark.parametrize("answer", [PaymentInProgress("c1-1"), PaymentFailed("c1-1", "x")])
@@ -154,46 +173,50 @@ def test_workload_starts_payments_on_the_clients_clock():
     m.on_start(st, ctx)
     assert 50 * MS <= ctx.timers["workload"] < 150 * MS
     m.on_timer(st, WORKLOAD, ctx)
-    assert ctx.sent_of(PaymentRequest) == [(SERVER, PaymentRequest("c1-1", 25, "c1-1"))]
+    assert ctx.sent_of(PaymentRequest) == [(SERVER, PaymentRequest("c1-1", 25, "c1-1", 1))]
     assert "workload" in ctx.timers
 
 
 # -- server ------------------------------------------------------------------------------
 def server_with(m, *requests):
     st, ctx = m.init_node(SERVER), ctx_for(m, SERVER)
-    for client, payment in requests:
+    for n, (client, payment) in enumerate(requests, 1):
         key = None if m.mode.value == "none" else payment
-        m.on_message(st, PaymentRequest(payment, 20, key), client, ctx)
+        m.on_message(st, PaymentRequest(payment, 20, key, n), client, ctx)
     return st, ctx
+
+
+def fp(client="c1", amount=20):
+    return Fingerprint(client, amount)
 
 
 def test_no_key_mode_charges_then_replies():
     m = model("none")
     st, ctx = server_with(m, ("c1", "p"))
-    assert ctx.sent == [(LEDGER, Charge(1, "p", 20))]
+    assert ctx.sent == [(LEDGER, Charge(1, "p", 20, "c1"))]
     assert st.workers[0].phase is Phase.CHARGING
     ctx.clear()
     m.on_message(st, ChargeRecorded(1, "ch_1"), LEDGER, ctx)
-    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, False))]
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, False, 1))]
     assert st.workers == [None] * DEFAULTS["workers"]
     assert "worker:0" not in ctx.timers
 
 
 def test_naive_checks_charges_saves_then_replies():
-    m = model("naive")
+    m = model("naive", processor="plain")
     st, ctx = server_with(m, ("c1", "p"))
     assert ctx.sent == [(KEYS, KeyGet(1, "p"))]
     assert st.workers[0].phase is Phase.CHECKING
     ctx.clear()
-    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
-    assert ctx.sent == [(LEDGER, Charge(2, "p", 20))]
+    m.on_message(st, KeyItem(1, "p", None, None, None), KEYS, ctx)
+    assert ctx.sent == [(LEDGER, Charge(2, "p", 20, "c1"))]
     ctx.clear()
     m.on_message(st, ChargeRecorded(2, "ch_4"), LEDGER, ctx)
-    assert ctx.sent == [(KEYS, KeyPut(3, "p", KeyStatus.COMPLETED, Receipt("ch_4", 20)))]
+    assert ctx.sent == [(KEYS, KeyPut(3, "p", KeyStatus.COMPLETED, Receipt("ch_4", 20), fp()))]
     assert st.workers[0].phase is Phase.SAVING
     ctx.clear()
     m.on_message(st, KeyWritten(3, "p"), KEYS, ctx)
-    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_4", 20, False))]
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_4", 20, False, 1))]
     assert st.workers[0] is None and st.ops == {}
 
 
@@ -201,30 +224,36 @@ def test_naive_check_that_finds_the_key_replies_from_the_store():
     m = model("naive")
     st, ctx = server_with(m, ("c1", "p"))
     ctx.clear()
-    m.on_message(st, KeyItem(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20)), KEYS, ctx)
-    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, True))]
+    m.on_message(st, KeyItem(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20), fp()), KEYS,
+                 ctx)
+    assert ctx.sent == [("c1", PaymentReceipt("p", "ch_1", 20, True, 1))]
     assert ctx.counters["replies_from_store"] == 1
     assert ctx.facts == [RepliedFromStore("p", "ch_1")]
 
 
-def test_naive_workers_with_the_same_key_both_pass_the_check():
-    m = model("naive")
+@pytest.mark.parametrize("processor", ["plain", "keyed"])
+def test_naive_workers_with_the_same_key_both_pass_the_check(processor):
+    m = model("naive", processor=processor)
     st, ctx = server_with(m, ("c1", "p"), ("c1", "p"))
     assert ctx.sent == [(KEYS, KeyGet(1, "p")), (KEYS, KeyGet(2, "p"))]
     ctx.clear()
-    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
-    m.on_message(st, KeyItem(2, "p", None, None), KEYS, ctx)
-    assert ctx.sent == [(LEDGER, Charge(3, "p", 20)), (LEDGER, Charge(4, "p", 20))]
+    m.on_message(st, KeyItem(1, "p", None, None, None), KEYS, ctx)
+    m.on_message(st, KeyItem(2, "p", None, None, None), KEYS, ctx)
+    if processor == "plain":
+        assert ctx.sent == [(LEDGER, Charge(3, "p", 20, "c1")), (LEDGER, Charge(4, "p", 20, "c1"))]
+    else:  # both pass the check, and the key travels on to the ledger with both charges
+        assert ctx.sent == [(LEDGER, ChargeWithKey(3, "p", 20, "c1", "p")),
+                            (LEDGER, ChargeWithKey(4, "p", 20, "c1", "p"))]
 
 
 def test_unique_insert_claims_the_key_before_charging():
     m = model("unique_insert")
     st, ctx = server_with(m, ("c1", "p"))
-    assert ctx.sent == [(KEYS, KeyInsert(1, "p"))]
+    assert ctx.sent == [(KEYS, KeyInsert(1, "p", fp()))]
     assert st.workers[0].phase is Phase.CLAIMING
     ctx.clear()
     m.on_message(st, KeyWritten(1, "p"), KEYS, ctx)
-    assert ctx.sent == [(LEDGER, Charge(2, "p", 20))]
+    assert ctx.sent == [(LEDGER, ChargeWithKey(2, "p", 20, "c1", "p"))]
 
 
 def test_unique_insert_duplicate_reads_the_row_and_stops_if_started():
@@ -235,7 +264,7 @@ def test_unique_insert_duplicate_reads_the_row_and_stops_if_started():
     assert ctx.sent == [(KEYS, KeyGet(2, "p"))]
     assert st.workers[0].phase is Phase.READING
     ctx.clear()
-    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None, fp("c2")), KEYS, ctx)
     assert ctx.sent == [("c2", PaymentInProgress("p"))]
     assert ctx.counters["conflicts"] == 1
     assert ctx.facts == [AnsweredInProgress("p")]
@@ -247,38 +276,54 @@ def test_unique_insert_duplicate_of_a_completed_row_gets_the_stored_receipt():
     st, ctx = server_with(m, ("c2", "p"))
     m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
     ctx.clear()
-    m.on_message(st, KeyItem(2, "p", KeyStatus.COMPLETED, Receipt("ch_9", 20)), KEYS, ctx)
-    assert ctx.sent == [("c2", PaymentReceipt("p", "ch_9", 20, True))]
+    m.on_message(st, KeyItem(2, "p", KeyStatus.COMPLETED, Receipt("ch_9", 20), fp("c2")), KEYS,
+                 ctx)
+    assert ctx.sent == [("c2", PaymentReceipt("p", "ch_9", 20, True, 1))]
+
+
+@pytest.mark.parametrize("row", [fp("c1", 20), fp("c2", 99)])
+def test_a_row_made_by_another_request_rejects_the_reuse_of_its_key(row):
+    m = model("unique_insert")
+    st, ctx = server_with(m, ("c2", "p"))
+    m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
+    ctx.clear()
+    m.on_message(st, KeyItem(2, "p", KeyStatus.COMPLETED, Receipt("ch_9", row.amount), row),
+                 KEYS, ctx)
+    ((dst, answer),) = ctx.sent
+    assert dst == "c2" and type(answer) is PaymentRejected and answer.request == 1
+    assert ctx.facts == [KeyReuseRejected("p", "c2", 20)]
+    assert ctx.counters["rejected_reuses"] == 1 and st.workers[0] is None
 
 
 def test_conditional_put_refusal_answers_from_the_returned_item():
     m = model("conditional_put")
     st, ctx = server_with(m, ("c1", "p"), ("c2", "p"))
-    assert ctx.sent == [(KEYS, KeyPutIfAbsent(1, "p")), (KEYS, KeyPutIfAbsent(2, "p"))]
+    assert ctx.sent == [(KEYS, KeyPutIfAbsent(1, "p", fp("c1"))),
+                        (KEYS, KeyPutIfAbsent(2, "p", fp("c2")))]
     ctx.clear()
-    m.on_message(st, ConditionFailed(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    m.on_message(st, ConditionFailed(2, "p", KeyStatus.STARTED, None, fp("c2")), KEYS, ctx)
     assert ctx.sent == [("c2", PaymentInProgress("p"))]
-    m.on_message(st, ConditionFailed(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20)),
+    m.on_message(st, ConditionFailed(1, "p", KeyStatus.COMPLETED, Receipt("ch_1", 20), fp()),
                  KEYS, ctx)
-    assert ctx.sent[-1] == ("c1", PaymentReceipt("p", "ch_1", 20, True))
+    assert ctx.sent[-1] == ("c1", PaymentReceipt("p", "ch_1", 20, True, 1))
 
 
 def test_requests_wait_for_a_free_worker():
     m = model("none", workers=1)
     st, ctx = server_with(m, ("c1", "a"), ("c2", "b"))
-    assert ctx.sent == [(LEDGER, Charge(1, "a", 20))]
+    assert ctx.sent == [(LEDGER, Charge(1, "a", 20, "c1"))]
     assert [req.payment for _, req in st.queue] == ["b"]
     ctx.clear()
     m.on_message(st, ChargeRecorded(1, "ch_1"), LEDGER, ctx)
-    assert ctx.sent == [("c1", PaymentReceipt("a", "ch_1", 20, False)),
-                        (LEDGER, Charge(2, "b", 20))]
+    assert ctx.sent == [("c1", PaymentReceipt("a", "ch_1", 20, False, 1)),
+                        (LEDGER, Charge(2, "b", 20, "c2"))]
     assert st.queue == []
 
 
 def test_worker_timeout_fails_the_request_and_a_late_confirmation_is_only_counted():
     m = model("naive")
     st, ctx = server_with(m, ("c1", "p"))
-    m.on_message(st, KeyItem(1, "p", None, None), KEYS, ctx)
+    m.on_message(st, KeyItem(1, "p", None, None, None), KEYS, ctx)
     assert ctx.timers[worker(0)] == DEFAULTS["server_timeout_ms"] * MS
     ctx.clear()
     m.on_timer(st, worker(0), ctx)
@@ -326,22 +371,23 @@ def test_server_op_counter_survives_a_crash():
 def test_insert_is_atomic_and_unique():
     m = model()
     st, ctx = KeyStoreState(), ctx_for(m, KEYS)
-    m.on_message(st, KeyInsert(1, "k"), SERVER, ctx)
-    m.on_message(st, KeyInsert(2, "k"), SERVER, ctx)
+    m.on_message(st, KeyInsert(1, "k", fp()), SERVER, ctx)
+    m.on_message(st, KeyInsert(2, "k", fp()), SERVER, ctx)
     assert ctx.sent == [(SERVER, KeyWritten(1, "k")), (SERVER, DuplicateKey(2, "k"))]
-    assert st.disk.items == {"k": KeyRecord(KeyStatus.STARTED, None)}
+    assert st.disk.items == {"k": KeyRecord(KeyStatus.STARTED, None, fp())}
     assert ctx.facts == [KeyInserted("k")]
 
 
 def test_put_if_absent_returns_the_existing_item_when_refused():
     m = model()
     st, ctx = KeyStoreState(), ctx_for(m, KEYS)
-    st.disk.items["k"] = KeyRecord(KeyStatus.COMPLETED, Receipt("ch_1", 5))
-    m.on_message(st, KeyPutIfAbsent(3, "k"), SERVER, ctx)
-    m.on_message(st, KeyPutIfAbsent(4, "j"), SERVER, ctx)
-    assert ctx.sent == [(SERVER, ConditionFailed(3, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5))),
+    st.disk.items["k"] = KeyRecord(KeyStatus.COMPLETED, Receipt("ch_1", 5), fp("c1", 5))
+    m.on_message(st, KeyPutIfAbsent(3, "k", fp("c2", 5)), SERVER, ctx)
+    m.on_message(st, KeyPutIfAbsent(4, "j", fp()), SERVER, ctx)
+    assert ctx.sent == [(SERVER, ConditionFailed(3, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5),
+                                                 fp("c1", 5))),
                         (SERVER, KeyWritten(4, "j"))]
-    assert st.disk.items["j"] == KeyRecord(KeyStatus.STARTED, None)
+    assert st.disk.items["j"] == KeyRecord(KeyStatus.STARTED, None, fp())
     assert ctx.facts == [KeyClaimed("j")]
 
 
@@ -349,10 +395,10 @@ def test_get_and_put():
     m = model()
     st, ctx = KeyStoreState(), ctx_for(m, KEYS)
     m.on_message(st, KeyGet(1, "k"), SERVER, ctx)
-    m.on_message(st, KeyPut(2, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)), SERVER, ctx)
+    m.on_message(st, KeyPut(2, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7), fp()), SERVER, ctx)
     m.on_message(st, KeyGet(3, "k"), SERVER, ctx)
-    assert ctx.sent == [(SERVER, KeyItem(1, "k", None, None)), (SERVER, KeyWritten(2, "k")),
-                        (SERVER, KeyItem(3, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7)))]
+    assert ctx.sent == [(SERVER, KeyItem(1, "k", None, None, None)), (SERVER, KeyWritten(2, "k")),
+                        (SERVER, KeyItem(3, "k", KeyStatus.COMPLETED, Receipt("ch_2", 7), fp()))]
     assert ctx.facts == [KeySaved("k", "COMPLETED", "ch_2")]
 
 
@@ -360,63 +406,69 @@ def test_get_and_put():
 LOCK = DEFAULTS["lock_timeout_ms"] * MS
 
 
-@pytest.mark.parametrize("recovery", ["expire", "processor_key"])
-def test_a_started_row_is_taken_over_instead_of_answered_in_progress(recovery):
-    m = model("unique_insert", recovery)
+@pytest.mark.parametrize("processor", ["keyed", "plain"])
+def test_a_started_row_is_taken_over_instead_of_answered_in_progress(processor):
+    m = model("unique_insert", "expire", processor)
     st, ctx = server_with(m, ("c2", "p"))
     m.on_message(st, DuplicateKey(1, "p"), KEYS, ctx)
     ctx.clear()
-    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)
-    assert ctx.sent == [(KEYS, KeyTakeOver(3, "p", LOCK))]
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None, fp("c2")), KEYS, ctx)
+    assert ctx.sent == [(KEYS, KeyTakeOver(3, "p", fp("c2"), LOCK))]
     assert st.workers[0].phase is Phase.CLAIMING and st.workers[0].took_over
     ctx.clear()
     m.on_message(st, KeyWritten(3, "p"), KEYS, ctx)
-    charge = ChargeWithKey(4, "p", 20, "p") if recovery == "processor_key" else Charge(4, "p", 20)
+    charge = (ChargeWithKey(4, "p", 20, "c2", "p") if processor == "keyed" else
+              Charge(4, "p", 20, "c2"))
     assert ctx.sent == [(LEDGER, charge)] and ctx.counters["takeovers"] == 1
 
 
 def test_a_refused_takeover_answers_in_progress_without_asking_again():
     m = model("conditional_put", "expire")
     st, ctx = server_with(m, ("c2", "p"))
-    m.on_message(st, ConditionFailed(1, "p", KeyStatus.STARTED, None), KEYS, ctx)
+    m.on_message(st, ConditionFailed(1, "p", KeyStatus.STARTED, None, fp("c2")), KEYS, ctx)
     ctx.clear()
-    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None), KEYS, ctx)  # lock still fresh
+    m.on_message(st, KeyItem(2, "p", KeyStatus.STARTED, None, fp("c2")), KEYS, ctx)  # fresh
     assert ctx.sent == [("c2", PaymentInProgress("p"))] and st.workers[0] is None
 
 
 def test_the_key_store_grants_a_takeover_only_of_a_stale_started_lock():
     m = model()
     st = KeyStoreState()
-    m.on_message(st, KeyInsert(1, "k"), SERVER, ctx_for(m, KEYS, now=100))
+    m.on_message(st, KeyInsert(1, "k", fp()), SERVER, ctx_for(m, KEYS, now=100))
     early, late = ctx_for(m, KEYS, now=100 + LOCK - 1), ctx_for(m, KEYS, now=100 + LOCK)
-    m.on_message(st, KeyTakeOver(2, "k", LOCK), SERVER, early)
-    assert early.sent == [(SERVER, KeyItem(2, "k", KeyStatus.STARTED, None))]
-    m.on_message(st, KeyTakeOver(3, "k", LOCK), SERVER, late)
+    m.on_message(st, KeyTakeOver(2, "k", fp(), LOCK), SERVER, early)
+    assert early.sent == [(SERVER, KeyItem(2, "k", KeyStatus.STARTED, None, fp()))]
+    m.on_message(st, KeyTakeOver(6, "k", fp("c2"), LOCK), SERVER, late)  # another request's
+    assert late.sent == [(SERVER, KeyItem(6, "k", KeyStatus.STARTED, None, fp()))]
+    late.clear()
+    m.on_message(st, KeyTakeOver(3, "k", fp(), LOCK), SERVER, late)
     assert late.sent == [(SERVER, KeyWritten(3, "k"))]
     assert early.facts == [] and late.facts == [KeyTakenOver("k", LOCK)]
     assert st.disk.locked_at["k"] == 100 + LOCK  # locked anew: the next takeover waits again
     done = ctx_for(m, KEYS, now=10 * LOCK)
-    m.on_message(st, KeyPut(4, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5)), SERVER, done)
-    m.on_message(st, KeyTakeOver(5, "k", LOCK), SERVER, done)
-    assert done.sent[-1] == (SERVER, KeyItem(5, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5)))
+    m.on_message(st, KeyPut(4, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5), fp()), SERVER, done)
+    m.on_message(st, KeyTakeOver(5, "k", fp(), LOCK), SERVER, done)
+    assert done.sent[-1] == (SERVER, KeyItem(5, "k", KeyStatus.COMPLETED, Receipt("ch_1", 5),
+                                             fp()))
     assert "k" not in st.disk.locked_at
 
 
 def test_the_ledger_answers_a_key_it_has_seen_with_the_charge_it_made():
-    m = model(recovery="processor_key")
+    m = model()
     ghost = Observer()
     st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
-    m.on_message(st, ChargeWithKey(1, "p", 20, "p"), SERVER, ctx)
-    m.on_message(st, ChargeWithKey(2, "p", 20, "p"), SERVER, ctx)  # while being charged
+    m.on_message(st, ChargeWithKey(1, "p", 20, "c1", "p"), SERVER, ctx)
+    m.on_message(st, ChargeWithKey(2, "p", 20, "c1", "p"), SERVER, ctx)  # while being charged
+    m.on_message(st, ChargeWithKey(2, "p", 20, "c1", "p"), SERVER, ctx)  # a copy of that one
     assert list(ctx.timers) == ["charge:1"] and ctx.sent == []
     m.on_timer(st, charge_timer(1), ctx)
     assert ctx.sent == [(SERVER, ChargeRecorded(1, "ch_1")), (SERVER, ChargeRecorded(2, "ch_1"))]
-    m.on_message(st, ChargeWithKey(3, "p", 20, "p"), SERVER, ctx)  # after
+    m.on_message(st, ChargeWithKey(3, "p", 20, "c1", "p"), SERVER, ctx)  # after
     assert ctx.sent[-1] == (SERVER, ChargeRecorded(3, "ch_1"))
-    assert ctx.facts == [KeyedChargeAbsorbed("p", None), Charged("ch_1", "p", 20, "p"),
-                         KeyedChargeAbsorbed("p", "ch_1")]
+    assert ctx.facts == [KeyedChargeAbsorbed("p", None), KeyedChargeAbsorbed("p", None),
+                         Charged("ch_1", "p", 20, "c1", "p"), KeyedChargeAbsorbed("p", "ch_1")]
     assert check(m, view_of(m, ctx, ledger=st), LEDGER) == []
-    assert ghost.charges == {"p": ["ch_1"]} and ctx.counters["processor_dedups"] == 2
+    assert ghost.charges == {"p": ["ch_1"]} and ctx.counters["processor_dedups"] == 3
     assert st.disk.by_key == {"p": "ch_1"}
 
 
@@ -425,16 +477,37 @@ def test_ledger_records_a_charge_after_the_processing_time():
     m = model()
     ghost = Observer()
     st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
-    m.on_message(st, Charge(5, "p", 20), SERVER, ctx)
+    m.on_message(st, Charge(5, "p", 20, "c1"), SERVER, ctx)
     assert ctx.timers == {"charge:1": DEFAULTS["charge_ms"] * MS}
     assert st.disk.entries == [] and ctx.sent == [] and ctx.facts == []
     m.on_timer(st, charge_timer(1), ctx)
     assert ctx.sent == [(SERVER, ChargeRecorded(5, "ch_1"))]
-    assert [(e.charge_id, e.payment, e.amount) for e in st.disk.entries] == [("ch_1", "p", 20)]
-    assert ctx.facts == [Charged("ch_1", "p", 20, None)]
+    assert [(e.charge_id, e.payment, e.amount, e.customer) for e in st.disk.entries] == [
+        ("ch_1", "p", 20, "c1")]
+    assert ctx.facts == [Charged("ch_1", "p", 20, "c1", None)]
     assert check(m, view_of(m, ctx, ledger=st), LEDGER) == []
     assert ghost.charges == {"p": ["ch_1"]}
     assert ctx.counters == {"charges": 1}
+
+
+def test_a_receipt_is_judged_against_the_charge_it_names():
+    m = model()
+    ghost = Observer()
+    ctx = ctx_for(m, LEDGER, ghost=ghost)
+    view = view_of(m, ctx)
+    ctx.tell(Charged("ch_1", "p", 20, "c1", "p"))
+    assert check(m, view, LEDGER) == []
+    for paid in (Paid("p", "ch_1", 20, True), Paid("p", "ch_1", 40, True),
+                 Paid("p", "ch_7", 20, False)):
+        ctx.tell(paid)
+    assert check(m, view, "c1") == [
+        ("paid_means_charged", "c1 was told p is paid 40 by ch_1, but ch_1 charged c1 20 "
+                               "for p"),
+        ("paid_means_charged", "c1 was told p is paid 20 by ch_7, but no such charge")]
+    ctx.tell(Paid("p", "ch_1", 20, True))
+    assert check(m, view, "c2") == [
+        ("paid_means_charged", "c2 was told p is paid 20 by ch_1, but ch_1 charged c1 20 "
+                               "for p")]
 
 
 def test_a_second_charge_for_a_payment_is_a_duplicate_and_violates():
@@ -442,7 +515,7 @@ def test_a_second_charge_for_a_payment_is_a_duplicate_and_violates():
     ghost = Observer()
     st, ctx = LedgerState(), ctx_for(m, LEDGER, ghost=ghost)
     for op in (1, 2):
-        m.on_message(st, Charge(op, "p", 20), SERVER, ctx)
+        m.on_message(st, Charge(op, "p", 20, "c1"), SERVER, ctx)
     view = view_of(m, ctx, ledger=st)
     m.on_timer(st, charge_timer(1), ctx)
     assert check(m, view, LEDGER) == []
@@ -503,7 +576,7 @@ def test_panel_and_summaries_describe_stores_ledger_and_clients():
     assert [e["duplicate"] for e in panel["ledger"]] == [False, False, True]
     assert panel["double_charged"] == ["c2-1"]
     assert m.summary("c1", sim.nodes["c1"].state) == {"outstanding": [], "paid": 1,
-                                                      "gave_up": 0}
+                                                      "gave_up": 0, "rejected": 0}
     assert m.summary(SERVER, sim.nodes[SERVER].state)["busy"] == 0
     assert m.role(sim.nodes[KEYS].state) == "key store"
 
@@ -519,15 +592,13 @@ def test_commands_are_addressed_to_clients_only():
 def test_a_message_a_role_does_not_expect_raises():
     m = model()
     with pytest.raises(UnexpectedEvent, match="Charge"):
-        m.on_message(ClientState(), Charge(1, "p", 20), SERVER, ctx_for(m, "c1"))
+        m.on_message(ClientState(), Charge(1, "p", 20, "c1"), SERVER, ctx_for(m, "c1"))
 
 
 # -- presets -------------------------------------------------------------------------------
 PRESET_NUMBERS = {
     "idempotency-no-key-double-charge": {"charges": 4, "duplicate_charges": 2,
                                          "replies_from_store": 0, "conflicts": 0},
-    "idempotency-key-stored-reply": {"charges": 2, "duplicate_charges": 0,
-                                     "replies_from_store": 2, "conflicts": 0},
     "idempotency-naive-race": {"charges": 3, "duplicate_charges": 1,
                                "replies_from_store": 1, "conflicts": 0},
     "idempotency-unique-insert": {"charges": 2, "duplicate_charges": 0,
@@ -545,6 +616,17 @@ def test_preset_matches_its_expectation(name):
     assert got == PRESET_NUMBERS[name]
     assert rep["metrics"]["retries"] >= 1  # the lost receipt was retried
     assert rep["metrics"]["paid"] == 2
+
+
+def test_the_stored_reply_preset_answers_concurrent_retries_from_the_store():
+    """C13 with four workers and a mode that claims the key first: both clients' retries,
+    served at once, get their stored receipts."""
+    scenario = presets()["idempotency-key-stored-reply"]
+    assert scenario["params"]["workers"] >= 2
+    assert scenario["variant"]["mode"] == "unique_insert"
+    rep = run(scenario)[1]["metrics"]
+    assert (rep["charges"], rep["paid"], rep["replies_from_store"], rep["retries"]) == (2, 2,
+                                                                                       2, 2)
 
 
 def test_mode_presets_share_seed_and_workload():
@@ -575,9 +657,9 @@ def test_a_duplicated_keyed_charge_is_absorbed_by_the_ledger():
     commands = [{"at_ms": 0, "type": "link", "from": "server", "to": "ledger", "duplicate": 1.0},
                 {"at_ms": 100, "type": "pay", "node": "c1", "amount": 25}]
     plain = run(validate({"model": "idempotency", "seed": 3, "nodes": 4, "duration_ms": 1500,
-                          "commands": commands}))[1]
+                          "variant": {"processor": "plain"}, "commands": commands}))[1]
     keyed = run(validate({"model": "idempotency", "seed": 3, "nodes": 4, "duration_ms": 1500,
-                          "variant": {"recovery": "processor_key"}, "commands": commands}))[1]
+                          "commands": commands}))[1]
     assert plain["metrics"]["charges"] == 2 and plain["violations"]
     assert keyed["metrics"]["charges"] == 1 and keyed["violations"] == []
 

@@ -15,9 +15,10 @@ from playground import search, soak
 from playground.scenarios import presets, run
 
 from . import applied
+from .idempotency import MUTANTS as IDEMPOTENCY
 from .lease import MUTANTS as LEASE
 
-MUTANTS = LEASE
+MUTANTS = LEASE + IDEMPOTENCY
 SCHEDULES = 1000
 
 

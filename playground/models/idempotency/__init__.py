@@ -31,30 +31,49 @@ separate operations. The ledger takes ``charge_ms`` to process a charge and reco
 when done. A worker's phases form a transition table (``WORKER`` in ``server.py``); an
 illegal move raises.
 
+The key guards the server's entry, not the link behind it: a ``Charge`` duplicated on the
+way to the ledger, or sent again by a worker that took a stale key over, is a second
+charge unless the ledger itself deduplicates. The ``processor`` variant says whether it
+does: ``keyed`` (the default) passes the idempotency key on with every charge
+(``ChargeWithKey``) and the ledger answers a key it has charged, or is charging, with
+that one charge, as payment processors' APIs do; ``plain`` charges every request it gets.
+
+A key store row keeps the *fingerprint* of the request that made it (the client and the
+amount). A request that meets a row with another fingerprint reuses the key for another
+payment and is rejected (``PaymentRejected``), as payment APIs reject a key reused with
+different parameters; it is never handed the other request's receipt.
+
 Simplifications: the key store and ledger are single nodes whose contents survive a crash
 (``disk``); a charge pending in the ledger when it crashes is never made. A server worker
 gives up on a step after ``server_timeout_ms`` and answers "failed"; a key left STARTED
 by a worker that gave up or crashed stays STARTED, so that payment's later retries get
-"in progress", unless the ``recovery`` variant lets a request take over a key locked for
-longer than ``lock_timeout_ms`` (``expire``: the first worker's charge may still land, a
-double charge; ``processor_key``: the charge carries the key to the ledger, which
-answers a key it has charged with that charge, like a payment processor's own API). The
-network between server and ledger may duplicate a ``Charge``: that is a second charge
-in every mode, since the key guards the server's entry and not the link behind it; only
-``processor_key`` recovery, which passes the key to the ledger, absorbs it.
+"in progress", unless ``recovery = expire`` lets a request of the same fingerprint take
+over a key locked for longer than ``lock_timeout_ms``. The first worker's charge may
+still land: with a keyed processor the takeover's charge gets it back, with a plain one
+the payment is charged twice.
 
-Invariant: ``at_most_one_charge``: the ledger holds at most one charge per payment. It is
-checked on each ``Charged`` fact the ledger tells, from the observer's tally of charges
-per payment.
+Invariants, judged by an observer from the facts and under every fault:
+
+* ``at_most_one_charge``: the ledger holds at most one charge per payment (the
+  ``Charged`` facts, tallied per payment).
+* ``paid_means_charged``: a client told its payment is paid (``Paid``) holds the id of a
+  charge the ledger made (``Charged``) on its card, for that payment and the amount it
+  asked.
+
+Broken settings: ``mode = none`` and ``naive`` (``at_most_one_charge``; naive only with
+concurrent requests or with a plain processor: a keyed ledger absorbs its race's second
+charge), ``processor = plain`` (``at_most_one_charge`` under link duplication or with
+``recovery = expire``).
 
 Facts told to the checker (``facts.py``): ``Charged`` and ``KeyedChargeAbsorbed`` (the
 ledger); ``KeyInserted``, ``KeyClaimed``, ``KeyTakenOver`` and ``KeySaved`` (the key
-store); ``RepliedFromStore``, ``AnsweredInProgress``, ``StepTimedOut`` and
-``LateChargeConfirmed`` (the server); ``Paid`` and ``GaveUp`` (the clients).
+store); ``RepliedFromStore``, ``AnsweredInProgress``, ``KeyReuseRejected``,
+``StepTimedOut`` and ``LateChargeConfirmed`` (the server); ``Paid``, ``Rejected`` and
+``GaveUp`` (the clients).
 
 Modules: ``messages.py`` (the wire, node names, variant and timer enums), ``client.py``,
 ``server.py`` (the workers and their transition table), ``keystore.py``, ``ledger.py``,
-``facts.py``, ``checker.py`` (the invariant and metrics), ``panel.py``.
+``facts.py``, ``checker.py`` (the invariants and metrics), ``panel.py``.
 
 Claims served: C12 (a lost reply and a retry charge twice with no key), C13 (a key and a
 stored result answer the retry), C14 (naive check-then-act races), C15 (unique insert
@@ -70,7 +89,7 @@ from .checker import Observer, PaymentChecker
 from .client import Client
 from .keystore import KeyStore
 from .ledger import Ledger
-from .messages import KEYS, LEDGER, SERVER, Mode, Recovery
+from .messages import KEYS, LEDGER, SERVER, Mode, Processor, Recovery
 from .panel import PaymentDisplay
 from .server import Server, ServerState
 
@@ -82,6 +101,9 @@ class Idempotency(Model):
     invariants = (
         Invariant("at_most_one_charge",
                   "The ledger holds at most one charge for each payment (idempotency key)."),
+        Invariant("paid_means_charged",
+                  "A client told its payment is paid holds a charge the ledger made for "
+                  "that payment and the amount it asked."),
     )
     variants = (
         Variant("mode", "unique_insert",
@@ -94,11 +116,17 @@ class Idempotency(Model):
                 "What becomes of a key left STARTED by a worker that gave up or crashed "
                 "(unique_insert and conditional_put). none: it stays STARTED, and its "
                 "payment's retries get 'in progress' until the client gives up. expire: a "
-                "retry takes over a key locked longer than lock_timeout_ms and charges, "
-                "but the first worker's charge may still land. processor_key: the same "
-                "takeover, with the key passed on to the ledger, which answers a key it "
-                "has seen with the charge it made.",
-                choices=("none", "expire", "processor_key"), broken=("expire",)),
+                "retry takes over a key locked longer than lock_timeout_ms and charges; "
+                "the first worker's charge may still land, and only a keyed processor "
+                "absorbs it.",
+                choices=("none", "expire")),
+        Variant("processor", "keyed",
+                "What the ledger (the payment processor) does with a repeated request. "
+                "keyed: the idempotency key travels with the charge and a key already "
+                "charged gets that charge back, as payment APIs do. plain: every request "
+                "is a new charge, so a charge duplicated between server and ledger, or "
+                "sent again after a takeover, charges twice.",
+                choices=("keyed", "plain"), broken=("plain",)),
     )
     params = (
         Param("workers", 4, "Server workers serving requests concurrently.",
@@ -142,6 +170,7 @@ class Idempotency(Model):
     def setup(self):
         self.mode = Mode(self.v["mode"])
         self.recovery = Recovery(self.v["recovery"])
+        self.processor = Processor(self.v["processor"])
         self.clients = [f"c{i}" for i in range(1, self.n - 2)]
         self.client_timeout = _ms(self.p["client_timeout_ms"])
         self.retry_backoff = _ms(self.p["retry_backoff_ms"])

@@ -3,7 +3,10 @@
 Each payment has a reference (``c1-3``, or a key the user chose); in the modes with keys
 it travels as the ``idempotency_key``. A receipt settles the payment; "in progress" or
 "failed" resends it after ``retry_backoff_ms``; silence resends it after the timeout, up
-to ``max_retries`` times, then the client gives up.
+to ``max_retries`` times, then the client gives up. A rejection (the key was first used
+for another request) ends the payment. Requests are numbered, and an answer to a request
+sent before the outstanding payment began (a late copy of an earlier payment's receipt
+under the same reference) is ignored.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from dataclasses import dataclass, field
 
 from playground.models.base import MS, SECOND, Role, Timer, command, on, timer
 
-from .facts import GaveUp, Paid
+from .facts import GaveUp, Paid, Rejected
 from .messages import (SERVER, Mode, PaymentFailed, PaymentInProgress, PaymentReceipt,
-                       PaymentRequest, PaymentTimer)
+                       PaymentRejected, PaymentRequest, PaymentTimer)
 
 WORKLOAD = Timer(PaymentTimer.WORKLOAD)
 
@@ -29,6 +32,7 @@ class Outstanding:
 
     amount: int
     started_at: int  # client clock, µs
+    first_request: int  # the number of its first request: answers to earlier ones are stale
     attempts: int = 0  # requests sent so far (the first one and double submits included)
     retries: int = 0  # resends after a timeout, an answer to retry, or a user's resubmit
 
@@ -36,6 +40,7 @@ class Outstanding:
 @dataclass(slots=True)
 class ClientDisk:
     next_payment: int = 0
+    next_request: int = 0
 
 
 @dataclass(slots=True)
@@ -44,6 +49,7 @@ class ClientState:
     outstanding: dict = field(default_factory=dict)  # payment -> Outstanding
     paid: int = 0
     gave_up: int = 0
+    rejected: int = 0
 
 
 def outstanding_rows(state: ClientState) -> list:
@@ -88,7 +94,8 @@ class Client(Role):
             payment = f"{ctx.node}-{state.disk.next_payment}"
         pending = state.outstanding.get(payment)
         if pending is None:
-            pending = state.outstanding[payment] = Outstanding(amount, ctx.now)
+            pending = state.outstanding[payment] = Outstanding(
+                amount, ctx.now, state.disk.next_request + 1)
             ctx.count("payments")
         else:
             pending.retries += 1  # the user resubmits a payment still waiting
@@ -96,13 +103,14 @@ class Client(Role):
         if copies > 1:
             ctx.count("double_submits")
         for _ in range(copies):
-            self._send_request(pending, payment, ctx)
+            self._send_request(state, pending, payment, ctx)
         ctx.note(f"pay {payment}", amount=pending.amount, copies=copies)
 
-    def _send_request(self, pending, payment, ctx):
+    def _send_request(self, state, pending, payment, ctx):
         pending.attempts += 1
+        state.disk.next_request += 1
         key = None if self.model.mode is Mode.NONE else payment
-        ctx.send(SERVER, PaymentRequest(payment, pending.amount, key))
+        ctx.send(SERVER, PaymentRequest(payment, pending.amount, key, state.disk.next_request))
         ctx.set_timer(retry_timer(payment), self.model.client_timeout)
 
     @timer(PaymentTimer.RETRY)
@@ -121,19 +129,35 @@ class Client(Role):
         pending.retries += 1
         ctx.count("retries")
         ctx.note(f"retry {payment}", retry=pending.retries)
-        self._send_request(pending, payment, ctx)
+        self._send_request(state, pending, payment, ctx)
 
     @on(PaymentReceipt)
     def receipt(self, state, msg, src, ctx):
         """The payment is done; later answers for it are ignored."""
-        pending = state.outstanding.pop(msg.payment, None)
-        if pending is None:
-            return
-        ctx.cancel_timer(retry_timer(msg.payment))
-        state.paid += 1
-        ctx.count("paid")
-        ctx.observe("payment_latency_ms", (ctx.now - pending.started_at) / MS)
-        ctx.tell(Paid(msg.payment, msg.charge_id, msg.from_store))
+        pending = self._settle(state, msg, ctx)
+        if pending is not None:
+            state.paid += 1
+            ctx.count("paid")
+            ctx.observe("payment_latency_ms", (ctx.now - pending.started_at) / MS)
+            ctx.tell(Paid(msg.payment, msg.charge_id, pending.amount, msg.from_store))
+
+    @on(PaymentRejected)
+    def rejected(self, state, msg, src, ctx):
+        """The key belongs to another request: this payment cannot go through under it."""
+        if self._settle(state, msg, ctx) is not None:
+            state.rejected += 1
+            ctx.count("rejected")
+            ctx.tell(Rejected(msg.payment, msg.reason))
+
+    def _settle(self, state, answer, ctx) -> Outstanding | None:
+        """End the outstanding payment ``answer`` is for, unless it answers a request sent
+        before that payment began (or none is outstanding)."""
+        pending = state.outstanding.get(answer.payment)
+        if pending is None or answer.request < pending.first_request:
+            return None
+        del state.outstanding[answer.payment]
+        ctx.cancel_timer(retry_timer(answer.payment))
+        return pending
 
     @on(PaymentInProgress, PaymentFailed)
     def retry_later(self, state, msg, src, ctx):
@@ -146,4 +170,4 @@ class Client(Role):
 
     def summary(self, node_id, state):
         return {"outstanding": outstanding_rows(state), "paid": state.paid,
-                "gave_up": state.gave_up}
+                "gave_up": state.gave_up, "rejected": state.rejected}

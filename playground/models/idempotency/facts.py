@@ -1,9 +1,11 @@
 """What the idempotency model's handlers tell the checker (``ctx.tell``), and the trace.
 
 From these alone an independent checker can follow a run: which charges the ledger
-made and for which payment (``at_most_one_charge`` is judged on ``Charged``), which keys
-the key store locked and how, which receipts it saved, which answers came from a stored
-receipt, which requests met a key in progress, and how each payment ended at its client.
+made and for which payment and amount (``at_most_one_charge`` is judged on ``Charged``),
+which keys the key store locked and how, which receipts it saved, which answers came from
+a stored receipt, which requests met a key in progress or reused a key for another
+request, and how each payment ended at its client (``paid_means_charged`` is judged on
+``Paid`` against the ``Charged`` facts before it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ class Charged(Fact):
     charge_id: str
     payment: str
     amount: int
-    idempotency_key: str | None  # passed on to the ledger (processor_key recovery)
+    customer: str  # the client whose card was charged
+    idempotency_key: str | None  # passed on to the ledger (processor = keyed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,16 @@ class AnsweredInProgress(Fact):
 
 
 @dataclass(frozen=True, slots=True)
+class KeyReuseRejected(Fact):
+    """A request met its key's row made by another request (another client or amount)."""
+
+    text = "{payment}: key already used for another request, {client}'s {amount} rejected"
+    payment: str
+    client: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class StepTimedOut(Fact):
     """A worker gave up on a step and answered 'failed'; its key may stay STARTED."""
 
@@ -97,19 +110,30 @@ class StepTimedOut(Fact):
 
 @dataclass(frozen=True, slots=True)
 class LateChargeConfirmed(Fact):
-    """A charge was confirmed after the worker that asked for it gave up."""
+    """A charge was confirmed to no waiting worker: the one that asked gave up (or this
+    confirmation is a copy of one already taken)."""
 
-    text = "charge {charge_id} confirmed after its worker gave up"
+    text = "charge {charge_id} confirmed to no waiting worker"
     charge_id: str
 
 
 # -- the clients ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Paid(Fact):
-    text = "paid {payment} ({charge_id})"
+    """The client holds a receipt: what it sees as success, for the amount it asked."""
+
+    text = "paid {amount} for {payment} ({charge_id})"
     payment: str
     charge_id: str
+    amount: int
     from_store: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected(Fact):
+    text = "{payment} rejected: {reason}"
+    payment: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
 """The ledger: the card network and its book.
 
-A charge takes ``charge_ms`` to process and is recorded (and confirmed) when done; the
-ledger does not deduplicate plain charges, so a duplicated ``Charge`` on the link is a
-second charge. A ``ChargeWithKey`` (``processor_key`` recovery) carries the idempotency
-key, and the ledger answers a key it has charged, or is charging, with that one charge,
-like a payment processor's own API. The book survives a crash; a charge pending in the
+A charge takes ``charge_ms`` to process and is recorded (and confirmed) when done. A
+``ChargeWithKey`` (``processor = keyed``, the default) carries the idempotency key, and
+the ledger answers a key it has charged, or is charging, with that one charge, like a
+payment processor's own API: a charge duplicated on the link, or sent again by a retry
+that took a stale key over, is absorbed. A plain ``Charge`` (``processor = plain``, or no
+key) is never deduplicated: a duplicate on the link is a second charge. The ledger does
+not compare a repeated key's amount; the server's fingerprint check stops a reused key
+before it gets here. The book survives a crash; a charge pending in the
 ledger when it crashes is never made.
 """
 
@@ -23,6 +26,7 @@ class LedgerEntry:
     charge_id: str
     payment: str
     amount: int
+    customer: str
 
 
 @dataclass(slots=True)
@@ -65,7 +69,8 @@ class Ledger(Role):
         elif key in state.waiting:
             ctx.count("processor_dedups")
             ctx.tell(KeyedChargeAbsorbed(key, None))
-            state.waiting[key].append((src, msg.op))
+            if (src, msg.op) not in state.waiting[key]:  # not a copy of the same request
+                state.waiting[key].append((src, msg.op))
         else:
             state.waiting[key] = []
             self.charge(state, msg, src, ctx)
@@ -75,10 +80,11 @@ class Ledger(Role):
         """The charge went through: record it and confirm it (to every asker of its key)."""
         src, msg = state.pending.pop(done.arg)
         charge_id = f"ch_{len(state.disk.entries) + 1}"
-        state.disk.entries.append(LedgerEntry(charge_id, msg.payment, msg.amount))
+        state.disk.entries.append(LedgerEntry(charge_id, msg.payment, msg.amount,
+                                              msg.customer))
         keyed = type(msg) is ChargeWithKey
         ctx.count("charges")
-        ctx.tell(Charged(charge_id, msg.payment, msg.amount,
+        ctx.tell(Charged(charge_id, msg.payment, msg.amount, msg.customer,
                          msg.idempotency_key if keyed else None))
         ctx.send(src, ChargeRecorded(msg.op, charge_id))
         if keyed:

@@ -1,6 +1,6 @@
 """What the nodes of the idempotency model say to each other, and the names they share.
 
-Clients talk to the server (``PaymentRequest`` and its three answers); the server talks to
+Clients talk to the server (``PaymentRequest`` and its four answers); the server talks to
 the key store (``Key…`` operations, each answered with ``KeyItem``, ``KeyWritten``,
 ``DuplicateKey`` or ``ConditionFailed``) and to the ledger (``Charge`` or
 ``ChargeWithKey``, answered with ``ChargeRecorded``). Every operation of the server
@@ -32,7 +32,13 @@ class Recovery(Enum):
 
     NONE = "none"
     EXPIRE = "expire"
-    PROCESSOR_KEY = "processor_key"
+
+
+class Processor(Enum):
+    """What the ledger does with a repeated request (the ``processor`` variant)."""
+
+    KEYED = "keyed"  # the idempotency key travels with the charge; a repeat gets that charge
+    PLAIN = "plain"  # every charge request is a new charge
 
 
 class PaymentTimer(Enum):
@@ -50,6 +56,16 @@ class KeyStatus(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a key was first used for: who asked, and for how much. A request that reuses
+    the key for anything else is rejected, as payment APIs reject a key reused with
+    different parameters."""
+
+    client: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """The result of a payment: what the key store keeps and a retry gets back."""
 
@@ -60,9 +76,13 @@ class Receipt:
 # -- client <-> server ----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PaymentRequest:
+    """``request`` numbers the client's requests; every answer carries the number of the
+    request it answers."""
+
     payment: str
     amount: int
     idempotency_key: str | None
+    request: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,7 @@ class PaymentReceipt:
     charge_id: str
     amount: int
     from_store: bool
+    request: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +105,34 @@ class PaymentFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentRejected:
+    """The key was first used for another request (another client or amount): final."""
+
+    payment: str
+    reason: str
+    request: int
+
+
 # -- server <-> ledger ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Charge:
     op: int
     payment: str
     amount: int
+    customer: str  # the client whose card is charged
 
 
 @dataclass(frozen=True, slots=True)
 class ChargeWithKey:
-    """A charge that passes the idempotency key on: the ledger (like a payment processor's
-    own API) answers a key it has seen with the charge it made for it."""
+    """A charge that passes the idempotency key on (``processor = keyed``): the ledger,
+    like a payment processor's own API, answers a key it has seen with the charge it made
+    for it."""
 
     op: int
     payment: str
     amount: int
+    customer: str
     idempotency_key: str
 
 
@@ -124,6 +157,7 @@ class KeyItem:
     idempotency_key: str
     status: KeyStatus | None
     receipt: Receipt | None
+    fingerprint: Fingerprint | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,32 +168,36 @@ class KeyPut:
     idempotency_key: str
     status: KeyStatus
     receipt: Receipt | None
+    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True, slots=True)
 class KeyInsert:
-    """INSERT (key, STARTED) into a table with a unique constraint on the key."""
+    """INSERT (key, STARTED, fingerprint) into a table with a unique constraint on the key."""
 
     op: int
     idempotency_key: str
+    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True, slots=True)
 class KeyPutIfAbsent:
-    """A put of (key, STARTED) with the condition ``attribute_not_exists(key)``."""
+    """A put of (key, STARTED, fingerprint) with the condition ``attribute_not_exists(key)``."""
 
     op: int
     idempotency_key: str
+    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True, slots=True)
 class KeyTakeOver:
-    """Take over a STARTED row whose lock is at least ``older_than`` µs old (the key
-    store's clock): it is locked anew and ``KeyWritten`` comes back; otherwise the row
-    comes back as a ``KeyItem``."""
+    """Take over a STARTED row of the same fingerprint whose lock is at least
+    ``older_than`` µs old (the key store's clock): it is locked anew and ``KeyWritten``
+    comes back; otherwise the row comes back as a ``KeyItem``."""
 
     op: int
     idempotency_key: str
+    fingerprint: Fingerprint
     older_than: int
 
 
@@ -183,3 +221,4 @@ class ConditionFailed:
     idempotency_key: str
     status: KeyStatus
     receipt: Receipt | None
+    fingerprint: Fingerprint

@@ -21,6 +21,7 @@ class PaymentDisplay(Display):
         return {
             "mode": self.model.mode.value,
             "recovery": self.model.recovery.value,
+            "processor": self.model.processor.value,
             "key_store": [{"key": k, "status": r.status.value,
                            "charge_id": r.receipt.charge_id if r.receipt else None,
                            "amount": r.receipt.amount if r.receipt else None,
@@ -38,7 +39,8 @@ class PaymentDisplay(Display):
             "queue": [req.payment for _, req in server.queue[:SHOWN]],
             "clients": [{"client": c, "outstanding": outstanding_rows(view.nodes[c].state),
                          "paid": view.nodes[c].state.paid,
-                         "gave_up": view.nodes[c].state.gave_up}
+                         "gave_up": view.nodes[c].state.gave_up,
+                         "rejected": view.nodes[c].state.rejected}
                         for c in self.model.clients],
             "double_charged": [p for p, ids in charges.items() if len(ids) > 1][:SHOWN],
         }

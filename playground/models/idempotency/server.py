@@ -4,8 +4,11 @@ A worker serves one request as a sequence of steps, each a round trip to the key
 the ledger, so two workers' steps interleave. Its phases form a transition table
 (``WORKER``); an illegal move raises. The first step depends on the mode
 (``FIRST_PHASE``): charge at once (``none``), check the key (``naive``), or claim it
-(``unique_insert``: ``KeyInsert``; ``conditional_put``: ``KeyPutIfAbsent``). A worker
-gives up on a step after ``server_timeout_ms`` and answers "failed".
+(``unique_insert``: ``KeyInsert``; ``conditional_put``: ``KeyPutIfAbsent``). A row that
+comes back with another request's fingerprint (another client, another amount) is a
+reuse of the key, rejected before anything else. With ``processor = keyed`` a charge
+carries the idempotency key to the ledger (``ChargeWithKey``). A worker gives up on a step
+after ``server_timeout_ms`` and answers "failed".
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from enum import Enum
 
 from playground.models.base import Role, Timer, Transitions, on, timer
 
-from .facts import AnsweredInProgress, LateChargeConfirmed, RepliedFromStore, StepTimedOut
+from .facts import (AnsweredInProgress, KeyReuseRejected, LateChargeConfirmed,
+                    RepliedFromStore, StepTimedOut)
 from .messages import (KEYS, LEDGER, Charge, ChargeRecorded, ChargeWithKey, ConditionFailed,
-                       DuplicateKey, KeyGet, KeyInsert, KeyItem, KeyPut, KeyPutIfAbsent,
-                       KeyStatus, KeyTakeOver, KeyWritten, Mode, PaymentFailed,
-                       PaymentInProgress, PaymentReceipt, PaymentRequest, PaymentTimer,
-                       Receipt, Recovery)
+                       DuplicateKey, Fingerprint, KeyGet, KeyInsert, KeyItem, KeyPut,
+                       KeyPutIfAbsent, KeyStatus, KeyTakeOver, KeyWritten, Mode, PaymentFailed,
+                       PaymentInProgress, PaymentReceipt, PaymentRejected, PaymentRequest,
+                       PaymentTimer, Processor, Receipt, Recovery)
 
 
 class Phase(Enum):
@@ -59,10 +63,15 @@ class Job:
     payment: str
     amount: int
     idempotency_key: str | None
+    request: int  # the client's number for the request, echoed in the answer
     phase: Phase = Phase.IDLE
     op: int = 0  # the store or ledger operation awaited
     receipt: Receipt | None = None
     took_over: bool = False  # its claim is a takeover of a stale STARTED key
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint(self.client, self.amount)
 
 
 @dataclass(slots=True)
@@ -97,16 +106,18 @@ class Server(Role):
                 return
             if job is None:
                 client, req = state.queue.pop(0)
-                state.workers[i] = Job(client, req.payment, req.amount, req.idempotency_key)
+                state.workers[i] = Job(client, req.payment, req.amount, req.idempotency_key,
+                                       req.request)
                 first = FIRST_PHASE[mode]
                 if first is Phase.CHECKING:
                     self._step(state, i, first, KEYS, KeyGet, ctx)
                 elif first is Phase.CHARGING:
                     self._charge(state, i, ctx)
-                elif mode is Mode.UNIQUE_INSERT:
-                    self._step(state, i, first, KEYS, KeyInsert, ctx)
                 else:
-                    self._step(state, i, first, KEYS, KeyPutIfAbsent, ctx)
+                    claim = KeyInsert if mode is Mode.UNIQUE_INSERT else KeyPutIfAbsent
+                    job = state.workers[i]
+                    self._step(state, i, first, KEYS, claim, ctx, job.idempotency_key,
+                               job.fingerprint)
 
     def _step(self, state, i, phase, dst, make, ctx, *fields):
         """Move worker ``i`` to ``phase`` and send its next operation."""
@@ -120,11 +131,12 @@ class Server(Role):
 
     def _charge(self, state, i, ctx):
         job = state.workers[i]
-        if self.model.recovery is Recovery.PROCESSOR_KEY and job.idempotency_key is not None:
+        if self.model.processor is Processor.KEYED and job.idempotency_key is not None:
             self._step(state, i, Phase.CHARGING, LEDGER, ChargeWithKey, ctx, job.payment,
-                       job.amount, job.idempotency_key)
+                       job.amount, job.client, job.idempotency_key)
         else:
-            self._step(state, i, Phase.CHARGING, LEDGER, Charge, ctx, job.payment, job.amount)
+            self._step(state, i, Phase.CHARGING, LEDGER, Charge, ctx, job.payment, job.amount,
+                       job.client)
 
     def _finish(self, state, i, reply, ctx):
         """Answer the client, free the worker and take the next request."""
@@ -136,23 +148,31 @@ class Server(Role):
         ctx.send(job.client, reply)
         self._assign(state, ctx)
 
-    def _answer_from_record(self, state, i, status, receipt, ctx, take_over=True):
-        """The key was there: its stored receipt is the answer, or it is in progress (or,
-        with recovery, taken over if its lock is stale: ``take_over`` is False once the
-        key store has refused that)."""
+    def _answer_from_record(self, state, i, status, receipt, fingerprint, ctx,
+                            take_over=True):
+        """The key was there: another request's key is rejected; otherwise its stored
+        receipt is the answer, or it is in progress (or, with recovery, taken over if its
+        lock is stale: ``take_over`` is False once the key store has refused that)."""
         job = state.workers[i]
         model = self.model
+        if fingerprint != job.fingerprint:
+            ctx.count("rejected_reuses")
+            ctx.tell(KeyReuseRejected(job.payment, job.client, job.amount))
+            self._finish(state, i, PaymentRejected(
+                job.payment, "idempotency key already used for another request "
+                f"({fingerprint.client}, amount {fingerprint.amount})", job.request), ctx)
+            return
         if (status is KeyStatus.STARTED and take_over and model.recovery is not Recovery.NONE
                 and model.mode in (Mode.UNIQUE_INSERT, Mode.CONDITIONAL_PUT)):
             job.took_over = True
             self._step(state, i, Phase.CLAIMING, KEYS, KeyTakeOver, ctx, job.idempotency_key,
-                       model.lock_timeout)
+                       job.fingerprint, model.lock_timeout)
             return
         if status is KeyStatus.COMPLETED:
             ctx.count("replies_from_store")
             ctx.tell(RepliedFromStore(job.payment, receipt.charge_id))
             self._finish(state, i, PaymentReceipt(job.payment, receipt.charge_id,
-                                                  receipt.amount, True), ctx)
+                                                  receipt.amount, True, job.request), ctx)
         else:
             ctx.count("conflicts")
             ctx.tell(AnsweredInProgress(job.payment))
@@ -166,7 +186,7 @@ class Server(Role):
             return
         job = state.workers[i]
         if msg.status is not None:  # in CLAIMING, the key store refused a takeover
-            self._answer_from_record(state, i, msg.status, msg.receipt, ctx,
+            self._answer_from_record(state, i, msg.status, msg.receipt, msg.fingerprint, ctx,
                                      take_over=job.phase is not Phase.CLAIMING)
         elif job.phase is Phase.CHECKING:
             ctx.note(f"{job.payment}: key absent, charging")
@@ -188,7 +208,7 @@ class Server(Role):
             self._charge(state, i, ctx)
         else:
             self._finish(state, i, PaymentReceipt(job.payment, job.receipt.charge_id,
-                                                  job.receipt.amount, False), ctx)
+                                                  job.receipt.amount, False, job.request), ctx)
 
     @on(DuplicateKey)
     def duplicate_key(self, state, msg, src, ctx):
@@ -202,11 +222,12 @@ class Server(Role):
         """The put-if-absent was refused: answer from the item that came back with it."""
         i = state.ops.pop(msg.op, None)
         if i is not None:
-            self._answer_from_record(state, i, msg.status, msg.receipt, ctx)
+            self._answer_from_record(state, i, msg.status, msg.receipt, msg.fingerprint, ctx)
 
     @on(ChargeRecorded)
     def charge_recorded(self, state, msg, src, ctx):
-        """Charged: save the receipt under the key, or (no key) reply at once."""
+        """Charged: save the receipt under the key, or (no key) reply at once. A
+        confirmation no worker waits for (it gave up, or this is a copy) is only counted."""
         i = state.ops.pop(msg.op, None)
         if i is None:
             ctx.count("late_charges")
@@ -216,10 +237,10 @@ class Server(Role):
         job.receipt = Receipt(msg.charge_id, job.amount)
         if self.model.mode is Mode.NONE:
             self._finish(state, i, PaymentReceipt(job.payment, msg.charge_id, job.amount,
-                                                  False), ctx)
+                                                  False, job.request), ctx)
         else:
             self._step(state, i, Phase.SAVING, KEYS, KeyPut, ctx, job.idempotency_key,
-                       KeyStatus.COMPLETED, job.receipt)
+                       KeyStatus.COMPLETED, job.receipt, job.fingerprint)
 
     @timer(PaymentTimer.WORKER)
     def worker_timeout(self, state, worker, ctx):

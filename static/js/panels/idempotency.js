@@ -9,6 +9,7 @@ export function render(el, store) {
   fill(el, 
     h("p", { class: "small" }, `mode: `, h("b", {}, p.mode ?? "?"),
       p.recovery && p.recovery !== "none" ? [` · recovery: `, h("b", {}, p.recovery)] : null,
+      p.processor ? [` · processor: `, h("b", { class: p.processor === "plain" ? "bad" : null }, p.processor)] : null,
       dup.size ? h("span", { class: "bad" }, ` · double-charged: ${[...dup].join(", ")}`) : " · no payment charged twice"),
     section(`Key store (${p.key_store_size ?? 0} keys)`, (p.key_store || []).length
       ? table(p.key_store, ["key", "status", "locked_ms", "charge_id", "amount"], {
@@ -21,5 +22,5 @@ export function render(el, store) {
       h("span", { style: `--h:${w ? 200 : 0}`, title: w ? `${w.payment} from ${w.client}: ${w.phase}` : "idle" },
         w ? `${w.payment} ${w.phase}` : "idle"))),
       p.queue?.length ? h("p", { class: "small" }, `queued: ${p.queue.join(", ")}`) : null),
-    section("Clients", table(p.clients || [], ["client", "outstanding", "paid", "gave_up"])));
+    section("Clients", table(p.clients || [], ["client", "outstanding", "paid", "gave_up", "rejected"])));
 }
