@@ -10,11 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from playground.models.base import MS, SECOND
+from playground.models.base import MS, SECOND, Timer
 from playground.models.fsm import IllegalTransition
 from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CANDIDATE,
-                                    STORAGE, Raft, ServerState)
-from playground.models.raft_messages import (SENTINEL, AppendEntries, AppendEntriesResult,
+                                    STORAGE, Raft, RaftTimer, Server, ServerState)
+from playground.models.raft.facts import BecameLeader, ExecutedAgain, ReadAnswered, ReadIssued
+from playground.models.raft.messages import (SENTINEL, AppendEntries, AppendEntriesResult,
                                              ClientReply, ClientRequest, Entry,
                                              ReadIndexHeartbeat, ReadIndexHeartbeatResult,
                                              ReadReply, ReadRequest, RequestVote,
@@ -54,7 +55,7 @@ def server(term=0, terms=(), role=FOLLOWER, **fields):
 def leader(m, ctx, term, terms=()):
     """A freshly elected leader (via the real transition), its sends cleared."""
     st = server(term, terms, role=CANDIDATE, voted_for=ctx.node)
-    m._become_leader(st, ctx)
+    m.role_objects["server"].become_leader(st, ctx)
     ctx.clear()
     return st
 
@@ -76,7 +77,7 @@ def test_election_timeout_makes_a_candidate_that_votes_for_itself_and_asks_every
     m = model()
     ctx = context(m)
     st = server(3, terms=(1, 3))
-    m.on_timer(st, "election", ctx)
+    m.on_timer(st, Timer(RaftTimer.ELECTION), ctx)
     assert st.role is CANDIDATE and st.current_term == 4 and st.voted_for == "n1"
     sent = ctx.sent_of(RequestVote)
     assert [to for to, _ in sent] == ["n2", "n3", "n4", "n5"]
@@ -88,7 +89,7 @@ def test_prevote_asks_first_without_raising_the_term():
     m = model(prevote=True)
     ctx = context(m)
     st = server(3, terms=(3,))
-    m.on_timer(st, "election", ctx)
+    m.on_timer(st, Timer(RaftTimer.ELECTION), ctx)
     assert st.role is PRE_CANDIDATE and st.current_term == 3 and st.voted_for is None
     assert ctx.sent_of(RequestVote)[0][1] == RequestVote(4, "n1", 1, 3, True)
     for voter in ("n2", "n3"):  # two grants plus its own: a majority of five
@@ -158,7 +159,7 @@ def test_a_majority_of_votes_makes_a_leader_that_sends_heartbeats_at_once():
     m = model()
     ctx = context(m)
     st = server(1, terms=(1, 1))
-    m.on_timer(st, "election", ctx)
+    m.on_timer(st, Timer(RaftTimer.ELECTION), ctx)
     ctx.clear()
     m.on_message(st, RequestVoteResult(2, True), "n2", ctx)
     assert st.role is CANDIDATE
@@ -177,7 +178,7 @@ def test_a_majority_of_votes_makes_a_leader_that_sends_heartbeats_at_once():
 
 def test_a_follower_cannot_jump_to_leader():
     with pytest.raises(IllegalTransition):
-        Raft._become(server(1), LEADER)
+        Server.become(server(1), LEADER)
 
 
 def test_a_newer_term_in_any_message_makes_a_leader_step_down_at_once():
@@ -337,7 +338,7 @@ def test_heartbeats_skip_followers_sent_to_recently_and_share_one_message():
     st = leader(m, ctx, 1, terms=(1,))
     ctx.now = 1050 * MS
     st.last_sent["n3"] = 1040 * MS  # sent to 10 ms ago: no heartbeat needed yet
-    m.on_timer(st, "heartbeat", ctx)
+    m.on_timer(st, Timer(RaftTimer.HEARTBEAT), ctx)
     beats = ctx.sent_of(AppendEntries)
     assert [to for to, _ in beats] == ["n2", "n4", "n5"]
     assert beats[0][1] is beats[1][1] is beats[2][1]
@@ -371,10 +372,10 @@ def test_check_quorum_steps_down_a_leader_that_hears_no_majority():
     assert ctx.timers["check_quorum"] == 150 * MS
     m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n2", ctx)
     m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n3", ctx)
-    m.on_timer(st, "check_quorum", ctx)
+    m.on_timer(st, Timer(RaftTimer.CHECK_QUORUM), ctx)
     assert st.role is LEADER  # itself, n2 and n3: a majority answered
     m.on_message(st, AppendEntriesResult(2, True, 1, 0), "n2", ctx)
-    m.on_timer(st, "check_quorum", ctx)
+    m.on_timer(st, Timer(RaftTimer.CHECK_QUORUM), ctx)
     assert st.role is FOLLOWER and ctx.counters["check_quorum_step_downs"] == 1
 
 
@@ -456,7 +457,7 @@ def test_the_checker_sees_two_leaders_in_one_term():
     m = model()
     from types import SimpleNamespace
     a, b = server(3, role=LEADER), server(3, role=LEADER)
-    view = SimpleNamespace(ghost=m.init_ghost(), nodes={
+    view = SimpleNamespace(ghost=m.init_ghost(), facts=[BecameLeader(3)], nodes={
         "n1": SimpleNamespace(state=a), "n2": SimpleNamespace(state=b)})
     assert m.check(view, "n1") == []
     assert m.check(view, "n2") == [("election_safety", "term 3 has two leaders: n1 and n2")]
@@ -476,8 +477,8 @@ def test_with_client_sessions_a_duplicate_is_answered_but_not_executed():
     m = model()
     ctx = context(m)
     st = duplicated_log(m, ctx)
-    m._apply(st, ctx)
-    assert st.kv == {"k0": 2} and st.executed == {1: 1, 2: 2} and st.executed_again == []
+    m.role_objects["server"].apply(st, ctx)
+    assert st.kv == {"k0": 2} and st.executed == {1: 1, 2: 2} and ctx.facts == []
     assert [r.request_id for _, r in ctx.sent_of(ClientReply)] == [1, 2, 1]
 
 
@@ -485,12 +486,13 @@ def test_without_client_sessions_a_duplicate_is_executed_again_and_flagged():
     m = model(client_sessions=False)
     ctx = context(m)
     st = duplicated_log(m, ctx)
-    m._apply(st, ctx)
+    m.role_objects["server"].apply(st, ctx)
     assert st.kv == {"k0": 1} and st.executed == {1: 1, 2: 2}
-    assert st.executed_again == [(1, 1, 3)]
-    g = m.init_ghost()
-    found = []
-    m._check_applied(g, "n1", [0, 0, -1], st, found)
+    assert ctx.facts == [ExecutedAgain(1, 1, 3)]
+    view = SimpleNamespace(ghost=m.init_ghost(), facts=ctx.facts, cuts={}, groups=None,
+                           alive=lambda nid: True, is_cut=lambda a, b: False,
+                           nodes={"n1": SimpleNamespace(state=st)})
+    found = list(m.check(view, "n1"))
     assert [inv for inv, _ in found] == ["at_most_once"]
     assert "n1 executed request 1 (k0=1) at index 1 and again at index 3" in found[0][1]
 
@@ -623,7 +625,8 @@ def test_the_client_follows_a_read_redirect_and_records_the_answer():
     assert ctx.sent == [("n2", ReadRequest(1, "k1"))] and st.leader_guess == "n2"
     ctx.now = 40 * MS
     m.on_message(st, ReadReply(1, True, 5, None), "n2", ctx)
-    assert st.last_read == (1, "k1", 5, "n2") and st.reads_answered == 1 and st.reads == {}
+    assert st.last_read == (1, "k1", 5, "n2") and st.reads == {}
+    assert ctx.facts == [ReadAnswered(1, "k1", 5, "n2")]
     assert "read_retry:1" not in ctx.timers and ctx.samples["read_latency_ms"] == [30.0]
 
 
@@ -635,13 +638,13 @@ def test_a_read_may_return_the_value_at_its_start_or_a_concurrent_write_but_not_
         g.committed = [0, 1, 2]
         g.write_index, g.write_value = {"k": [1, 2]}, {"k": [10, 20]}
         st = m.init_node(CLIENT)
-        view = SimpleNamespace(nodes={CLIENT: SimpleNamespace(state=st)}, ghost=g)
-        st.reads_issued, st.last_read_issued = 1, 5
+        view = SimpleNamespace(nodes={CLIENT: SimpleNamespace(state=st)}, ghost=g,
+                               facts=[ReadIssued(5, "k")])
         assert list(m.check(view, CLIENT)) == []  # the read starts at committed index 2
         g.committed.append(3)  # a write of 30 commits while the read is in flight
         g.write_index["k"].append(3)
         g.write_value["k"].append(30)
-        st.reads_answered, st.last_read = 1, (5, "k", value, "n1")
+        view.facts = [ReadAnswered(5, "k", value, "n1")]
         return [inv for inv, _ in m.check(view, CLIENT)], g.stale_reads
 
     assert outcome(20) == ([], 0) and outcome(30) == ([], 0)

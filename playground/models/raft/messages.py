@@ -1,4 +1,4 @@
-"""The Raft model's data on the wire and in the log (see ``raft.py`` for the protocol).
+"""The Raft model's data on the wire and in the log, and the names its modules share.
 
 Names follow Figure 2 of the Raft paper (Ongaro and Ousterhout, 2014): ``RequestVote``
 and ``AppendEntries`` with their results, plus the client's requests, the ReadIndex
@@ -11,6 +11,49 @@ leader can hand the same ``Entry`` objects and, within one heartbeat, the same
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+
+from playground.models.base import Timer, Transitions
+
+CLIENT = "client"
+STORAGE = "storage"
+
+
+class ServerRole(Enum):
+    """A server's role; moves only as ``ROLES`` allows."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER = (ServerRole.FOLLOWER, ServerRole.PRE_CANDIDATE,
+                                              ServerRole.CANDIDATE, ServerRole.LEADER)
+
+ROLES = Transitions("raft server", {
+    FOLLOWER: (FOLLOWER, PRE_CANDIDATE, CANDIDATE),
+    PRE_CANDIDATE: (FOLLOWER, PRE_CANDIDATE, CANDIDATE),
+    CANDIDATE: (FOLLOWER, CANDIDATE, LEADER),
+    LEADER: (FOLLOWER,),
+})
+
+
+class RaftTimer(Enum):
+    """Timer kinds; the values are the timers' names (or the prefix before a request id)."""
+
+    ELECTION = "election"
+    HEARTBEAT = "heartbeat"
+    STORAGE_WRITE = "storage_write"
+    CHECK_QUORUM = "check_quorum"
+    ISSUE = "issue"  # the client's next workload put
+    READ = "read"  # the client's next workload get
+    RETRY = "retry:"  # + request id
+    READ_RETRY = "read_retry:"  # + request id
+
+
+ELECTION, HEARTBEAT, STORAGE_WRITE, CHECK_QUORUM, ISSUE, READ = (
+    Timer(kind) for kind in tuple(RaftTimer)[:6])
 
 
 @dataclass(frozen=True, slots=True)
