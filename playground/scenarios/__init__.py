@@ -20,7 +20,7 @@ from ..engine.errors import ScenarioError
 from ..engine.simulation import Simulation
 from ..models import MODELS
 from . import links, share
-from .schema import OPS, validate
+from .schema import OPS, parse, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -66,11 +66,7 @@ def load(source: str) -> dict:
             raise ScenarioError(f"no scenario file '{source}'") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioError(f"cannot read '{source}': {exc.__class__.__name__}") from None
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            raise ScenarioError(f"'{source}' is not valid JSON: {exc}") from None
-        return validate(obj)
+        return validate(parse(text, f"'{source}'"))
     short = re.search(r"(?:^|/)s/([a-z2-7]+)/?$", source)
     if short and links.is_short_id(short.group(1)):
         from ..store import open_store  # the command line's store: the embedded default

@@ -33,6 +33,7 @@ MAX_NODES = 101
 MAX_DURATION_MS = 3_600_000
 MAX_COMMANDS = 1000
 MAX_CAPTIONS = 200
+MAX_DEPTH = 32  # levels of nested objects and arrays in any document or request
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "ge": lambda a, b: a >= b,
        "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
 
@@ -123,16 +124,59 @@ DEFAULT_DURATION_MS = 10_000
 DEFAULT_LATENCY_MS = (10, 15)
 
 
-def _finite(value, where: str) -> None:
-    """Refuse NaN and infinities anywhere (JSON parsers in Python accept them)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ScenarioError(f"{where}: {value} is not a finite number")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _finite(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _finite(item, f"{where}[{i}]")
+def plain(value, where: str = "") -> None:
+    """Refuse what JSON parsers let through but no scenario or request holds: nesting
+    deeper than ``MAX_DEPTH``, numbers that are not finite (Python's parser accepts NaN
+    and Infinity), strings with a lone surrogate (``"\\ud800"``: not text, and not
+    encodable as UTF-8), and keys that are not strings. Iterative, so any depth is
+    refused with this error rather than a RecursionError."""
+    stack = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if isinstance(item, str):
+            if not _is_text(item):
+                raise ScenarioError(f"{_at(at)}: the string holds a lone surrogate "
+                                    "(an escape such as \\ud800 that is not a character)")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ScenarioError(f"{_at(at)}: {item} is not a finite number")
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ScenarioError(f"{_at(at)}: nested more than {MAX_DEPTH} levels "
+                                    "deep")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str) or not _is_text(key):
+                        raise ScenarioError(f"{_at(at)}: a key is not a string of text")
+                    stack.append((child, f"{at}.{key[:40]}" if at else key[:40], depth + 1))
+            else:
+                for i, child in enumerate(item):
+                    stack.append((child, f"{at}[{i}]", depth + 1))
+
+
+def parse(text, what: str):
+    """The JSON document in ``text`` (str or bytes), or a ScenarioError that names
+    ``what`` (e.g. "'run.json'"): never a RecursionError, however deep it nests."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ScenarioError(f"{what} nests more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{what} is not valid JSON: {str(exc)[:120]}") from None
+    return value
+
+
+def _at(where: str) -> str:
+    where = where or "value"
+    return where if len(where) <= 80 else where[:79] + "…"
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _path(prefix: str, error) -> str:
@@ -187,7 +231,7 @@ def command(model: str, obj, node_ids, where: str = "action", *, schema: bool = 
     object; else ScenarioError."""
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: a command is a JSON object with a 'type'")
-    _finite(obj, where)
+    plain(obj, where)
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise ScenarioError(f"{where}.type: a command's 'type' is a string such as 'crash'")
@@ -215,7 +259,7 @@ def validate(obj, *, schema: bool = True) -> dict:
     which the test suite checks against it."""
     if not isinstance(obj, dict):
         raise ScenarioError("a scenario is a JSON object")
-    _finite(obj, "")
+    plain(obj, "")
     size = len(json.dumps(obj, separators=(",", ":")))
     if size > MAX_BYTES:
         raise ScenarioError(f"the scenario is {size} bytes; the limit is {MAX_BYTES}")

@@ -17,7 +17,7 @@ import re
 import zlib
 
 from ..engine.errors import ScenarioError
-from .schema import MAX_BYTES, validate
+from .schema import MAX_BYTES, parse, validate
 
 PREFIX = "1."
 MAX_SHARE_CHARS = 16_000
@@ -84,8 +84,4 @@ def decode(text: str) -> dict:
     if hashlib.sha256(body).digest()[:6] != digest:
         raise ScenarioError("the share link was altered or truncated (its checksum does not "
                             "match)")
-    try:
-        scenario = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ScenarioError("the share link is damaged (its scenario is not JSON)") from None
-    return validate(scenario)
+    return validate(parse(body, "the scenario in the share link"))

@@ -23,14 +23,16 @@ DEFAULTS = {
     "SESSION_IDLE_SECONDS": 900,  # a session nobody watches or drives expires after this
     "MAX_SPEED": 100.0,  # simulated seconds per wall second (besides "max")
     "MAX_PAYLOAD_BYTES": 96 * 1024,  # one request's JSON (a scenario is at most 64 KB)
-    "ACTIONS_PER_SECOND": 10,  # per client
-    "CONTROLS_PER_SECOND": 30,  # per client (control and join)
-    "CREATES_PER_SECOND": 2,  # per client
+    "ACTIONS_PER_SECOND": 10,  # per client address
+    "CONTROLS_PER_SECOND": 30,  # per client address (control, join and inspect)
+    "CREATES_PER_SECOND": 2,  # per client address
     "MAX_TRACE_EXPORT": 200_000,  # records in one trace.json
     "MAX_HTTP_BUFFER_SIZE": 1_000_000,  # Engine.IO's hard limit per message
     "EXTRA_MODELS": "",  # comma-separated modules that register more models
     "DATA_DIR": None,  # the embedded store's folder (default: instance/ at the root)
     "LINKS_PER_MINUTE": 30,  # short links one client address may create
+    "SESSIONS_PER_ADDRESS": 20,  # live sessions one client address may have created
+    "TRUSTED_PROXIES": "",  # proxies whose X-Forwarded-For names the client (web/limits.py)
 }
 
 
@@ -57,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         importlib.import_module(module)
     from . import events
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
+    from .guard import Guard, wire_logger
     from .registry import Registry
     from ..store import open_store
     from .views import bp
@@ -66,8 +69,9 @@ def create_app(test_config: dict | None = None) -> Flask:
                else FanoutManager())
     events.init_app(socketio)
     socketio.init_app(app, async_mode=app.config["ASYNC"], client_manager=manager,
-                      serializer=JsonPacket,
+                      serializer=JsonPacket, logger=wire_logger(), engineio_logger=wire_logger(),
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
+    app.extensions["playground_guard"] = Guard(socketio.server)
     app.extensions["playground"] = Registry(socketio, manager, app.config)
     app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
     app.register_blueprint(bp)

@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import secrets
-import time
 import weakref
 
 from flask import current_app, request
@@ -27,14 +26,15 @@ from ..engine.errors import ScenarioError
 from ..models import MODELS
 from ..scenarios import presets, share
 from ..scenarios.schema import command as parse_command
-from ..scenarios.schema import validate
+from ..scenarios.schema import plain, validate
 from . import serializer
-from .fanout import UNDECODABLE, room_of
+from .fanout import REFUSED, UNDECODABLE, room_of
 from .session import MIN_SPEED
 
 log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 OPS = ("play", "pause", "step", "speed", "seek", "fork")
 MAX_STEP_MS = 60_000
 
@@ -71,34 +71,13 @@ def _registry():
     return current_app.extensions["playground"]
 
 
-class _Bucket:
-    """A token bucket: ``rate`` requests per second, bursts of ``rate``."""
-
-    __slots__ = ("rate", "tokens", "stamp")
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self.tokens = rate
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+def _address() -> str:
+    return _registry().address(request.environ)
 
 
 def _limit(kind: str, config_key: str, what: str) -> None:
-    registry = _registry()
     rate = current_app.config[config_key]
-    buckets = registry.limits.setdefault(request.sid, {})
-    bucket = buckets.get(kind)
-    if bucket is None:
-        bucket = buckets[kind] = _Bucket(rate)
-    if not bucket.take():
+    if not _registry().limits.take(_address(), kind, rate):
         raise RequestError(f"rate limit: at most {rate:g} {what} per second per client; "
                            "slow down")
 
@@ -116,12 +95,12 @@ def handler(event: str):
                 if not isinstance(payload, dict):
                     raise RequestError(f"'{event}' takes one JSON object, got "
                                        f"{_kind(payload)}")
-                limit = current_app.config["MAX_PAYLOAD_BYTES"]
                 try:
-                    size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False))
-                except ValueError:
-                    raise RequestError(f"the '{event}' payload holds a number that is not "
-                                       "finite (NaN or Infinity)") from None
+                    plain(payload)
+                except ScenarioError as exc:
+                    raise RequestError(f"the '{event}' payload: {exc}") from None
+                limit = current_app.config["MAX_PAYLOAD_BYTES"]
+                size = len(json.dumps(payload, separators=(",", ":")))
                 if size > limit:
                     raise RequestError(f"the '{event}' payload is {size} bytes; the limit is "
                                        f"{limit}")
@@ -164,10 +143,19 @@ def _session_id(payload: dict) -> str:
     return value
 
 
+def _token(payload: dict) -> str | None:
+    """The payload's token, if any; one that no session could have is refused here, so
+    it is never compared (``secrets.compare_digest`` takes ASCII only)."""
+    token = _field(payload, "token", str, "the session's control token", required=False)
+    if token is not None and not TOKEN.match(token):
+        raise RequestError("wrong token: a control token is letters, digits, '-' and '_'")
+    return token
+
+
 def _controlled(payload: dict):
     """The session a request with a token controls (checks session, token, process)."""
     session_id = _session_id(payload)
-    token = _field(payload, "token", str, "the session's control token", required=False)
+    token = _token(payload)
     registry = _registry()
     session = registry.get(session_id)
     if session is None:
@@ -206,7 +194,7 @@ def on_create(payload: dict) -> dict:
     if "scenario" not in payload:
         raise RequestError("'scenario' is missing (a preset name, a scenario object or a "
                            "share link)")
-    session = _registry().create(_scenario(payload["scenario"]))
+    session = _registry().create(_scenario(payload["scenario"]), owner=_address())
     return {"session": session.id, "token": session.token, "share_url": session.share_url,
             "watch_url": session.watch_url}
 
@@ -215,7 +203,7 @@ def on_create(payload: dict) -> dict:
 def on_join(payload: dict) -> dict:
     _limit("join", "CONTROLS_PER_SECOND", "requests")
     session_id = _session_id(payload)
-    token = _field(payload, "token", str, "the session's control token", required=False)
+    token = _token(payload)
     registry = _registry()
     session = registry.get(session_id)
     extra = {}
@@ -318,17 +306,30 @@ def on_inspect(payload: dict) -> dict:
 
 @_on(UNDECODABLE)
 def on_undecodable(*_args):
-    return {"ok": False, "error": "the request is not valid JSON (or it nests too deeply)"}
+    return {"ok": False, "error": "the request is not valid JSON, or not an event (an array "
+                                  "that starts with the event's name), or it nests too "
+                                  "deeply"}
 
 
 @_on("*")
-def on_unknown(event, *args):
+def on_unknown(event, *_args):
+    return _unknown(event)
+
+
+@_on(REFUSED)
+def on_reserved(event=None, *_args):
+    """An event named like one the library or the playground reserves (``JsonPacket``)."""
+    return _unknown(event)
+
+
+def _unknown(event) -> dict:
     return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
                                   "join, leave, control, act, inspect)"}
 
 
 @_on("disconnect")
 def on_disconnect(*_reason):
-    registry = _registry()
-    registry.unwatch(request.sid, disconnecting=True)
-    registry.limits.pop(request.sid, None)
+    """A client went away (only the library calls this: a client's own event named
+    ``disconnect`` is turned into a refusal by ``fanout.JsonPacket``). Its address keeps
+    its rate limits."""
+    _registry().unwatch(request.sid, disconnecting=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 
 from socketio import Manager, RedisManager
-from socketio.packet import Packet
+from socketio.packet import EVENT, Packet
 
 from . import serializer
 
@@ -45,25 +45,38 @@ def room_of(session_id: str) -> str:
 
 
 UNDECODABLE = "playground:undecodable"  # the event an undecodable request turns into
+REFUSED = "playground:refused"  # the event a request named like a reserved event turns into
+RESERVED = ("connect", "disconnect", "connect_error", "*")
 
 
 class JsonPacket(Packet):
     """Socket.IO packets of plain JSON.
 
     The playground never sends binary, so outgoing frames skip the recursive search for
-    bytes that the default packet does each time. An incoming packet whose JSON cannot be
-    decoded (malformed, or nested too deeply) becomes the event ``UNDECODABLE`` with its
-    acknowledgement id kept, so the sender still gets an answer.
+    bytes that the default packet does each time. An incoming event whose JSON cannot be
+    decoded (malformed, or nested too deeply), or whose data is not an array that starts
+    with an event name, becomes the event ``UNDECODABLE``; one named like an event the
+    library or the playground reserves (``RESERVED``, and the ``playground:`` names)
+    becomes ``REFUSED`` with the name as its argument. Either keeps its acknowledgement
+    id, so the sender still gets an answer, and neither reaches a real handler (a client
+    that sends ``disconnect`` is not disconnected). See ``guard.py``.
     """
 
     uses_binary_events = False
 
     def decode(self, encoded_packet):
         try:
-            return super().decode(encoded_packet)
+            attachments = super().decode(encoded_packet)
         except (ValueError, RecursionError):
             self.data = [UNDECODABLE]
             return 0
+        if self.packet_type == EVENT:
+            data = self.data
+            if not isinstance(data, list) or not data or not isinstance(data[0], str):
+                self.data = [UNDECODABLE]
+            elif data[0] in RESERVED or data[0].startswith(CLUSTER_PREFIX):
+                self.data = [REFUSED, data[0][:40]]
+        return attachments
 
 
 class Mirror:

@@ -26,6 +26,7 @@ import time
 
 from ..engine.errors import ScenarioError
 from .fanout import CLUSTER_PREFIX
+from .limits import Limiter, client_address, trusted_networks
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,9 @@ class Registry:
         self.config = config
         self.sessions: dict[str, Session] = {}
         self.clients: dict[str, str] = {}  # Socket.IO sid -> the session it watches
-        self.limits: dict[str, dict] = {}  # Socket.IO sid -> request kind -> rate bucket
+        self.limits = Limiter()  # rate limits per client address
+        self.trusted_proxies = trusted_networks(config.get("TRUSTED_PROXIES", ""))
+        self.owners: dict[str, str] = {}  # session id -> the address that created it
         self._announced: dict[str, int] = {}  # remote session -> watcher count last told
         self._asked: dict[str, float] = {}  # remote session -> when a frame was last asked
         self.remote: dict[str, dict[str, tuple[int, float]]] = {}  # session -> host -> (n, when)
@@ -109,17 +112,27 @@ class Registry:
         self._started = False
 
     # -- sessions ----------------------------------------------------------------------
-    def create(self, scenario: dict) -> Session:
+    def address(self, environ: dict) -> str:
+        """The client address a request's limits belong to (``limits.client_address``)."""
+        return client_address(environ, self.trusted_proxies)
+
+    def create(self, scenario: dict, owner: str = "local") -> Session:
+        """A new running session created by the client at address ``owner``."""
         with self.lock:
             if len(self.sessions) >= self.config["MAX_SESSIONS"]:
                 raise ScenarioError(f"this server already runs {len(self.sessions)} sessions, "
                                     "its limit; try again later")
+            cap = self.config["SESSIONS_PER_ADDRESS"]
+            if sum(1 for a in self.owners.values() if a == owner) >= cap:
+                raise ScenarioError(f"this address already runs {cap} sessions on this "
+                                    "server, its limit; close one (or let it expire) first")
             self._start_maintenance()
             sid = new_id(16)
             session = Session(sid, new_id(24), scenario, socketio=self.socketio,
                               audience=lambda: self.audience(sid),
                               max_speed=self.config["MAX_SPEED"])
             self.sessions[sid] = session
+            self.owners[sid] = owner
         if self.directory is not None:
             self.directory.put(session, self.host)
         session.start()
@@ -143,6 +156,7 @@ class Registry:
     def close(self, session_id: str) -> None:
         with self.lock:
             session = self.sessions.pop(session_id, None)
+            self.owners.pop(session_id, None)
         if session is None:
             return
         session.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import segno
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
@@ -49,33 +46,15 @@ def _store():
     return current_app.extensions["playground_store"]
 
 
-class _Buckets:
-    """Per-address token buckets: ``rate`` actions a minute, in bursts of at most that."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.buckets: dict[str, list] = {}
-
-    def take(self, key: str, rate: float) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            if len(self.buckets) > 10_000:  # forget idle addresses
-                self.buckets = {k: v for k, v in self.buckets.items() if v[1] > now - 120}
-            tokens, last = self.buckets.get(key, (rate, now))
-            tokens = min(rate, tokens + (now - last) * rate / 60)
-            ok = tokens >= 1
-            self.buckets[key] = [tokens - 1 if ok else tokens, now]
-            return ok
-
-
 @bp.post("/api/links")
 def api_links():
     """Keep a scenario (a share string, or a preset's name) and answer its short link."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("share"), str):
         return _error(400, 'send {"share": "<share string>"}')
-    buckets = current_app.extensions.setdefault("playground_link_buckets", _Buckets())
-    if not buckets.take(request.remote_addr or "?", current_app.config["LINKS_PER_MINUTE"]):
+    registry = current_app.extensions["playground"]
+    if not registry.limits.take(registry.address(request.environ), "link",
+                                current_app.config["LINKS_PER_MINUTE"], period=60):
         return _error(429, "too many short links from this address; try again in a minute")
     scenario = share.decode(body["share"])
     sid = links.save(_store(), scenario)

@@ -10,6 +10,7 @@ import pytest
 from playground.__main__ import main
 from playground.scenarios import share
 from playground.scenarios.schema import validate
+from tests.engine.helpers import share_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,3 +120,40 @@ def test_subprocess_exit_code_and_stderr_for_a_bad_share_link():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith("playground: ") and "Traceback" not in out.stderr
+
+
+NESTED = "[" * 40 + "]" * 40
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 10_000 + "]" * 10_000, "nests more than 32 levels deep"),
+    ('{"model": "toy", "seed": 1, "params": ' + NESTED + "}", "nested more than 32 levels"),
+    ('{"model": "toy", "seed": 1, "title": "\\ud800"}', "title: the string holds a lone "
+                                                       "surrogate"),
+    ('{"model": "toy", "seed": 1, "\\udc80": 1}', "a key is not a string of text"),
+    ('{"model": "toy", "seed": 1, "network": {"loss": Infinity}}', "network.loss: inf is "
+                                                                   "not a finite number"),
+    ('{"model": "toy", "seed": 1, "title": "caf\xe9 \u2603"}', None),  # text is welcome
+], ids=["deeper-than-the-parser", "deep", "surrogate", "surrogate-key", "infinity", "text"])
+def test_files_and_links_that_parsers_accept_but_no_scenario_holds(capsys, tmp_path, text,
+                                                                   words):
+    path = tmp_path / "odd.json"
+    path.write_text(text, encoding="utf-8")
+    for source in (str(path), share_of(text.encode("utf-8", "surrogatepass")),
+                   "https://example.org/s/" + share_of(text.encode())):
+        code, _, err = cli(capsys, "run", source)
+        if words is None:
+            assert code == 0, err
+            continue
+        assert code == 2 and words in err, (source[:40], err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_subprocess_deep_file_is_one_line_not_a_traceback(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("{\"a\":" * 50_000 + "1" + "}" * 50_000)
+    for command in ("run", "share", "compare", "search"):
+        out = subprocess.run([sys.executable, "-m", "playground", command, str(path)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, (command, out.stderr[-500:])
+        assert out.stderr == f"playground: '{path}' nests more than 32 levels deep\n"

@@ -144,11 +144,46 @@ def test_malformed_payloads_are_answered_while_the_session_streams(server, clien
     assert all(a["ok"] is False for a in own), own
     assert "limit" in own[-1]["error"]
     assert lecturer.sio.connected and watcher.sio.connected
-    assert undecodable(server, made["session"]) == {
-        "ok": False, "error": "the request is not valid JSON (or it nests too deeply)"}
+    answer = undecodable(server, made["session"])
+    assert answer["ok"] is False and answer["error"].startswith("the request is not valid JSON")
     watcher.take()
     time.sleep(0.5)
     assert len(watcher.take()) >= 10  # still streaming
+
+
+def test_library_breaking_packets_are_answered_or_ignored_and_binary_closes(server, clients):
+    """Packets that raise inside the Socket.IO library are survived without a traceback
+    (the fixture checks the log), and a binary attachment closes the connection."""
+    from urllib.parse import urlparse
+
+    from tests.web.serve import RawClient, _ws_frame
+
+    owner = clients()
+    made = owner.call("create", {"scenario": SCENARIO})
+    address = urlparse(server)
+    raw = RawClient(address.hostname, address.port, made["session"])
+    try:
+        raw.sock.settimeout(5)
+        while 0 not in raw.acks:  # connected and joined
+            raw.feed(time.monotonic())
+        for _ in range(100):
+            for packet in ('42[]', '42{}', '42null', '42["*"]', '42["*",1,2]', '42',
+                           '42["disconnect"]', '44{}', '4/x,["a"]'):
+                raw.sock.sendall(_ws_frame(packet))
+        raw.sock.sendall(_ws_frame('421["disconnect",{}]'))
+        while 1 not in raw.acks:
+            raw.feed(time.monotonic())
+        assert raw.acks[1]["ok"] is False and "unknown event 'disconnect'" in raw.acks[1]["error"]
+        raw.sock.sendall(_ws_frame('45999999-["create",{"_placeholder":true,"num":0}]'))
+        with pytest.raises(ConnectionError):
+            for _ in range(1000):
+                raw.sock.sendall(bytes([0x82, 0x80 | 100]) + bytes(4) + bytes(100))
+                raw.feed(time.monotonic())
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # closed while we were still sending: also refused
+    finally:
+        raw.sock.close()
+    assert owner.call("join", {"session": made["session"]})["ok"]  # the server is fine
 
 
 def test_a_client_that_stops_reading_skips_stale_frames(server, clients):

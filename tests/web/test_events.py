@@ -349,7 +349,36 @@ def test_numbers_that_are_not_finite_are_refused(connect, app):
                                                       "offset_ms": -inf}}),
                            ("create", {"scenario": toy_scenario(network={"loss": nan})})]:
         answer = client.emit(event, payload, callback=True)
-        assert answer["ok"] is False and "not finite" in answer["error"], (payload, answer)
+        assert answer["ok"] is False and "not a finite number" in answer["error"], (payload, answer)
     session = app.extensions["playground"].get(made["session"])
     assert session.failure is None
+    assert client.emit("control", {**ids, "op": "play"}, callback=True)["ok"]
+
+
+def test_what_parsers_accept_but_no_request_holds_is_refused_clearly(connect, app):
+    from tests.engine.helpers import share_of
+
+    client = connect()
+    made = create(client)
+    ids = {"session": made["session"], "token": made["token"]}
+    deep = {"a": 1}
+    for _ in range(40):
+        deep = {"a": deep}
+    for event, payload, words in [
+        ("act", {**ids, "action": deep}, "nested more than 32 levels deep"),
+        ("create", {"scenario": toy_scenario(title="\ud800")},
+         "scenario.title: the string holds a lone surrogate"),
+        ("create", {"scenario": "\udc80"}, "lone surrogate"),
+        ("join", {"session": made["session"], "token": "é"}, "wrong token"),
+        ("control", {**ids, "token": "\u00e9" * 30, "op": "play"}, "wrong token"),
+        ("act", {**ids, "token": "tok en", "action": {"type": "crash", "node": "n1"}},
+         "wrong token"),
+        ("create", {"scenario": share_of(b"[" * 10_000 + b"]" * 10_000)},
+         "nests more than 32 levels deep"),
+        ("create", {"scenario": share_of(b'{"model": "toy", "seed": 1, "title": "\\ud800"}')},
+         "title: the string holds a lone surrogate"),
+    ]:
+        answer = client.emit(event, payload, callback=True)
+        assert answer["ok"] is False and words in answer["error"], (event, answer)
+        assert "server failed" not in answer["error"]
     assert client.emit("control", {**ids, "op": "play"}, callback=True)["ok"]
