@@ -15,10 +15,11 @@ from playground import search, soak
 from playground.scenarios import presets, run
 
 from . import applied
+from .heartbeat import MUTANTS as HEARTBEAT
 from .idempotency import MUTANTS as IDEMPOTENCY
 from .lease import MUTANTS as LEASE
 
-MUTANTS = LEASE + IDEMPOTENCY
+MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT
 SCHEDULES = 1000
 
 
