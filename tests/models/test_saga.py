@@ -8,10 +8,17 @@ import pytest
 
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
-from playground.models.saga import (
-    ORCHESTRATOR, PRICE, SERVICES, Compensate, Compensated, OrchestratorState, OrderStatus,
-    Outcome, Saga, SagaGhost, SagaPhase, SagaRecord, StepReply, StepRequest, StepStatus,
+from playground.models.saga import Saga
+from playground.models.saga.checker import SagaGhost
+from playground.models.saga.facts import LocalCommitted, StepUndone
+from playground.models.saga.messages import (
+    ORCHESTRATOR, PRICE, SERVICES, WORKLOAD, Compensate, Compensated, StepReply, StepRequest,
+    reply_timer,
 )
+from playground.models.saga.orchestrator import (
+    SAGA_MOVES, STEP_MOVES, OrchestratorState, SagaPhase, SagaRecord, StepStatus,
+)
+from playground.models.saga.service import OrderStatus, Outcome
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
 
@@ -44,10 +51,11 @@ def running_at(step: int, saga=1) -> SagaRecord:
     return rec
 
 
-def view_of(m, ghost=None, now=0, **states):
+def view_of(m, ghost=None, now=0, facts=(), **states):
     nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
              for nid in m.node_ids()}
-    return SimpleNamespace(nodes=nodes, ghost=ghost or SagaGhost(), now=now, counters={})
+    return SimpleNamespace(nodes=nodes, ghost=ghost or SagaGhost(), now=now, counters={},
+                           facts=list(facts))
 
 
 # -- orchestrator: forward ----------------------------------------------------------------
@@ -130,11 +138,11 @@ def test_compensations_run_in_reverse_order_then_the_saga_is_compensated():
 def test_a_step_is_retried_then_counted_failed_and_undone_itself():
     m = model(max_retries=2)
     st, ctx = orchestrator_with(running_at(1)), ctx_for(m, ORCHESTRATOR)
-    m.on_timer(st, "saga:1", ctx)
-    m.on_timer(st, "saga:1", ctx)
+    m.on_timer(st, reply_timer(1), ctx)
+    m.on_timer(st, reply_timer(1), ctx)
     assert ctx.sent == [("payment", StepRequest(1, 1, "charge", PRICE, False))] * 2
     assert ctx.counters == {"retries": 2}
-    m.on_timer(st, "saga:1", ctx)  # the third send timed out too: give up
+    m.on_timer(st, reply_timer(1), ctx)  # the third send timed out too: give up
     rec = st.db.sagas[1]
     assert rec.phase is SagaPhase.COMPENSATING
     assert rec.steps[1] is StepStatus.COMPENSATING  # it may have run: undo it first
@@ -146,7 +154,7 @@ def test_the_step_after_the_last_compensatable_one_is_retried_forever():
     m = model(max_retries=0)
     st, ctx = orchestrator_with(running_at(4)), ctx_for(m, ORCHESTRATOR)
     for _ in range(5):
-        m.on_timer(st, "saga:1", ctx)
+        m.on_timer(st, reply_timer(1), ctx)
     assert st.db.sagas[1].phase is SagaPhase.RUNNING
     assert ctx.counters == {"retries": 5}
 
@@ -165,7 +173,7 @@ def test_a_compensation_is_retried_until_acknowledged():
     m = model(max_retries=0)
     st, ctx = orchestrator_with(compensating_at(1)), ctx_for(m, ORCHESTRATOR)
     for _ in range(10):
-        m.on_timer(st, "saga:1", ctx)
+        m.on_timer(st, reply_timer(1), ctx)
     assert ctx.sent == [("payment", Compensate(1, 1, "refund"))] * 10
     assert st.db.sagas[1].steps[1] is StepStatus.COMPENSATING
 
@@ -173,7 +181,7 @@ def test_a_compensation_is_retried_until_acknowledged():
 def test_broken_variant_writes_an_unacknowledged_compensation_off():
     m = model(broken=True)
     st, ctx = orchestrator_with(compensating_at(1)), ctx_for(m, ORCHESTRATOR)
-    m.on_timer(st, "saga:1", ctx)
+    m.on_timer(st, reply_timer(1), ctx)
     rec = st.db.sagas[1]
     assert rec.steps[1] is StepStatus.GIVEN_UP
     assert ctx.sent == [("order", Compensate(1, 0, "cancel_order"))]
@@ -207,15 +215,14 @@ def test_the_workload_starts_sagas_until_its_count():
     st, ctx = OrchestratorState(), ctx_for(m, ORCHESTRATOR)
     m.on_start(st, ctx)
     assert "workload" in ctx.timers
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert "workload" in ctx.timers
     del ctx.timers["workload"]
-    m.on_timer(st, "workload", ctx)
+    m.on_timer(st, WORKLOAD, ctx)
     assert st.db.started == 2 and "workload" not in ctx.timers
 
 
 def test_the_tables_refuse_illegal_moves():
-    from playground.models.saga import SAGA_MOVES, STEP_MOVES
     with pytest.raises(IllegalTransition):
         SAGA_MOVES.move(SagaPhase.COMPLETED, SagaPhase.COMPENSATING)
     with pytest.raises(IllegalTransition):
@@ -235,7 +242,7 @@ def test_a_step_runs_once_per_idempotency_key():
     assert st.db.processed == {"4:1": Outcome.APPLIED}
     assert ctx.sent == [(ORCHESTRATOR, StepReply(4, 1, True, ""))] * 2
     assert ctx.counters == {"duplicate_requests": 1}
-    assert ctx.ghost.dirty == [(4, -1)]
+    assert ctx.facts == [LocalCommitted(4, "charge")]
 
 
 def test_business_rules_reject_and_the_rejection_is_remembered():
@@ -266,6 +273,7 @@ def test_a_compensation_undoes_once_and_is_acknowledged_every_time():
     assert st.db.refunded == {1: PRICE}
     assert st.db.processed["1:1"] is Outcome.COMPENSATED
     assert ctx.sent == [(ORCHESTRATOR, Compensated(1, 1))] * 2
+    assert ctx.facts == [LocalCommitted(1, "refund"), StepUndone(1, 1, True)]
 
 
 def test_a_compensation_before_its_step_leaves_a_tombstone_that_refuses_the_step():
@@ -275,6 +283,7 @@ def test_a_compensation_before_its_step_leaves_a_tombstone_that_refuses_the_step
     m.on_message(st, StepRequest(1, 1, "charge", PRICE, False), ORCHESTRATOR, ctx)
     assert st.db.charged == {} and st.db.refunded == {}
     assert ctx.sent[1] == (ORCHESTRATOR, StepReply(1, 1, False, "already compensated"))
+    assert ctx.facts == [StepUndone(1, 1, False)]
 
 
 def test_an_approved_order_cannot_be_cancelled():
@@ -295,12 +304,12 @@ def test_the_observer_measures_the_window_between_charge_and_approval():
     view = view_of(m, ghost, now=10 * MS, payment=pay, order=order)
     order.db.orders[1] = OrderStatus.PENDING
     pay.db.charged[1] = PRICE
-    ghost.dirty.append((1, -1))
+    view.facts = [LocalCommitted(1, "charge")]
     assert m.check(view, "payment") == []
     assert ghost.window_open == {1: 10 * MS}
     view.now = 95 * MS
     order.db.orders[1] = OrderStatus.APPROVED
-    ghost.dirty.append((1, -1))
+    view.facts = [LocalCommitted(1, "approve_order")]
     m.check(view, "order")
     assert ghost.windows == [85.0] and ghost.window_open == {}
     assert m.metrics(view)["inconsistency_window_max_ms"] == 85.0
@@ -311,7 +320,7 @@ def test_a_double_charge_breaks_money_conservation_at_once():
     pay = m.init_node("payment")
     pay.db.charged[3] = 2 * PRICE
     view = view_of(m, payment=pay)
-    view.ghost.dirty.append((3, -1))
+    view.facts = [LocalCommitted(3, "charge")]
     assert m.check(view, "payment") == [
         ("money_conserved", f"saga 3 was charged ${2 * PRICE} for a ${PRICE} purchase")]
 
@@ -319,7 +328,7 @@ def test_a_double_charge_breaks_money_conservation_at_once():
 def test_a_compensation_out_of_order_is_reported():
     m = model()
     view = view_of(m)
-    view.ghost.dirty.extend([(1, 0), (1, 2)])
+    view.facts = [StepUndone(1, 0, True), StepUndone(1, 2, True)]
     assert m.check(view, "inventory") == [
         ("reverse_order", "saga 1: release_item ran after cancel_order")]
 

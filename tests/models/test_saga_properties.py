@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from playground.engine.faults import random_schedule
 from playground.engine.rng import Stream
-from playground.models.saga import ORCHESTRATOR, SERVICES
+from playground.models.saga.messages import ORCHESTRATOR, SERVICES
 from playground.scenarios import run
 from playground.scenarios.schema import validate
 
