@@ -382,8 +382,9 @@ class Model:
         return [f"n{i}" for i in range(1, self.n + 1)]
 
     def role_of(self, node_id: str) -> str:
-        """The name of the role ``node_id`` plays (default: the first role)."""
-        return self.roles[0].name
+        """The name of the role ``node_id`` plays (default: the first role; "" in a model
+        that declares none)."""
+        return self.roles[0].name if self.roles else ""
 
     def is_helper(self, node_id: str) -> bool:
         """Whether ``node_id`` stands apart from the protocol's group (a client, a store)."""

@@ -2,7 +2,9 @@
 
 A scenario is one JSON document that fixes a run completely: the model, its variant
 switches and parameters, the node count, the seed, the network's defaults, the timed
-commands and an optional narrative for lectures. Presets add ``name``, ``title``,
+commands and an optional narrative for lectures with its pace (``lecture_speed``, the
+simulated seconds per wall second a lecture plays at). A recording that left its script
+carries ``diverged_ms``: from then on its captions describe the original run. Presets add ``name``, ``title``,
 ``claims`` (IDs from SEED_CLAIMS.md) and ``expected`` (the invariants that must fire,
 metric conditions that show the phenomenon, and ``spread`` conditions that compare
 metrics with each other: ``{"of": ["detection_ms_crashed", "detection_ms_cut"], "le":
@@ -34,6 +36,8 @@ MAX_DURATION_MS = 3_600_000
 MAX_COMMANDS = 1000
 MAX_CAPTIONS = 200
 MAX_DEPTH = 32  # levels of nested objects and arrays in any document or request
+MIN_LECTURE_SPEED = 0.01  # simulated seconds per wall second (the server's slowest speed)
+MAX_LECTURE_SPEED = 100.0
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "ge": lambda a, b: a >= b,
        "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
 
@@ -88,6 +92,9 @@ SCENARIO_SCHEMA = {
         "network": {"type": "object", "additionalProperties": False,
                     "properties": {"latency_ms": _LATENCY, "loss": _PROB, "duplicate": _PROB}},
         "duration_ms": {"type": "integer", "minimum": 1, "maximum": MAX_DURATION_MS},
+        "lecture_speed": {"type": "number", "minimum": MIN_LECTURE_SPEED,
+                          "maximum": MAX_LECTURE_SPEED},
+        "diverged_ms": {"type": "number", "minimum": 0},
         "commands": {"type": "array", "maxItems": MAX_COMMANDS,
                      "items": {"type": "object", "required": ["type"],
                                "properties": {"type": {"type": "string", "maxLength": 40},
@@ -297,9 +304,13 @@ def validate(obj, *, schema: bool = True) -> dict:
     lo, hi = out["network"]["latency_ms"]
     if lo > hi:
         raise ScenarioError("network.latency_ms: [low, high] needs low ≤ high")
-    for key in ("name", "title", "description", "claims", "expected", "sources"):
+    for key in ("name", "title", "description", "claims", "expected", "sources",
+                "lecture_speed", "diverged_ms"):
         if key in obj:
             out[key] = obj[key]
+    if out.get("diverged_ms", 0) > out["duration_ms"]:
+        raise ScenarioError(f"diverged_ms: {out['diverged_ms']} is after the end of the "
+                            f"scenario (duration_ms {out['duration_ms']})")
     node_ids = cls(nodes, out["params"], out["variant"]).node_ids()
     for i, cmd in enumerate(obj.get("commands", [])):
         where = f"commands[{i}]"

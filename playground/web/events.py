@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-OPS = ("play", "pause", "step", "speed", "seek", "fork")
+OPS = ("play", "pause", "step", "speed", "seek", "fork", "lecture", "script")
 MAX_STEP_MS = 60_000
 
 
@@ -261,9 +261,14 @@ def on_control(payload: dict) -> dict:
                                or not MIN_SPEED <= value <= cap):
             raise RequestError(f"speed: 'value' is a number from {MIN_SPEED} to {cap:g} "
                                "(simulated seconds per wall second) or \"max\"")
-    elif op == "seek":
+    elif op in ("seek", "play") and (value is not None or op == "seek"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise RequestError("seek: 'value' is a simulated time in ms, 0 or more")
+            raise RequestError(f"{op}: 'value' is a simulated time in ms, 0 or more"
+                               + (" (where to stop), or omitted" if op == "play" else ""))
+    elif op == "lecture":
+        if not isinstance(value, bool):
+            raise RequestError("lecture: 'value' is true (lecture mode: captions stay on "
+                               "screen) or false")
     elif op == "step":
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                   or not 0 < value <= MAX_STEP_MS):

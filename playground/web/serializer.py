@@ -167,8 +167,8 @@ class FrameBuilder:
     """Builds one session's frames; remembers the previous one to send deltas."""
 
     # Sections sent only when their content changed (compared as built values).
-    _SECTIONS = ("links", "violations", "caption", "share_url", "failure", "frontier_ms",
-                 "duration_ms", "playing", "speed", "scenario")
+    _SECTIONS = ("links", "violations", "caption", "script", "share_url", "failure",
+                 "frontier_ms", "duration_ms", "playing", "speed", "scenario")
     _KEYED = ("metrics", "panel")
 
     def __init__(self, session_id: str):
@@ -309,6 +309,8 @@ def model_info(cls) -> dict:
         "params": [{"name": p.name, "default": p.default, "description": p.description,
                     "schema": p.schema} for p in cls.params],
         "commands": cls.commands,
+        "node_actions": [{"command": a.command, "label": a.label, "roles": list(a.roles)}
+                         for a in cls.node_actions],
         "invariants": [{"name": i.name, "description": i.description} for i in cls.invariants],
         "fault_types": list(FAULT_TYPES),
         "default_nodes": cls.default_nodes,

@@ -19,7 +19,17 @@ order whoever emits them. Metrics and the model's panel are recomputed at most
 
 A live action is recorded at the current simulated time (forking first when the session
 was rewound), so ``recorded(scenario, sim)`` — and the share link made from it — replays
-exactly what the audience saw. An exception raised by the model ends the session's run:
+exactly what the audience saw.
+
+**The script.** A scenario's timed commands and narrative are its script. A live action,
+or a fork that drops scripted commands, leaves it: the later scripted commands are
+dropped (the run forks) and the scenario records the moment as ``diverged_ms``, so every
+caption after it is sent marked ``diverged`` (it was written for the original run), in
+this session and in any replay of its share link. ``script`` rebuilds the original run
+and stops at that moment. Captions may name roles, ``{leader}``, rendered with the node
+that plays the role now. In lecture mode (``lecture``) a caption that does not pause stays
+on screen at least ``DWELL`` seconds of wall time: the runner holds just before the next
+caption until then. ``play`` with a time stops there (PageDown: play to the next caption). An exception raised by the model ends the session's run:
 it is logged, the session answers every later request with the error, and its clients get
 a ``failure`` with the link that reproduces it. Other sessions are untouched.
 """
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import threading
 import time
 
@@ -35,7 +46,8 @@ from ..engine import commands as C
 from ..engine.errors import ScenarioError
 from ..engine.history import History
 from ..engine.trace import record_json
-from ..scenarios import build, recorded, share
+from ..models.base import Status
+from ..scenarios import build, presets, recorded, share
 from ..scenarios.schema import MAX_BYTES, MAX_COMMANDS
 from . import serializer
 from .fanout import room_of
@@ -48,6 +60,8 @@ MAX_BUDGET = 0.02  # s of computation per tick at speed "max"
 MAX_CHUNK_US = 20_000  # simulated µs per step at speed "max"
 MIN_SPEED = 0.01
 SLOW_EVERY = 6  # frames between recomputing metrics and the panel while playing (5 per s)
+DWELL = 3.0  # s of wall time a caption stays on screen in lecture mode before the next one
+_ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
 
 
 class Session:
@@ -70,6 +84,10 @@ class Session:
         self.speed: float | str = 1.0
         self.failure: dict | None = None
         self.finished = False
+        self.script = _script_of(scenario)  # the original run, to go back to (or None)
+        self.until_us: int | None = None  # play stops here (PageDown)
+        self.lecture = False
+        self._shown = (None, 0.0)  # (the caption on screen, wall time it appeared)
         self.share = share.encode(recorded(scenario, self.sim))
         self.lock = threading.RLock()
         self.wake = socketio.server.eio.create_event()
@@ -100,6 +118,9 @@ class Session:
                 "node_ids": list(self.node_ids), "variant": sc["variant"],
                 "params": sc["params"], "network": sc["network"],
                 "duration_ms": sc["duration_ms"], "narrative": sc["narrative"],
+                "lecture_speed": sc.get("lecture_speed"),
+                "helpers": [n for n in self.sim.node_ids if self.sim.model.is_helper(n)],
+                "node_roles": {n: self.sim.model.role_of(n) for n in self.sim.node_ids},
                 "share_url": self.share_url, "watch_url": self.watch_url}
 
     # -- the runner ----------------------------------------------------------------------
@@ -171,8 +192,12 @@ class Session:
         start = sim.now
         stop = self.end_us
         pause_at = self._next_pausing_caption(start)
+        if self.until_us is not None:
+            pause_at = self.until_us if pause_at is None else min(pause_at, self.until_us)
         if pause_at is not None:
             stop = min(stop, pause_at)
+        elif self.lecture:
+            stop = min(stop, self._dwell_limit(start, wall))
         if self.speed == "max":
             deadline = time.monotonic() + MAX_BUDGET
             while sim.now < stop and time.monotonic() < deadline:
@@ -187,6 +212,19 @@ class Session:
             self._finish()
         elif pause_at is not None and sim.now >= pause_at:
             self.playing = False
+            self.until_us = None
+
+    def _dwell_limit(self, now_us: int, wall: float) -> int:
+        """How far the run may go in lecture mode: to just before the next caption while
+        the one on screen has not been there ``DWELL`` seconds, else to just before the
+        caption after the next (so no caption is ever skipped)."""
+        times = [int(round(c["at_ms"] * 1000)) for c in self.scenario["narrative"]]
+        nxt = bisect.bisect_right(times, now_us)
+        if nxt and self._shown[0] != nxt - 1:
+            self._shown = (nxt - 1, wall)
+        if nxt and wall - self._shown[1] < DWELL and nxt < len(times):
+            return times[nxt] - 1
+        return times[nxt + 1] - 1 if nxt + 1 < len(times) else self.end_us
 
     def _next_pausing_caption(self, after_us: int) -> int | None:
         for caption in self.scenario["narrative"]:
@@ -196,11 +234,33 @@ class Session:
         return None
 
     def _caption(self) -> dict | None:
+        """The caption on screen now: its roles named, marked if the run left the script
+        before it."""
         shown = None
         for caption in self.scenario["narrative"]:
             if caption["at_ms"] * 1000 <= self.sim.now:
                 shown = caption
-        return shown
+        if shown is None:
+            return None
+        diverged = self.scenario.get("diverged_ms")
+        out = {**shown, "diverged": diverged is not None and shown["at_ms"] > diverged}
+        if "{" in shown["text"]:
+            out["text"] = _ROLE_NAME.sub(self._player, shown["text"])
+        return out
+
+    def _player(self, match) -> str:
+        """``{leader}`` in a caption: the live node that plays that role now."""
+        sim, role = self.sim, match.group(1)
+        for nid in sim.node_ids:
+            node = sim.nodes[nid]
+            if node.status is not Status.CRASHED and sim.model.role(node.state) == role:
+                return nid
+        return f"(no {role})"
+
+    def _script_section(self) -> dict:
+        diverged = self.scenario.get("diverged_ms")
+        return {"diverged_ms": diverged, "can_return": diverged is not None
+                and self.script is not None}
 
     def _finish(self) -> None:
         if not self.finished:
@@ -224,6 +284,7 @@ class Session:
         sections = {"frontier_ms": round(self.history.frontier / 1000, 3),
                     "duration_ms": self.scenario["duration_ms"], "playing": self.playing,
                     "speed": self.speed, "caption": self._caption(),
+                    "script": self._script_section(),
                     "share_url": self.share_url, "failure": self.failure}
         if full:
             sections["scenario"] = self.metadata()
@@ -283,10 +344,18 @@ class Session:
 
     def _control(self, op: str, value) -> dict:
         sim = self.sim
+        if op not in ("lecture", "speed"):
+            self.until_us = None
         if op == "play":
             if sim.now >= self.end_us:
                 raise ScenarioError(f"the run has reached its end ({self.end_us / 1000:g} ms); "
                                     "seek back to play again")
+            if value is not None:
+                until = int(round(value * 1000))
+                if until <= sim.now:
+                    raise ScenarioError(f"play: {value:g} ms is not after the present "
+                                        f"({sim.now / 1000:g} ms)")
+                self.until_us = min(until, self.end_us)
             self.playing = True
             self._wall = time.monotonic()
             self._carry = 0.0
@@ -315,11 +384,40 @@ class Session:
             self.finished = False
             self.want_full = True
         elif op == "fork":
+            before = len(sim.timeline())
             self.history.fork()
+            if len(sim.timeline()) < before:  # scripted commands dropped: the script is left
+                self._diverge()
             self.finished = False
             self.share = share.encode(recorded(self.scenario, sim))
             self.want_full = True
+        elif op == "lecture":
+            self.lecture = value
+        elif op == "script":
+            self._back_to_script()
         return {"t_ms": round(sim.now / 1000, 3)}
+
+    def _diverge(self) -> None:
+        """Note that the run leaves its script now (unless it left it earlier)."""
+        now_ms = self.sim.now / 1000
+        if self.scenario.get("diverged_ms", now_ms) >= now_ms:
+            self.scenario = {**self.scenario, "diverged_ms": now_ms}
+
+    def _back_to_script(self) -> None:
+        """Rebuild the original run and stop at the moment the session left it."""
+        diverged = self.scenario.get("diverged_ms")
+        if diverged is None:
+            raise ScenarioError("script: this run has not left its script")
+        if self.script is None:
+            raise ScenarioError("script: the original script of this recording is not known "
+                                "(it is not a preset's); open the preset again")
+        self.scenario = self.script
+        self.sim = build(self.script)
+        self.history = History(self.sim)
+        self.history.advance(int(round(diverged * 1000)))
+        self.playing = self.finished = False
+        self.share = share.encode(recorded(self.scenario, self.sim))
+        self.want_full = True
 
     def act(self, command) -> dict:
         """Apply a parsed command now and record it; ``{at_ms, share_url}``."""
@@ -329,11 +427,19 @@ class Session:
             sim = self.sim
             if sim.now > self.end_us:
                 raise ScenarioError("the run has reached its end; seek back to act")
-            kept = self.history.kept_commands()
+            timeline = sim.timeline()
+            applied = sim.commands_applied()
+            # Commands still to come are the script's (or a recorded future): dropped.
+            kept = [c for i, c in enumerate(timeline) if i < applied or c[0] <= sim.now]
             if len(kept) >= MAX_COMMANDS:
                 raise ScenarioError(f"this session already holds {MAX_COMMANDS} commands, the "
                                     "most a scenario may have")
-            new_share = self._share_with(command, kept)
+            diverged = min(self.scenario.get("diverged_ms", sim.now / 1000), sim.now / 1000)
+            new_share = self._share_with(command, kept, diverged)
+            if len(kept) < len(timeline):
+                self.history.fork()
+                self.want_full = True
+            self.scenario = {**self.scenario, "diverged_ms": diverged}
             try:
                 if self.history.act(command):
                     self.want_full = True
@@ -344,9 +450,10 @@ class Session:
             self._answered()
         return {"at_ms": round(sim.now / 1000, 3), "share_url": self.share_url}
 
-    def _share_with(self, command, kept: list) -> str:
+    def _share_with(self, command, kept: list, diverged_ms: float) -> str:
         """The share string of the recording with ``command`` added now after the commands
-        ``kept`` (refused if it would not fit in a share link).
+        ``kept``, left the script at ``diverged_ms`` (refused if it would not fit in a
+        share link).
 
         Every part was validated already (the scenario when the session was created, each
         command as it came in), so the recording is packed as it is, in the order the
@@ -357,6 +464,7 @@ class Session:
         timeline = kept[:pos] + [(at, command)] + kept[pos:]
         candidate = dict(self.scenario)
         candidate["commands"] = [{"at_ms": t / 1000, **C.to_json(c)} for t, c in timeline]
+        candidate["diverged_ms"] = diverged_ms
         size = len(share.canonical(candidate))
         packed = share.pack(candidate)
         if size > MAX_BYTES or len(packed) > share.MAX_SHARE_CHARS:
@@ -379,3 +487,15 @@ class Session:
             trace = self.sim.trace
             first = max(0, len(trace) - limit)
             return first, trace[first:]
+
+
+def _script_of(scenario: dict) -> dict | None:
+    """The run a scenario was scripted as: itself while it is on script; once it left the
+    script (a recording with ``diverged_ms``), the preset it was made from, if it is one."""
+    if "diverged_ms" not in scenario:
+        return scenario
+    preset = presets().get(scenario.get("name"))
+    same = preset is not None and all(
+        preset.get(k) == scenario.get(k) for k in ("model", "seed", "nodes", "variant", "params",
+                                                    "network", "duration_ms", "narrative"))
+    return preset if same else None

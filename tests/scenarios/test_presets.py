@@ -98,3 +98,30 @@ def test_every_listed_model_loads_and_registers_under_its_name():
         assert MODELS[name].name == name
     with pytest.raises(KeyError):
         MODELS["no-such-model"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_sets_a_lecture_speed_that_gives_each_caption_seconds_on_screen(name):
+    """At its lecture speed the typical stretch between two captions lasts seconds of wall
+    time: long enough to watch, short enough not to wait."""
+    scenario = presets()[name]
+    speed = scenario["lecture_speed"]
+    times = [c["at_ms"] for c in scenario["narrative"]]
+    gaps = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
+    median_gap_s = gaps[len(gaps) // 2] / 1000 if gaps else scenario["duration_ms"] / 4000
+    assert 1.5 <= median_gap_s / speed <= 20, (name, speed, median_gap_s)
+
+
+def test_a_raft_election_takes_two_to_four_seconds_at_the_lecture_speed():
+    scenario = presets()["raft-election"]
+    sim, _report = run(scenario)
+    elected = next(t for t, kind, _node, _cause, data in sim.trace
+                   if kind == "note" and data[0] == "became leader")
+    assert 2.0 <= elected / 1e6 / scenario["lecture_speed"] <= 4.0
+
+
+def test_lecture_speed_is_validated():
+    raw = json.loads((PRESET_DIR / "raft-election.json").read_text())
+    for bad in (0, 0.001, 1000, "fast"):
+        with pytest.raises(Exception, match="lecture_speed"):
+            validate({**raw, "lecture_speed": bad})

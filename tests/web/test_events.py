@@ -140,7 +140,10 @@ def test_speed_seek_fork(connect, app):
     ({"op": "seek", "value": -1}, "seek"),
     ({"op": "seek"}, "seek"),
     ({"op": "step", "value": "x"}, "step"),
-    ({"op": "play", "value": 1}, "takes no 'value'"),
+    ({"op": "pause", "value": 1}, "takes no 'value'"),
+    ({"op": "play", "value": "soon"}, "play: 'value' is a simulated time"),
+    ({"op": "lecture", "value": 1}, "lecture: 'value' is true"),
+    ({"op": "script", "value": 1}, "takes no 'value'"),
     ({}, "'op' is missing"),
 ])
 def test_control_refusals(connect, payload, words):
@@ -318,8 +321,11 @@ def test_the_share_link_after_actions_is_the_validated_recording(connect, app):
     session = app.extensions["playground"].get(made["session"])
     expected = share.encode(recorded(session.scenario, session.sim))
     assert answers[-1]["share_url"] == "/s/" + expected
-    commands = share.decode(expected)["commands"]
-    assert [c["type"] for c in commands] == ["poke", "cut", "skew", "poke", "crash"]
+    replay = share.decode(expected)
+    # The first action left the script: the scripted crash at 5 s is gone, and the
+    # recording says when the run diverged.
+    assert [c["type"] for c in replay["commands"]] == ["poke", "cut", "skew", "poke"]
+    assert replay["diverged_ms"] == 250
 
 
 def test_a_recording_too_long_for_a_share_link_is_refused(connect, app, monkeypatch):
