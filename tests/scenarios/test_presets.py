@@ -116,7 +116,7 @@ def test_a_raft_election_takes_two_to_four_seconds_at_the_lecture_speed():
     scenario = presets()["raft-election"]
     sim, _report = run(scenario)
     elected = next(t for t, kind, _node, _cause, data in sim.trace
-                   if kind == "note" and data[0] == "became leader")
+                   if kind == "fact" and type(data).__name__ == "BecameLeader")
     assert 2.0 <= elected / 1e6 / scenario["lecture_speed"] <= 4.0
 
 
