@@ -9,7 +9,8 @@
                                          [--invariant NAME] [--no-script] [--json]
 
 SCENARIO is a preset name, a scenario file (.json), or a share string or link. Bad
-input exits with status 2 and one line on stderr.
+input exits with status 2 and one line on stderr. Models outside the package join through
+``PLAYGROUND_EXTRA_MODELS`` (comma-separated modules; see ``playground.models``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 
 from . import compare, search, soak
 from .engine.errors import ScenarioError
-from .models import MODELS
+from .models import MODELS, ModelImportError, import_models
 from .scenarios import links, load, presets, run, share
 from .scenarios.schema import MAX_DURATION_MS
 
@@ -206,6 +207,7 @@ def _soak(args) -> int:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
+        import_models()
         if args.command == "scenarios":
             rows = [{"name": name, "model": s["model"], "title": s["title"],
                      "claims": s["claims"], "expected": s["expected"]}
@@ -243,7 +245,7 @@ def main(argv=None) -> int:
         else:
             _print_summary(out)
         return 0
-    except ScenarioError as exc:
+    except (ScenarioError, ModelImportError) as exc:
         print(f"playground: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,11 +4,17 @@ A model is one module beside this file (see ``base.py`` for the interface) whose
 decorated with :func:`register`; adding a protocol to the playground is that module and
 one line in ``_MODULES``. A model's module is imported the first time its class is asked
 for, so a run of one model loads only that model.
+
+A model may also live outside the package: :func:`import_models` imports the modules
+named in ``PLAYGROUND_EXTRA_MODELS`` (comma-separated dotted paths), and the command
+line and the web app call it at start, so a model written elsewhere joins without
+touching any file here.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 
 from .base import Model
@@ -63,3 +69,23 @@ def register(cls: type[Model]) -> type[Model]:
     """Make a model class available to scenarios under ``cls.name``."""
     MODELS.add(cls)
     return cls
+
+
+class ModelImportError(ImportError):
+    """A module named to register more models could not be imported."""
+
+
+def import_models(modules: str | None = None) -> list[str]:
+    """Import the comma-separated ``modules`` (default: the environment variable
+    ``PLAYGROUND_EXTRA_MODELS``), whose models then register themselves; the names of
+    the models that joined."""
+    if modules is None:
+        modules = os.environ.get("PLAYGROUND_EXTRA_MODELS", "")
+    before = set(MODELS)
+    for module in filter(None, (m.strip() for m in str(modules).split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ModelImportError(f"PLAYGROUND_EXTRA_MODELS: cannot import {module!r} "
+                                   f"({exc})") from None
+    return sorted(set(MODELS) - before)

@@ -5,12 +5,13 @@ mutable state). ``playground.create_app`` and ``playground.socketio`` name these
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
 from flask import Flask
 from flask_socketio import SocketIO
+
+from ..models import import_models
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,8 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("TEMPLATE_FOLDER"):
         app.template_folder = app.config["TEMPLATE_FOLDER"]
 
-    for module in filter(None, (m.strip() for m in str(app.config["EXTRA_MODELS"]).split(","))):
-        importlib.import_module(module)
+    import_models(app.config["EXTRA_MODELS"])
     from . import events
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .guard import Guard, wire_logger
