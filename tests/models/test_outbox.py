@@ -13,8 +13,8 @@ from playground.models.outbox.broker import REDELIVER, BrokerState
 from playground.models.outbox.checker import OutboxGhost
 from playground.models.outbox.consumer import ConsumerState
 from playground.models.outbox.facts import (
-    DeliveryAcknowledged, DuplicateEventSkipped, EventApplied, EventDelivered, EventPublished,
-    EventStored, OrderCommitted, OutboxRowDeleted, OutboxRowWritten, PublishAcknowledged,
+    DeliveryAcknowledged, DuplicateEventSkipped, EventApplied, EventDelivered, EventHeld,
+    EventPublished, EventStored, OrderCommitted, OutboxRowDeleted, OutboxRowWritten, PublishAcknowledged,
 )
 from playground.models.outbox.messages import (
     BROKER, CONSUMER, RELAY, SERVICE, DeleteOutboxRow, Deliver, DeliveryAck, OrderCreated,
@@ -24,13 +24,16 @@ from playground.models.outbox.relay import POLL, RelayState
 from playground.models.outbox.service import WORKLOAD, ServiceState
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
+from tests.mutants import applied
+from tests.mutants.outbox import MUTANTS as OUTBOX_MUTANTS
 
 DEFAULTS = {p.name: p.default for p in Outbox.params}
 EVENT = OrderCreated(1, "book")
 
 
-def model(mode="outbox", idempotent=True, **params):
-    return Outbox(4, {**DEFAULTS, **params}, {"mode": mode, "idempotent_consumer": idempotent})
+def model(mode="outbox", idempotent=True, ordered=False, **params):
+    return Outbox(4, {**DEFAULTS, **params}, {"mode": mode, "idempotent_consumer": idempotent,
+                                              "ordered_consumer": ordered})
 
 
 def ctx_for(m, node, ghost=None, now=0):
@@ -262,6 +265,48 @@ def test_a_non_idempotent_consumer_applies_a_duplicate_again():
     assert m.metrics(view)["duplicate_deliveries"] == 1
 
 
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_an_ordered_consumer_holds_an_early_event_until_the_gap_is_filled(idempotent):
+    m = model(idempotent=idempotent, ordered=True)
+    st, ctx = ConsumerState(), ctx_for(m, CONSUMER)
+    st.db.stock = 10
+    for offset, order in ((1, 2), (2, 3), (3, 2)):
+        m.on_message(st, Deliver(offset, OrderCreated(order, "book")), BROKER, ctx)
+    assert st.db.reserved == {} and sorted(st.db.held) == [2, 3] and st.db.next_seq == 1
+    assert ctx.sent == [(BROKER, DeliveryAck(1)), (BROKER, DeliveryAck(2)),
+                        (BROKER, DeliveryAck(3))]  # held is as good as applied: durable
+    assert ctx.facts == [EventDelivered(2, 1), EventHeld(2, 1), EventDelivered(3, 2),
+                         EventHeld(3, 1), EventDelivered(2, 3), DuplicateEventSkipped(2, 3)]
+    ctx.clear()
+    m.on_message(st, Deliver(0, EVENT), BROKER, ctx)
+    assert ctx.facts == [EventDelivered(1, 0), EventApplied(1, 0, 1), EventApplied(2, 1, 1),
+                         EventApplied(3, 2, 1)]
+    assert st.db.reserved == {1: 1, 2: 1, 3: 1} and st.db.held == {} and st.db.next_seq == 4
+    ctx.clear()
+    m.on_message(st, Deliver(4, EVENT), BROKER, ctx)  # behind the sequence: a repeat
+    assert ctx.facts == [EventDelivered(1, 4), DuplicateEventSkipped(1, 4)]
+    assert ctx.counters["held_events"] == 2
+
+
+def commits_then_applies(m, *applied):
+    view = view_of(m)
+    for order in (1, 2, 3):
+        view.facts.append(OrderCommitted(order, "book"))
+    found = check(m, view, SERVICE)
+    for order in applied:
+        view.facts.append(EventApplied(order, order, 1))
+        found += check(m, view, CONSUMER)
+    return found, m.metrics(view)["out_of_order_applies"]
+
+
+def test_an_apply_after_a_later_commit_is_counted_and_breaks_order_where_it_is_promised():
+    assert commits_then_applies(model(), 1, 3) == ([], 0)  # 2 missing: still in order
+    assert commits_then_applies(model(), 2, 3, 1) == ([], 1)
+    assert commits_then_applies(model(ordered=True), 2, 3, 1) == ([
+        ("events_in_commit_order", "order 1's event was applied after order 3's, which was "
+                                   "committed after it")], 1)
+
+
 # -- the checker --------------------------------------------------------------------------
 def test_relay_lag_is_commit_to_broker_in_true_time():
     m = model()
@@ -325,9 +370,25 @@ OUTBOX_PRESETS = sorted(n for n in presets() if n.startswith("outbox-"))
 
 
 def test_the_claims_and_broken_settings_have_presets():
+    """Every invariant but events_in_commit_order fires in a preset of a broken setting;
+    that one cannot fire in any setting (the ordered consumer is its only promise), and
+    fires on a mutant of the consumer."""
     assert {c for n in OUTBOX_PRESETS for c in presets()[n]["claims"]} >= {"C10", "C11"}
     fired = {v for n in OUTBOX_PRESETS for v in presets()[n]["expected"]["violations"]}
-    assert fired == {inv.name for inv in Outbox.invariants}
+    assert fired == {inv.name for inv in Outbox.invariants} - {"events_in_commit_order"}
+    (arrival,) = [m for m in OUTBOX_MUTANTS if m.name == "consumer_applies_on_arrival"]
+    with applied(arrival):
+        _sim, rep = run(presets()["outbox-ordered-consumer"])
+    assert {v["invariant"] for v in rep["violations"]} == {"events_in_commit_order"}
+
+
+def test_out_of_order_applies_are_counted_without_an_ordered_consumer_and_held_with_one():
+    free = run(presets()["outbox-out-of-order-apply"])[1]
+    ordered = run(presets()["outbox-ordered-consumer"])[1]
+    assert free["metrics"]["out_of_order_applies"] == 1 and free["violations"] == []
+    assert ordered["metrics"]["out_of_order_applies"] == 0
+    assert ordered["metrics"]["held_events"] == 2
+    assert free["metrics"]["events_consumed"] == ordered["metrics"]["events_consumed"] == 3
 
 
 @pytest.mark.parametrize("name", OUTBOX_PRESETS)

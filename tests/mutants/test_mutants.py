@@ -18,8 +18,9 @@ from . import applied
 from .heartbeat import MUTANTS as HEARTBEAT
 from .idempotency import MUTANTS as IDEMPOTENCY
 from .lease import MUTANTS as LEASE
+from .outbox import MUTANTS as OUTBOX
 
-MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT
+MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT + OUTBOX
 SCHEDULES = 1000
 
 

@@ -30,6 +30,14 @@ acknowledges the offset. The consumer reserves one item per event. With
 ``idempotent_consumer`` it records each event id in ``processed`` in the same local
 transaction as the reservation and skips repeats; without it every delivery reserves again.
 
+Push delivery with redelivery reorders: an event whose delivery was lost comes again only
+after ``redeliver_ms``, and a relay that publishes again appends a second copy after later
+events. With ``ordered_consumer`` the consumer is a Resequencer (Hohpe and Woolf): an
+order's id is its sequence number, given in the transaction that commits the order, and
+the consumer applies order ``n`` only after ``n − 1``, holding (durably, acknowledged) an
+event that arrives ahead of its turn. Its sequence check also drops repeats. The price is
+head-of-line blocking: an event that never arrives holds every later one back.
+
 Simplifications: one producer, one partition, one consumer; a local transaction is one
 atomic handler; the relay reads the outbox by messages to the service (its database).
 
@@ -52,9 +60,16 @@ Invariants
   order that was never committed.
 * ``exactly_once_effect`` (every event): no order's event took effect twice at the
   consumer. A non-idempotent consumer breaks it whenever a duplicate is delivered.
+* ``events_in_commit_order`` (every event, only where ``ordered_consumer`` promises
+  order): no order's event is applied after that of an order committed later. Without
+  ``ordered_consumer`` it cannot fire; ``out_of_order_applies`` counts such applies in
+  every variant. With ``ordered_consumer``, ``exactly_once_effect`` cannot fire either:
+  the sequence check drops a repeat whatever ``idempotent_consumer`` says.
 
 Broken settings: ``mode = "dual_write"`` (``no_lost_event``), ``mode = "publish_first"``
 (``no_phantom_event``), ``idempotent_consumer = false`` (``exactly_once_effect``).
+``ordered_consumer = false`` is not broken: it promises no order, and out-of-order
+applies are a metric there, not a violation.
 
 Claims: C10 (dual write loses an event), C11 (the outbox loses none; a relay crash
 duplicates an event and an idempotent consumer absorbs it).
@@ -84,6 +99,8 @@ class Outbox(Model):
                   "committed."),
         Invariant("exactly_once_effect", "No order's event takes effect twice at the "
                   "consumer."),
+        Invariant("events_in_commit_order", "With an ordered consumer: no order's event is "
+                  "applied after that of an order committed later."),
     )
     variants = (
         Variant("mode", "outbox", "How the service gets its event out: commit then publish "
@@ -92,6 +109,9 @@ class Outbox(Model):
                 broken=("dual_write", "publish_first")),
         Variant("idempotent_consumer", True, "The consumer records event ids and skips "
                 "repeats.", broken=(False,)),
+        Variant("ordered_consumer", False, "The consumer applies events in commit order "
+                "(a Resequencer): an event ahead of its turn is held until the gap before "
+                "it is filled. Off, events are applied as they arrive."),
     )
     params = (
         Param("orders", 10, "Orders the service places by itself.",

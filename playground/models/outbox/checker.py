@@ -7,6 +7,14 @@ The observer (``OutboxGhost``) stamps facts with true time as they come: a commi
 the consumer has reserved for its order, and a second one breaks
 ``exactly_once_effect``. ``no_lost_event`` and ``no_phantom_event`` are judged at the end
 of a run from the service's tables, the consumer's reservations and the stored events.
+
+Order: the commits (``OrderCommitted``) give each order its place in commit order; an
+order's first ``EventApplied`` is *out of order* when an order committed after it was
+applied before it (a lost event skipped is not: what was applied is still in commit
+order). ``out_of_order_applies`` counts them in every variant; where the consumer
+promises order (``ordered_consumer``) each one breaks ``events_in_commit_order``. An
+order applied before it was committed (publish first) has no place yet and is not
+judged.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from playground.stats import summarize
 from .facts import EventApplied, EventDelivered, EventStored, OrderCommitted
 from .messages import BROKER, CONSUMER, SERVICE
 
-COUNTERS = ("orders_placed", "duplicate_deliveries", "relay_retries", "broker_redeliveries")
+COUNTERS = ("orders_placed", "duplicate_deliveries", "relay_retries", "broker_redeliveries",
+            "held_events")
 
 
 @dataclass(slots=True)
@@ -30,6 +39,10 @@ class OutboxGhost:
     stored_at: dict = field(default_factory=dict)  # order -> true µs first stored
     relay_lag: list = field(default_factory=list)  # ms, commit -> stored at the broker
     deliveries: dict = field(default_factory=dict)  # order -> deliveries to the consumer
+    commit_rank: dict = field(default_factory=dict)  # order -> its place in commit order
+    applied_rank: int = -1  # the latest commit place among the orders applied so far
+    last_applied: int | None = None  # the order of that place
+    out_of_order: int = 0  # first applications after an order committed later
 
 
 class OutboxChecker(Checker):
@@ -40,6 +53,7 @@ class OutboxChecker(Checker):
             kind = type(fact)
             if kind is OrderCommitted:
                 ghost.committed_at[fact.order] = view.now
+                ghost.commit_rank[fact.order] = len(ghost.commit_rank)
             elif kind is EventStored:
                 if fact.order not in ghost.stored_at:
                     ghost.stored_at[fact.order] = view.now
@@ -52,7 +66,23 @@ class OutboxChecker(Checker):
                 found.append(("exactly_once_effect", f"order {fact.order}: the consumer "
                               f"applied its event {fact.times} times (reserved {fact.times} "
                               f"items)"))
+            elif kind is EventApplied:
+                found += self._judge_order(ghost, fact.order)
         return found
+
+    def _judge_order(self, ghost, order) -> list:
+        """A first application: out of order if an order committed later came first."""
+        rank = ghost.commit_rank.get(order)
+        if rank is None:
+            return []
+        if rank > ghost.applied_rank:
+            ghost.applied_rank, ghost.last_applied = rank, order
+            return []
+        ghost.out_of_order += 1
+        if not self.model.v["ordered_consumer"]:
+            return []
+        return [("events_in_commit_order", f"order {order}'s event was applied after order "
+                 f"{ghost.last_applied}'s, which was committed after it")]
 
     def lost(self, view) -> list:
         """Committed orders whose event no longer exists anywhere and was never consumed."""
@@ -76,7 +106,9 @@ class OutboxChecker(Checker):
         for order in service.db.orders:
             if order in reserved:
                 continue
-            if order in view.ghost.stored_at:
+            if order in view.nodes[CONSUMER].state.db.held:
+                where = "the consumer holds it, waiting for an event committed before it"
+            elif order in view.ghost.stored_at:
                 where = "the broker has it but the consumer never applied it"
             elif order in service.db.outbox:
                 where = "it is still in the outbox"
@@ -96,6 +128,7 @@ class OutboxChecker(Checker):
         lag = summarize(ghost.relay_lag)
         out = {name: view.counters.get(name, 0) for name in COUNTERS}  # zeros shown too
         out["duplicate_deliveries"] = sum(n - 1 for n in ghost.deliveries.values() if n > 1)
+        out["out_of_order_applies"] = ghost.out_of_order
         out |= {
             "orders_committed": len(view.nodes[SERVICE].state.db.orders),
             "events_consumed": len(reserved),

@@ -4,7 +4,8 @@ The life of one order's event, from the trace alone: the order row committed
 (``OrderCommitted``) with its outbox row in the same transaction (``OutboxRowWritten``),
 published (``EventPublished``), stored in the broker's log (``EventStored``), the publish
 acknowledged (``PublishAcknowledged``), the outbox row deleted (``OutboxRowDeleted``),
-delivered to the consumer (``EventDelivered``), applied (``EventApplied``) or skipped as a
+delivered to the consumer (``EventDelivered``), held until the events committed before it
+are applied (``EventHeld``, ordered consumer), applied (``EventApplied``) or skipped as a
 duplicate (``DuplicateEventSkipped``), and the delivery acknowledged
 (``DeliveryAcknowledged``).
 """
@@ -85,8 +86,18 @@ class EventApplied(Fact):
 
 
 @dataclass(frozen=True, slots=True)
+class EventHeld(Fact):
+    """An ordered consumer got an event ahead of its sequence and holds it."""
+
+    text = "order {order}: event held until order {waiting_for} is applied"
+    order: int
+    waiting_for: int
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateEventSkipped(Fact):
-    """An idempotent consumer met an event id it had processed and skipped it."""
+    """An idempotent (or ordered) consumer met an event it had processed (or holds) and
+    skipped it."""
 
     text = "order {order}: duplicate event skipped"
     order: int

@@ -16,6 +16,7 @@ class OutboxDisplay(Display):
         checker = self.model.checker
         return {
             "mode": self.v["mode"],
+            "ordered_consumer": self.v["ordered_consumer"],
             "orders": [{"order": o, "item": item,
                         "consumed": consumer.reserved.get(o, 0)}
                        for o, item in service.db.orders.items()],
@@ -29,7 +30,8 @@ class OutboxDisplay(Display):
                        "unacked": sorted(broker.unacked)},
             "consumer": {"stock": consumer.stock,
                          "applied": {str(o): n for o, n in consumer.reserved.items()},
-                         "processed": sorted(consumer.processed)},
+                         "processed": sorted(consumer.processed),
+                         "next_seq": consumer.next_seq, "held": sorted(consumer.held)},
             "lost": checker.lost(view),
             "phantoms": checker.phantoms(view),
         }

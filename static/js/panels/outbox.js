@@ -26,7 +26,8 @@ export function render(el, store) {
         h("span", { style: `--h:${broker.unacked?.includes(e.offset) ? 35 : 200}`, title: `offset ${e.offset}: order ${e.order}` }, String(e.order)))),
         h("div", { class: "small" }, `${log.length} in log · unacked ${fmtValue(broker.unacked || [])}`)),
       stage("Consumer", h("div", {}, `stock ${consumer.stock ?? "?"}`),
-        h("div", { class: "small" }, `processed ${fmtValue(consumer.processed || [])}`))),
+        h("div", { class: "small" }, `processed ${fmtValue(consumer.processed || [])}`),
+        p.ordered_consumer ? h("div", { class: "small" }, `next in order ${consumer.next_seq ?? "?"} · held `, list(consumer.held, "none")) : null)),
     section("Orders", table(p.orders || [], ["order", "item", "consumed"], {
       rowClass: (r) => (lost.has(String(r.order)) || r.consumed > 1 ? "bad" : null),
       cell: (c, v, r) => (c === "consumed" ? h("td", { class: "num", title: v > 1 ? "applied more than once" : v ? "" : "not (yet) applied" },
