@@ -748,3 +748,14 @@ def test_a_client_crash_keeps_its_request_ids_and_forgets_its_reads_in_flight():
     before, after = ids(0, 1_000_000), ids(1_300_000, 3_000_000)
     assert before and after and min(after) > max(before)
     assert report["metrics"]["reads_ok"] > 20
+
+
+def test_the_leader_role_resolves_to_the_server_leading_the_newest_term():
+    m = model()
+    states = {s: server(1) for s in SERVERS}
+    view = SimpleNamespace(nodes={s: SimpleNamespace(state=st) for s, st in states.items()})
+    assert m.resolve_role(view, "leader") is None
+    states["n2"].role = LEADER  # a deposed leader that has not heard of term 3 yet
+    states["n4"].current_term, states["n4"].role = 3, LEADER
+    assert m.resolve_role(view, "leader") == "n4"
+    assert Raft.addressable_roles == ("leader",)

@@ -203,6 +203,7 @@ class Raft(Model):
         NodeAction("timeout_now", "Time out now", ("server",)),
         NodeAction("put", "Client request to this server", ("server",)),
     )
+    addressable_roles = ("leader",)
     roles = (Server, Client, Storage)
     Checker = RaftChecker
     Display = RaftDisplay
@@ -257,6 +258,16 @@ class Raft(Model):
             g.chains[s] = [0]
             g.seen[s] = [1, 0]
         return g
+
+    def resolve_role(self, view, role):
+        """The leader: the server leading the newest term (a deposed leader that has not
+        yet heard of the newer term is not it)."""
+        best = None
+        for s in self.servers:
+            st = view.nodes[s].state
+            if st.role is LEADER and (best is None or st.current_term > best[0]):
+                best = (st.current_term, s)
+        return best[1] if best else None
 
     def command_target(self, command, view):
         """``timeout_now`` goes to the server it names; a put or a get to the client, which
