@@ -92,6 +92,20 @@ def build(scenario: dict) -> Simulation:
                       duplicate=scenario["network"]["duplicate"], commands=timed)
 
 
+PROBE_ENTRIES = 3000  # queue entries a cost estimate runs
+PROBE_US = 2_000_000  # simulated time it covers at most
+
+
+def event_rate(scenario: dict) -> float:
+    """Events per simulated second the scenario runs, estimated up front from a short
+    probe run of a fresh copy (at most ``PROBE_ENTRIES`` queue entries, or its first
+    ``PROBE_US``): the nodes × the rates of their timers and messages, as they run."""
+    sim = build(scenario)
+    start = sim.events
+    sim.run_until(PROBE_US, PROBE_ENTRIES)
+    return (sim.events - start) * 1e6 / max(sim.now, 1000)
+
+
 def recorded(scenario: dict, sim: Simulation) -> dict:
     """The scenario with the simulation's command list (live actions included)."""
     out = dict(scenario)

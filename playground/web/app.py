@@ -27,7 +27,9 @@ DEFAULTS = {
     "ACTIONS_PER_SECOND": 10,  # per client address
     "CONTROLS_PER_SECOND": 30,  # per client address (control, join and inspect)
     "CREATES_PER_SECOND": 2,  # per client address
-    "MAX_TRACE_EXPORT": 200_000,  # records in one trace.json
+    "TRACE_EXPORTS_PER_MINUTE": 6,  # trace downloads one client address may start
+    "SESSION_MEMORY_MB": None,  # one session's memory budget (None: memory_budget_mb())
+    "MAX_EVENT_RATE": 2_000_000,  # events per simulated second a scenario may run
     "MAX_HTTP_BUFFER_SIZE": 1_000_000,  # Engine.IO's hard limit per message
     "EXTRA_MODELS": "",  # comma-separated modules that register more models
     "DATA_DIR": None,  # the embedded store's folder (default: instance/ at the root)
@@ -56,6 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("TEMPLATE_FOLDER"):
         app.template_folder = app.config["TEMPLATE_FOLDER"]
 
+    if app.config["SESSION_MEMORY_MB"] is None:
+        app.config["SESSION_MEMORY_MB"] = memory_budget_mb(app.config["MAX_SESSIONS"])
     import_models(app.config["EXTRA_MODELS"])
     from . import events
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
@@ -76,3 +80,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
     app.register_blueprint(bp)
     return app
+
+
+MEMORY_SHARE = 0.75  # of the machine's memory, for the sessions of one process
+
+
+def memory_budget_mb(max_sessions: int) -> int:
+    """The default memory budget of one session: ``MEMORY_SHARE`` of the machine's memory
+    shared by ``max_sessions`` sessions (92 MiB for 200 on 24 GiB), 16 MiB at least."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: assume 4 GiB
+        total = 4 << 30
+    return max(16, int(total * MEMORY_SHARE / max(1, int(max_sessions)) / 2**20))

@@ -25,6 +25,7 @@ import threading
 import time
 
 from ..engine.errors import ScenarioError
+from ..scenarios import event_rate
 from .fanout import CLUSTER_PREFIX
 from .limits import Limiter, client_address, trusted_networks
 from .session import Session
@@ -118,6 +119,12 @@ class Registry:
 
     def create(self, scenario: dict, owner: str = "local") -> Session:
         """A new running session created by the client at address ``owner``."""
+        rate = event_rate(scenario)
+        limit = self.config["MAX_EVENT_RATE"]
+        if rate > limit:
+            raise ScenarioError(
+                f"this scenario runs about {rate:,.0f} events per simulated second, more "
+                f"than the {limit:,.0f} this server allows; use fewer nodes or slower timers")
         with self.lock:
             if len(self.sessions) >= self.config["MAX_SESSIONS"]:
                 raise ScenarioError(f"this server already runs {len(self.sessions)} sessions, "
@@ -130,7 +137,8 @@ class Registry:
             sid = new_id(16)
             session = Session(sid, new_id(24), scenario, socketio=self.socketio,
                               audience=lambda: self.audience(sid),
-                              max_speed=self.config["MAX_SPEED"])
+                              max_speed=self.config["MAX_SPEED"],
+                              memory_budget=int(self.config["SESSION_MEMORY_MB"] * 2**20))
             self.sessions[sid] = session
             self.owners[sid] = owner
         if self.directory is not None:

@@ -168,7 +168,8 @@ class FrameBuilder:
 
     # Sections sent only when their content changed (compared as built values).
     _SECTIONS = ("links", "violations", "caption", "script", "share_url", "failure",
-                 "frontier_ms", "duration_ms", "playing", "speed", "scenario")
+                 "frontier_ms", "duration_ms", "playing", "speed", "scenario", "busy",
+                 "slowed", "notice")
     _KEYED = ("metrics", "panel")
 
     def __init__(self, session_id: str):

@@ -9,9 +9,24 @@ the session's lock, so the simulation only ever sees one caller at a time.
 
 The **runner** is one background task per session. While the session plays and somebody
 watches, each tick advances simulated time by the wall time elapsed times the speed (or,
-at ``"max"``, by as much as fits in a compute budget), stops early at a narrative caption
+at ``"max"``, by as much as fits in one slice), stops early at a narrative caption
 marked ``pause``, and emits one frame; ticks are at most 30 per second. Paused or
-unwatched, the runner sleeps until a request wakes it. A control or an action emits a
+unwatched, the runner sleeps until a request wakes it.
+
+**Bounded work.** No computation holds the event loop for more than a slice of about
+``SLICE_SECONDS``: the engine is driven in calls of a bounded number of queue entries
+(tuned to take a few ms each), and long work (a step or seek of many simulated seconds)
+yields between slices, shows its progress to watchers (the frame's ``busy``) and stops
+early when a newer request of the same session comes in (it is *superseded*; its answer
+says so). A tick computes one slice at most, and the runner then waits at least as long
+as that slice took, so one session never has more than about half of the process.
+A session that cannot keep up with its speed falls behind instead of catching up: its
+frames carry ``slowed`` with the speed it actually reaches, and other sessions are not
+touched.
+
+**Memory.** A session's memory (trace records, checkpoints, live state) is estimated by
+``History.memory_bytes`` and kept under ``memory_budget``: past it the session stops with
+a ``notice`` that says so; seeking back and forking frees what lay beyond. A control or an action emits a
 frame as soon as it is applied, so every watcher sees its effect at once. Frames are
 built and handed to the fan-out while holding the lock, so their ``seq`` numbers leave in
 order whoever emits them. Metrics and the model's panel are recomputed at most
@@ -56,19 +71,25 @@ log = logging.getLogger(__name__)
 
 FPS = 30
 MAX_TICK_WALL = 0.25  # s of wall time one tick may catch up (a stalled runner does not leap)
-MAX_BUDGET = 0.02  # s of computation per tick at speed "max"
-MAX_CHUNK_US = 20_000  # simulated µs per step at speed "max"
+SLICE_SECONDS = 0.02  # s of computation before the event loop gets a turn
+PROGRESS_EVERY = 0.25  # s between frames that show the progress of long work
+CALL_SECONDS = (0.002, 0.006)  # the time one engine call aims at (queue entries tuned)
 MIN_SPEED = 0.01
+SLOWED_FOR = 15  # ticks a session must keep up before it is no longer shown as slowed
 SLOW_EVERY = 6  # frames between recomputing metrics and the panel while playing (5 per s)
 DWELL = 3.0  # s of wall time a caption stays on screen in lecture mode before the next one
 _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
+
+
+class OverBudget(ScenarioError):
+    """The session holds more memory than its budget allows."""
 
 
 class Session:
     """A live simulation with its controls; see the module docstring."""
 
     def __init__(self, session_id: str, token: str, scenario: dict, *, socketio,
-                 audience, max_speed: float):
+                 audience, max_speed: float, memory_budget: int | None = None):
         self.id = session_id
         self.token = token
         self.scenario = scenario
@@ -99,6 +120,16 @@ class Session:
         self.last_active = time.monotonic()
         self._wall = time.monotonic()
         self._carry = 0.0
+        self.memory_budget = memory_budget  # bytes (History.memory_bytes), None: no limit
+        self.generation = 0  # bumped by every request: long work older than it stops
+        self.busy: dict | None = None  # long work under way: {"op", "done"}
+        self.slowed: dict | None = None  # {"speed": reached} while it cannot keep up
+        self.notice: str | None = None  # why the session stopped by itself (a limit)
+        self.cpu_seconds = 0.0  # computation spent on this session's simulation
+        self._chunk = 256  # queue entries per engine call, tuned to CALL_SECONDS
+        self._slow_ticks = 0
+        self._reached = [0.0, 0.0]  # simulated and wall seconds of recent ticks (decaying)
+        self._last_cost = 0.0  # s the last tick computed
 
     # -- links -------------------------------------------------------------------------
     @property
@@ -140,10 +171,10 @@ class Session:
             self.sim = self.history = None
 
     def poke(self, full: bool = False) -> None:
-        """Ask the runner for a frame now (a full one if ``full``)."""
-        with self.lock:
-            self.want_frame = True
-            self.want_full = self.want_full or full
+        """Ask the runner for a frame now (a full one if ``full``). Takes no lock, so a
+        client joining during long work is not held up by it."""
+        self.want_frame = True
+        self.want_full = self.want_full or full
         self.wake.set()
 
     def _run(self) -> None:
@@ -168,24 +199,31 @@ class Session:
                         self._wall = started
                     if watched and (active or self.want_frame):
                         self._emit_frame()
+                except OverBudget as exc:
+                    self._stop_over_budget(exc)
                 except Exception as exc:  # the model or the engine failed: stop this run
                     self._fail(exc)
+                self._last_cost = time.monotonic() - started
             if active and self.playing:
                 # Ticks on a fixed schedule, 30 per second. A runner that fell a whole tick
                 # behind (the process is short of CPU) drops the missed ticks instead of
                 # rushing through them: simulated time follows the wall clock anyway, and
                 # every wait is a real one, so the other sessions and requests get their turn.
+                # A tick that computed for c seconds is followed by a wait of at least c:
+                # a session that cannot keep up takes half the process at most.
                 next_tick += interval
                 now = time.monotonic()
                 if next_tick <= now:
                     next_tick = now + interval
-                self.wake.wait(next_tick - now)
+                self.wake.wait(max(next_tick - now, self._last_cost))
             else:
                 next_tick = time.monotonic()
                 self.wake.wait(1.0)
 
     def _tick(self, wall: float) -> None:
-        """Advance simulated time for the wall time since the previous tick."""
+        """Advance simulated time for the wall time since the previous tick, one slice at
+        most; a session that does not get there is slowed (it falls behind, it does not
+        catch up later)."""
         sim = self.sim
         elapsed = min(MAX_TICK_WALL, wall - self._wall)
         self._wall = wall
@@ -199,14 +237,21 @@ class Session:
         elif self.lecture:
             stop = min(stop, self._dwell_limit(start, wall))
         if self.speed == "max":
-            deadline = time.monotonic() + MAX_BUDGET
-            while sim.now < stop and time.monotonic() < deadline:
-                self.history.advance(min(stop, sim.now + MAX_CHUNK_US))
+            target = stop
         else:
             self._carry += elapsed * self.speed * 1_000_000
             step = int(self._carry)
             self._carry -= step
-            self.history.advance(min(stop, start + step))
+            target = min(stop, start + step)
+        deadline = time.monotonic() + SLICE_SECONDS
+        while True:
+            done = self._call(lambda n: self.history.advance(target, n))
+            if done or time.monotonic() >= deadline:
+                break
+        if self.speed != "max":
+            self._keep_up(done, (sim.now - start) / 1e6, elapsed)
+        if not done:  # amid an instant, maybe: the next tick finishes it
+            return
         if sim.now >= self.end_us:
             self.playing = False
             self._finish()
@@ -225,6 +270,84 @@ class Session:
         if nxt and wall - self._shown[1] < DWELL and nxt < len(times):
             return times[nxt] - 1
         return times[nxt + 1] - 1 if nxt + 1 < len(times) else self.end_us
+
+    def _keep_up(self, done: bool, simulated: float, elapsed: float) -> None:
+        """Per-session CPU accounting: whether this session keeps up with its speed."""
+        reached = self._reached
+        reached[0] = reached[0] * 0.9 + simulated
+        reached[1] = reached[1] * 0.9 + elapsed
+        if not done:
+            self._carry = 0.0  # the time it could not compute is skipped, not owed
+            self._slow_ticks = SLOWED_FOR
+        elif self._slow_ticks:
+            self._slow_ticks -= 1
+        if self._slow_ticks and reached[1] > 0:
+            self.slowed = {"speed": float(f"{reached[0] / reached[1]:.2g}")}
+        else:
+            self.slowed = None
+
+    def _call(self, work) -> bool:
+        """One engine call ``work(limit)`` of a bounded number of queue entries, tuned to
+        take about CALL_SECONDS; accounts its time and, when the timeline grew, checks
+        the memory budget (moving within what was computed is always allowed)."""
+        frontier = self.history.frontier
+        started = time.monotonic()
+        done = work(self._chunk)
+        took = time.monotonic() - started
+        self.cpu_seconds += took
+        if took < CALL_SECONDS[0] and not done:
+            self._chunk = min(self._chunk * 2, 1 << 20)
+        elif took > CALL_SECONDS[1]:
+            self._chunk = max(self._chunk // 2, 16)
+        if self.history.frontier > frontier:
+            self._check_memory()
+        return done
+
+    def _check_memory(self) -> None:
+        if self.memory_budget is None:
+            return
+        held = self.history.memory_bytes()
+        if held > self.memory_budget:
+            raise OverBudget(
+                f"this session holds about {held / 2**20:.0f} MiB, more than the "
+                f"{self.memory_budget / 2**20:.0f} MiB one session may hold on this server; "
+                "seek back and fork to free what lies beyond, or start a new session")
+
+    def _stop_over_budget(self, exc: OverBudget) -> None:
+        """Stop playing at the memory budget and say why (lock held)."""
+        self.playing = False
+        self.notice = str(exc)
+        self.want_frame = True
+        if self.audience() > 0:
+            self._emit_frame()
+
+    def _sliced(self, op: str, work, progress) -> bool:
+        """Run ``work(limit)`` until it answers True, in slices of about SLICE_SECONDS
+        with a turn of the event loop between them, showing watchers ``progress()``
+        (0 to 1) now and then; False when a newer request superseded it (lock held)."""
+        generation = self.generation
+        slice_start = shown = time.monotonic()
+        try:
+            while not self._call(work):
+                now = time.monotonic()
+                if now - slice_start < SLICE_SECONDS:
+                    continue
+                if now - shown >= PROGRESS_EVERY:
+                    shown = now
+                    self.busy = {"op": op, "done": round(min(1.0, max(0.0, progress())), 3)}
+                    if self.audience() > 0:
+                        self._emit_frame()
+                self._yield()
+                if self.generation != generation or self.closed:
+                    return False
+                slice_start = time.monotonic()
+            return True
+        finally:
+            self.busy = None
+
+    def _yield(self) -> None:
+        """Give the event loop a turn (the lock stays held: this session waits)."""
+        self.socketio.sleep(0)
 
     def _next_pausing_caption(self, after_us: int) -> int | None:
         for caption in self.scenario["narrative"]:
@@ -285,7 +408,8 @@ class Session:
                     "duration_ms": self.scenario["duration_ms"], "playing": self.playing,
                     "speed": self.speed, "caption": self._caption(),
                     "script": self._script_section(),
-                    "share_url": self.share_url, "failure": self.failure}
+                    "share_url": self.share_url, "failure": self.failure,
+                    "busy": self.busy, "slowed": self.slowed, "notice": self.notice}
         if full:
             sections["scenario"] = self.metadata()
         slow = full or not self.playing or self.frames.seq % SLOW_EVERY == 0
@@ -328,12 +452,18 @@ class Session:
                                 f"replay it from {self.failure['replay_url']}")
 
     def control(self, op: str, value) -> dict:
-        """Apply one control operation; the answer's extra fields, or ScenarioError."""
+        """Apply one control operation; the answer's extra fields, or ScenarioError. Any
+        long work under way in this session stops first (it is superseded)."""
+        self.generation += 1
         with self.lock:
             self.last_active = time.monotonic()
             self._guard()
+            self.notice = None
             try:
                 answer = self._control(op, value)
+            except OverBudget as exc:
+                self._stop_over_budget(exc)
+                raise
             except ScenarioError:
                 raise
             except Exception as exc:
@@ -369,7 +499,11 @@ class Session:
                     raise ScenarioError("nothing is left to run before the end of the scenario")
             else:
                 target = min(self.end_us, sim.now + int(round(value * 1000)))
-            self.history.advance(int(target))
+            target = int(target)
+            start = sim.now
+            if not self._sliced("step", lambda n: self.history.advance(target, n),
+                                lambda: (sim.now - start) / max(1, target - start)):
+                return {"t_ms": round(sim.now / 1000, 3), "superseded": True}
             if sim.now >= self.end_us:
                 self._finish()
         elif op == "speed":
@@ -380,9 +514,13 @@ class Session:
             if value > frontier_ms:
                 raise ScenarioError(f"seek: {value:g} ms is beyond the furthest moment computed "
                                     f"({frontier_ms:g} ms)")
-            self.history.seek(int(round(value * 1000)))
+            target = int(round(value * 1000))
+            start = min(sim.now, target)
             self.finished = False
             self.want_full = True
+            if not self._sliced("seek", lambda n: self.history.seek(target, n),
+                                lambda: (sim.now - start) / max(1, target - start)):
+                return {"t_ms": round(sim.now / 1000, 3), "superseded": True}
         elif op == "fork":
             before = len(sim.timeline())
             self.history.fork()
@@ -421,6 +559,7 @@ class Session:
 
     def act(self, command) -> dict:
         """Apply a parsed command now and record it; ``{at_ms, share_url}``."""
+        self.generation += 1
         with self.lock:
             self.last_active = time.monotonic()
             self._guard()
@@ -481,12 +620,11 @@ class Session:
                 return None
             return record_json(index, trace[index])
 
-    def trace_records(self, limit: int) -> tuple[int, list]:
-        """The index of the first record and the last ``limit`` trace records up to now."""
+    def trace_copy(self):
+        """A copy of the trace up to now, for an export to read at its own pace (the
+        columns are copied in bulk; the records' data is shared, never changed)."""
         with self.lock:
-            trace = self.sim.trace
-            first = max(0, len(trace) - limit)
-            return first, trace[first:]
+            return self.sim.trace.copy()
 
 
 def _script_of(scenario: dict) -> dict | None:

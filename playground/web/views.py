@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import json
+
 import segno
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
@@ -109,8 +112,15 @@ def api_share():
                     "short_url": f"/s/{sid}"})
 
 
+EXPORT_CHUNK = 2000  # trace records encoded between two turns of the event loop
+
+
 @bp.get("/api/sessions/<session_id>/trace.json")
+@bp.get("/api/sessions/<session_id>/trace.ndjson")
 def api_trace(session_id: str):
+    """Every trace record of a session up to now, streamed in chunks: a JSON array, or
+    one record per line (``.ndjson``). Needs the session's token (``?token=`` or the
+    header ``X-Session-Token``); each client address may start TRACE_EXPORTS_PER_MINUTE."""
     registry = current_app.extensions["playground"]
     session = registry.get(session_id)
     if session is None:
@@ -118,8 +128,37 @@ def api_trace(session_id: str):
             return _error(409, f"session {session_id} runs on another server process; ask "
                                "that process for its trace")
         return _error(404, f"no session {session_id}")
-    first, records = session.trace_records(current_app.config["MAX_TRACE_EXPORT"])
-    return jsonify([record_json(first + i, rec) for i, rec in enumerate(records)])
+    token = request.args.get("token") or request.headers.get("X-Session-Token")
+    if not token:
+        return _error(401, "exporting a session's trace needs its token (?token=...)")
+    if not hmac.compare_digest(token.encode("utf-8", "replace"),
+                               session.token.encode("utf-8")):
+        return _error(403, f"wrong token for session {session_id}")
+    if not registry.limits.take(registry.address(request.environ), "trace",
+                                current_app.config["TRACE_EXPORTS_PER_MINUTE"], period=60):
+        return _error(429, "too many trace exports from this address; try again in a minute")
+    ndjson = request.path.endswith(".ndjson")
+    body = _trace_chunks(session.trace_copy(), ndjson, registry.socketio.sleep)
+    return Response(body, mimetype="application/x-ndjson" if ndjson else "application/json")
+
+
+def _trace_chunks(trace, ndjson: bool, pause):
+    """The records of ``trace`` as JSON text, ``EXPORT_CHUNK`` records a piece, with a
+    turn of the event loop (``pause(0)``) after each piece."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    n = len(trace)
+    if not ndjson:
+        yield "["
+    for start in range(0, n, EXPORT_CHUNK):
+        end = min(n, start + EXPORT_CHUNK)
+        lines = [dumps(record_json(i, trace[i])) for i in range(start, end)]
+        if ndjson:
+            yield "\n".join(lines) + "\n"
+        else:
+            yield ("," if start else "") + ",\n".join(lines)
+        pause(0)
+    if not ndjson:
+        yield "]\n"
 
 
 @bp.errorhandler(ScenarioError)

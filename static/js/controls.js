@@ -75,6 +75,27 @@ export class Controls {
       sp.value = String(st.speed);
     }
     if (dirty.has("violations") || dirty.has("full") || this.tickKey === "") this.ticks(dur);
+    this.load(st);
+  }
+
+  /** What the server says about this session's work: long work under way, a session
+   * slowed because it cannot keep up with its speed, or a limit it stopped at. */
+  load(st) {
+    const el = $("load");
+    let text = "";
+    let title = "";
+    if (st.notice) {
+      text = st.notice;
+    } else if (st.busy) {
+      text = `${st.busy.op === "seek" ? "seeking" : "stepping"}… ${Math.round(100 * st.busy.done)}%`;
+      title = "Long work runs in short slices; any new request stops it";
+    } else if (st.slowed) {
+      text = `slowed: ${st.slowed.speed}× instead of ${st.speed}×`;
+      title = "This run needs more computation than the server gives one session: it runs slower than asked, other sessions are not affected";
+    }
+    el.hidden = !text;
+    if (el.textContent !== text) el.textContent = text;
+    el.title = title;
   }
 
   /** Marks under the timeline: captions (blue) and violations (red), click to seek. */

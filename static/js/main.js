@@ -110,7 +110,12 @@ class App {
     if (res.models && typeof res.models === "object") Object.assign(this.models, res.models);
     document.body.dataset.role = this.role;
     $("role").textContent = this.role === "control" ? "presenting" : "watching";
-    $("export-trace").href = `/api/sessions/${this.conn.session}/trace.json`;
+    // The export needs the session's token: only its presenter downloads the trace.
+    const exportLink = $("export-trace");
+    exportLink.hidden = !this.conn.token;
+    if (this.conn.token) {
+      exportLink.href = `/api/sessions/${this.conn.session}/trace.json?token=${encodeURIComponent(this.conn.token)}`;
+    }
     if (res.note) this.toast(res.note);
     if (res.scenario) await this.setScenario(res.scenario);
   }

@@ -21,6 +21,9 @@ export class Store {
     this.panel = null;
     this.links = { cut: [], groups: null };
     this.caption = null;
+    this.busy = null; // long work under way on the server: {op, done}
+    this.slowed = null; // {speed}: the session cannot keep up with its speed
+    this.notice = null; // why the session stopped by itself (a limit)
     this.t_ms = 0;
     this.frontier_ms = 0;
     this.duration_ms = 0;
@@ -82,7 +85,7 @@ export class Store {
       }
       changed.add("events");
     }
-    for (const k of ["violations", "links", "caption"]) {
+    for (const k of ["violations", "links", "caption", "busy", "slowed", "notice"]) {
       if (f[k] !== undefined) { this[k] = f[k]; changed.add(k); }
     }
     if (f.panel !== undefined) {

@@ -165,9 +165,11 @@ def test_one_share_link_gives_the_same_run_in_two_pages(open_page, server):
     texts = [p.eval_on_selector_all("[data-node-id]", "els => els.map(e => e.textContent)")
              for p in pages]
     assert texts[0] == texts[1]
-    sessions = [p.evaluate("window.playground.conn.session") for p in pages]
+    sessions = [p.evaluate("[window.playground.conn.session, window.playground.conn.token]")
+                for p in pages]
     assert sessions[0] != sessions[1]
-    traces = [get_json(pages[0].watch.base, f"/api/sessions/{s}/trace.json") for s in sessions]
+    traces = [get_json(pages[0].watch.base, f"/api/sessions/{s}/trace.json?token={t}")
+              for s, t in sessions]
     assert len(traces[0]) > 100
     assert traces[0] == traces[1]
 

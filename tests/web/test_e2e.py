@@ -79,7 +79,8 @@ def test_lecture_flow(server, clients):
                                    "action": {"type": "restart", "node": "n3"}})
     assert refused["ok"] is False and "wrong token" in refused["error"]
 
-    trace = requests.get(f"{server}/api/sessions/{made['session']}/trace.json", timeout=10)
+    trace = requests.get(f"{server}/api/sessions/{made['session']}/trace.json",
+                         params={"token": made["token"]}, timeout=10)
     assert trace.status_code == 200
     records = trace.json()
     assert records[0]["i"] == 0 and any(r["kind"] == "command" for r in records)

@@ -51,19 +51,36 @@ def test_api_presets_and_share(http):
     assert missing.status_code == 404 and missing.json["ok"] is False
 
 
-def test_api_trace_of_a_session(http, connect, app):
+def test_api_trace_of_a_session_streams_every_record_to_its_owner(http, connect, app,
+                                                                   monkeypatch):
+    from playground.web import views
+
+    monkeypatch.setattr(views, "EXPORT_CHUNK", 7)  # many chunks
     client = connect()
     made = client.emit("create", {"scenario": toy_scenario()}, callback=True)
     ids = {"session": made["session"], "token": made["token"]}
     client.emit("control", {**ids, "op": "step", "value": 300}, callback=True)
-    records = http.get(f"/api/sessions/{made['session']}/trace.json").json
+    url = f"/api/sessions/{made['session']}/trace"
+    answer = http.get(f"{url}.json?token={made['token']}")
+    assert answer.is_streamed
+    records = answer.json
     session = app.extensions["playground"].get(made["session"])
-    assert len(records) == len(session.sim.trace)
+    assert len(records) == len(session.sim.trace) > 3 * 7
     assert [r["i"] for r in records] == list(range(len(records)))
     assert any(r["kind"] == "send" and r["body"] for r in records)
-    app.config["MAX_TRACE_EXPORT"] = 10
-    tail = http.get(f"/api/sessions/{made['session']}/trace.json").json
-    assert [r["i"] for r in tail] == list(range(len(records) - 10, len(records)))
+    lines = http.get(f"{url}.ndjson", headers={"X-Session-Token": made["token"]})
+    assert lines.mimetype == "application/x-ndjson"
+    assert [json.loads(line) for line in lines.text.splitlines()] == records
+    assert http.get(f"{url}.json").status_code == 401
+    wrong = http.get(f"{url}.json?token=nope")
+    assert wrong.status_code == 403 and "wrong token" in wrong.json["error"]
+    from playground.web.limits import Limiter
+
+    app.config["TRACE_EXPORTS_PER_MINUTE"] = 1  # per address: the bucket refills slowly
+    app.extensions["playground"].limits = Limiter()
+    assert http.get(f"{url}.json?token={made['token']}").status_code == 200
+    limited = http.get(f"{url}.json?token={made['token']}")
+    assert limited.status_code == 429 and "too many trace exports" in limited.json["error"]
     missing = http.get("/api/sessions/AAAAAAAAAAAAAAAAAAAAAA/trace.json")
     assert missing.status_code == 404 and "no session" in missing.json["error"]
     assert http.get("/api/nothing").json["ok"] is False
