@@ -30,6 +30,8 @@ from playground.models.idempotency.server import WORKER, Phase
 from playground.scenarios import build, presets, run
 from playground.scenarios.schema import validate
 from tests.fakes import FakeContext
+from tests.mutants import applied
+from tests.mutants.idempotency import MUTANTS as IDEMPOTENCY_MUTANTS
 
 DEFAULTS = {p.name: p.default for p in Idempotency.params}
 
@@ -671,3 +673,17 @@ def test_the_panel_shows_how_long_a_started_key_has_been_locked():
     (row,) = panel["key_store"]
     assert row["status"] == "STARTED" and 550 <= row["locked_ms"] <= 600
     assert panel["recovery"] == "none"
+
+
+@pytest.mark.parametrize("mutant_name, preset, invariant", [
+    ("stored_reply_for_another_request", "idempotency-key-reuse", "paid_means_charged"),
+    ("ledger_ignores_the_key", "compare-processor-key", "at_most_one_charge"),
+])
+def test_each_invariant_fires_on_a_mutant_of_what_it_guards(mutant_name, preset, invariant):
+    """The presets of correct settings expect no violation; a mutant of the mechanism
+    makes the invariant fire there."""
+    (m,) = [m for m in IDEMPOTENCY_MUTANTS if m.name == mutant_name]
+    assert run(presets()[preset])[1]["violations"] == []
+    with applied(m):
+        _sim, rep = run(presets()[preset])
+    assert {v["invariant"] for v in rep["violations"]} == {invariant}
