@@ -36,6 +36,7 @@ DEFAULTS = {
     "LINKS_PER_MINUTE": 30,  # short links one client address may create
     "SESSIONS_PER_ADDRESS": 20,  # live sessions one client address may have created
     "TRUSTED_PROXIES": "",  # proxies whose X-Forwarded-For names the client (web/limits.py)
+    "EMBED_ANCESTORS": "*",  # who may frame an ?embed=1 page (web/headers.py)
 }
 
 
@@ -64,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import events
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .guard import Guard, wire_logger
+    from .headers import SecurityHeaders
     from .registry import Registry
     from ..store import open_store
     from .views import bp
@@ -79,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["playground"] = Registry(socketio, manager, app.config)
     app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
     app.register_blueprint(bp)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config["EMBED_ANCESTORS"])
     return app
 
 

@@ -13,12 +13,13 @@ from ..engine.trace import record_json
 from ..models import MODELS
 from ..scenarios import links, presets, share
 from . import serializer
+from .headers import flag
 
 bp = Blueprint("playground", __name__)
 
 
 def _flag(name: str) -> bool:
-    return request.args.get(name, "") in ("1", "true", "yes")
+    return flag(request.args.get(name))
 
 
 def _page(share_string=None, watch=None):

@@ -6,6 +6,8 @@ function build(el, attrs, children) {
     if (v == null || v === false) continue;
     if (k === "text") el.textContent = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+    else if (k === "style") el.style.cssText = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) {
