@@ -423,6 +423,9 @@ def test_atomicity_fires_once_when_outcomes_differ():
         m.on_message(states[p], Prepare("A1", 0), "coordinator", ctx)
         assert not told(m, ledger, p, 0, ctx)
     assert ledger.locks == {p: {0: ("A1", 0)} for p in PARTICIPANTS}
+    for p in PARTICIPANTS:
+        m.on_message(cst, VoteCommit("A1"), p, cctx)
+    assert not told(m, ledger, "coordinator", 20 * MS, cctx)
     for p in PARTICIPANTS[:2]:
         ctx = participant_ctx(m, p)
         m.on_message(states[p], Commit("A1"), "coordinator", ctx)
@@ -452,15 +455,21 @@ def test_unanimous_commit_judges_the_decision_by_the_participants_votes():
     assert told(m, ledger, "coordinator", 0, ctx) == [
         ("unanimous_commit", "coordinator decided commit for A1, but inventory voted no, "
                              "payments had not voted")]
-    ctx.facts.append(Decided("A1", ABORT, PARTICIPANTS))  # aborting needs no vote at all
+    ctx.facts.append(Decided("A2", ABORT, PARTICIPANTS))  # aborting needs no vote at all
     assert not told(m, ledger, "coordinator", 0, ctx)
+    ctx.facts += [OutcomeApplied("A2", ABORT), OutcomeApplied("A1", COMMIT)]
+    assert not told(m, ledger, "orders", 0, ctx)  # A1 was decided commit, wrongly
+    ctx.facts.append(OutcomeApplied("A2", COMMIT))
+    assert told(m, ledger, "payments", 0, ctx) == [
+        ("unanimous_commit", "payments committed A2, which no coordinator decided to "
+                             "commit")]
 
 
 def test_isolation_fires_when_a_row_is_voted_on_twice_before_a_decision():
     m = model()
     ledger = Ledger()
     ctx = participant_ctx(m)
-    ctx.facts += [Voted("A1", 0, "yes"), Voted("B1", 1, "yes"), OutcomeApplied("B1", COMMIT),
+    ctx.facts += [Voted("A1", 0, "yes"), Voted("B1", 1, "yes"), OutcomeApplied("B1", ABORT),
                   Voted("B2", 1, "yes")]  # row 1 was free again
     assert not told(m, ledger, "orders", 0, ctx)
     ctx.facts.append(Voted("A1", 0, "yes"))  # the same transaction again: no conflict
@@ -588,3 +597,19 @@ def test_lock_wait_timeout_fails_fast_while_the_coordinator_is_down():
     m = rep["metrics"]
     assert rep["violations"] == [] and m["lock_wait_timeouts"] >= 5
     assert m["lock_wait_ms"]["max"] <= 200 and m["longest_lock_hold_ms"] >= 4900
+
+
+def test_a_fault_aimed_at_the_coordinator_hits_the_one_holding_participants_in_doubt():
+    scenario = validate({
+        "model": "twopc", "seed": 3, "duration_ms": 2000,
+        "params": {"coordinators": 2, "tps": 0, "abort_probability": 0},
+        "commands": [
+            {"at_ms": 100, "type": "crash", "node": {"role": "coordinator"}},  # nothing yet
+            {"at_ms": 500, "type": "transaction", "node": "coordinator2"},
+            {"at_ms": 505, "type": "crash", "node": {"role": "coordinator"}}]})
+    sim, rep = run(scenario)
+    assert [n for n in sim.nodes if sim.nodes[n].status == "crashed"] == ["coordinator2"]
+    hits = [r[4][0] for r in sim.trace if r[1] == "command" and r[4][0]["type"] == "crash"]
+    assert [h["roles"] for h in hits] == [{"coordinator": None},
+                                          {"coordinator": "coordinator2"}]
+    assert rep["metrics"]["in_doubt_now"] == 3 and rep["violations"] == []

@@ -19,8 +19,10 @@ from .heartbeat import MUTANTS as HEARTBEAT
 from .idempotency import MUTANTS as IDEMPOTENCY
 from .lease import MUTANTS as LEASE
 from .outbox import MUTANTS as OUTBOX
+from .saga import MUTANTS as SAGA
+from .twopc import MUTANTS as TWOPC
 
-MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT + OUTBOX
+MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT + OUTBOX + TWOPC + SAGA
 SCHEDULES = 1000
 
 
@@ -35,7 +37,7 @@ def caught_by(m) -> str | None:
             base = configs[i % len(configs)]
             scenario = search.with_schedule(base, i // len(configs), **search.BROAD)
             sim, report = run(scenario)
-            if soak.judged(sim.model, scenario, report):
+            if search.judged(sim.model, scenario, report):
                 return f"schedule {i}"
     return None
 

@@ -56,8 +56,10 @@ tables:
 
 * ``atomicity``: no transaction commits at one participant and aborts at another (the
   participants' ``OutcomeApplied``).
-* ``unanimous_commit``: a coordinator decides commit (``Decided``) only for a transaction
-  every participant voted yes on (the participants' own ``Voted``).
+* ``unanimous_commit``: a transaction commits only by a coordinator's decision taken after
+  every participant voted yes: a coordinator decides commit (``Decided``) only for a
+  transaction every participant voted yes on (the participants' own ``Voted``), and a
+  participant commits (``OutcomeApplied``) only a transaction decided commit.
 * ``isolation``: a participant lets a transaction vote yes on a row only when every
   transaction that voted yes on that row there before has had its outcome applied there:
   a lock is held from the yes vote until the decision.
@@ -113,8 +115,8 @@ class TwoPhaseCommit(Model):
     invariants = (
         Invariant("atomicity", "No transaction commits at one participant and aborts at "
                                "another."),
-        Invariant("unanimous_commit", "A coordinator decides commit only for a transaction "
-                                      "every participant voted yes on."),
+        Invariant("unanimous_commit", "A transaction commits only by a coordinator's "
+                                      "decision taken after every participant voted yes."),
         Invariant("isolation", "A participant holds a row for a transaction that voted yes "
                                "on it until that transaction's outcome is applied: no second "
                                "transaction votes yes on the row before."),

@@ -8,8 +8,11 @@ own bookkeeping (the coordinator's vote table, a participant's lock table):
 
 * ``atomicity``: the outcomes participants applied (``OutcomeApplied``) for one
   transaction all agree.
-* ``unanimous_commit``: a coordinator's commit decision (``Decided``) comes only after
-  every participant of the transaction told the observer it voted yes (``Voted``).
+* ``unanimous_commit``: a transaction commits only by a coordinator's decision taken after
+  every participant voted yes: a ``Decided`` commit comes only after every participant
+  of the transaction told the observer it voted yes (``Voted``), and a participant
+  applies commit (``OutcomeApplied``) only for a transaction some coordinator told it
+  decided commit.
 * ``isolation``: a participant votes yes on a row (``Voted``, so it locks it and holds it
   in doubt) only when every transaction that voted yes on that row there before has had
   its outcome applied there (``OutcomeApplied``): no two undecided transactions hold one
@@ -53,6 +56,7 @@ class Ledger:
     aborted: int = 0
     last_commit_at: int | None = None
     violated: dict = field(default_factory=dict)  # tx -> True once reported
+    decided: dict = field(default_factory=dict)  # tx -> the outcome a coordinator decided
 
 
 def bump(buckets: list, at: int) -> None:
@@ -115,6 +119,7 @@ class TwoPCChecker(Checker):
 
     @staticmethod
     def _decided(ledger, fact):
+        ledger.decided.setdefault(fact.tx, fact.outcome)
         record = ledger.txs.get(fact.tx)
         if fact.outcome != COMMIT or record is None:
             return ()
@@ -128,6 +133,10 @@ class TwoPCChecker(Checker):
 
     @staticmethod
     def _outcome(ledger, participant, fact, now):
+        found = []
+        if fact.outcome == COMMIT and ledger.decided.get(fact.tx) != COMMIT:
+            found.append(("unanimous_commit", f"{participant} committed {fact.tx}, which no "
+                                              f"coordinator decided to commit"))
         since = ledger.in_doubt.pop((participant, fact.tx), None)
         if since is not None:
             ledger.longest_in_doubt = max(ledger.longest_in_doubt, now - since)
@@ -136,7 +145,7 @@ class TwoPCChecker(Checker):
                 del ledger.undecided[key]
         record = ledger.txs.get(fact.tx)
         if record is None:
-            return ()
+            return found
         record.outcomes[participant] = fact.outcome
         if record.outcome is None:
             record.outcome = fact.outcome
@@ -147,15 +156,15 @@ class TwoPCChecker(Checker):
             else:
                 ledger.aborted += 1
                 bump(ledger.aborts, now)
-            return ()
+            return found
         if fact.outcome != record.outcome and fact.tx not in ledger.violated:
             ledger.violated[fact.tx] = True
             committed = [p for p, o in record.outcomes.items() if o == COMMIT]
             aborted = [p for p, o in record.outcomes.items() if o != COMMIT]
-            return [("atomicity", f"transaction {fact.tx} committed at "
-                                  f"{', '.join(committed)} but aborted at "
-                                  f"{', '.join(aborted)}")]
-        return ()
+            found.append(("atomicity", f"transaction {fact.tx} committed at "
+                                       f"{', '.join(committed)} but aborted at "
+                                       f"{', '.join(aborted)}"))
+        return found
 
     def metrics(self, view):
         ledger = view.ghost
