@@ -37,6 +37,9 @@ DEFAULTS = {
     "SESSIONS_PER_ADDRESS": 20,  # live sessions one client address may have created
     "TRUSTED_PROXIES": "",  # proxies whose X-Forwarded-For names the client (web/limits.py)
     "EMBED_ANCESTORS": "*",  # who may frame an ?embed=1 page (web/headers.py)
+    "MAX_SEARCHES": 2,  # counterexample searches running at once in this process
+    "SEARCH_SECONDS": 60.0,  # wall time one search may take (then a grace to shrink)
+    "SEARCH_TRIES": 5000,  # random fault schedules one search may try
 }
 
 

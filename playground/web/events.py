@@ -309,6 +309,32 @@ def on_inspect(payload: dict) -> dict:
     return {"record": record}
 
 
+@handler("find")
+def on_find(payload: dict) -> dict:
+    """Start "find a counterexample" on the session's scenario as recorded so far
+    (optionally for one invariant); progress and the answer come as ``search`` events."""
+    _limit("find", "CONTROLS_PER_SECOND", "requests")
+    session = _controlled(payload)
+    invariant = _field(payload, "invariant", str, "the name of one of the model's "
+                       "invariants", required=False)
+    names = [i.name for i in MODELS[session.scenario["model"]].invariants]
+    if invariant is not None and invariant not in names:
+        raise RequestError(f"find: model '{session.scenario['model']}' has no invariant "
+                           f"'{invariant[:60]}' (it has {', '.join(names)})")
+    finder = _registry().searches.start(session.id, share.decode(session.share), invariant,
+                                        room_of(session.id))
+    return {"limit": finder.limit}
+
+
+@handler("find_cancel")
+def on_find_cancel(payload: dict) -> dict:
+    """Stop the session's search (its worker process ends at once)."""
+    session = _controlled(payload)
+    if not _registry().searches.cancel(session.id):
+        raise RequestError("no search is running for this session")
+    return {}
+
+
 @_on(UNDECODABLE)
 def on_undecodable(*_args):
     return {"ok": False, "error": "the request is not valid JSON, or not an event (an array "
@@ -329,7 +355,7 @@ def on_reserved(event=None, *_args):
 
 def _unknown(event) -> dict:
     return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
-                                  "join, leave, control, act, inspect)"}
+                                  "join, leave, control, act, inspect, find, find_cancel)"}
 
 
 @_on("disconnect")

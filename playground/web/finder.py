@@ -14,11 +14,15 @@ search and names each fault at its time, ready to open as a new session and shar
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
 
 from ..engine.errors import ScenarioError
+from ..scenarios import share
 from ..scenarios.schema import validate
+
+log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.25  # s between progress reports
 
@@ -159,3 +163,77 @@ def check_limits(running: int, limit: int) -> None:
     if running >= limit:
         raise ScenarioError(f"{running} searches are running on this server, its limit; try "
                             "again when one has finished")
+
+
+POLL_EVERY = 0.2  # s between two reads of a worker's pipe
+SHRINK_GRACE = 30.0  # s a worker may shrink after its search time is up
+
+
+class Searches:
+    """The searches of one server process, at most one per session and ``MAX_SEARCHES``
+    in all; each polled by a background task that forwards its progress to the session's
+    room as ``search`` events and ends it after its time (and a grace to shrink)."""
+
+    def __init__(self, socketio, config):
+        self.socketio = socketio
+        self.config = config
+        self.running: dict[str, Finder] = {}  # session id -> its search
+
+    def start(self, session_id: str, scenario: dict, invariant: str | None,
+              room: str) -> Finder:
+        """Start a search of ``scenario`` for ``session_id`` (ScenarioError over a limit)."""
+        if session_id in self.running:
+            raise ScenarioError("a search is already running for this session: cancel it or "
+                                "wait for its answer")
+        check_limits(len(self.running), self.config["MAX_SEARCHES"])
+        finder = Finder(scenario, invariants=[invariant] if invariant else None,
+                        tries=self.config["SEARCH_TRIES"],
+                        seconds=self.config["SEARCH_SECONDS"])
+        self.running[session_id] = finder
+        self.socketio.start_background_task(self._follow, session_id, finder, room)
+        return finder
+
+    def cancel(self, session_id: str) -> bool:
+        """End the session's search now; False when it has none."""
+        finder = self.running.pop(session_id, None)
+        if finder is None:
+            return False
+        finder.cancel()
+        return True
+
+    def _follow(self, session_id: str, finder: Finder, room: str) -> None:
+        cutoff = time.monotonic() + finder.limit["seconds"] + SHRINK_GRACE
+        try:
+            while True:
+                self.socketio.sleep(POLL_EVERY)
+                changed = finder.poll()
+                if not finder.done and time.monotonic() > cutoff:
+                    finder.cancel()
+                    finder.error = (f"the search ran out of its {finder.limit['seconds']:g} s "
+                                    "(and the time to shrink what it found)")
+                if finder.done:
+                    break
+                if changed:
+                    self.socketio.emit("search", self.status(session_id, finder), to=room)
+        except Exception:  # the worker's pipe broke: stop it, say so
+            log.exception("search of session %s failed", session_id)
+            finder.cancel()
+            finder.error = "the search failed on the server (the error is in its log)"
+        finally:
+            if self.running.get(session_id) is finder:
+                del self.running[session_id]
+        self.socketio.emit("search", self.status(session_id, finder), to=room)
+
+    @staticmethod
+    def status(session_id: str, finder: Finder) -> dict:
+        """A search as the browser sees it (the ``search`` event of docs/protocol.md)."""
+        out = {"session": session_id, "progress": finder.progress,
+               "fraction": round(finder.fraction(), 3), "limit": finder.limit,
+               "done": finder.done, "error": finder.error}
+        if finder.done and finder.error is None:
+            found = finder.result
+            out["found"] = None if found is None else {
+                "invariants": found["invariants"], "faults": found["faults"],
+                "violations": found["violations"], "title": found["scenario"]["title"],
+                "share_url": share.link_path(found["scenario"])}
+        return out

@@ -28,6 +28,7 @@ from ..engine.errors import ScenarioError
 from ..scenarios import event_rate
 from .fanout import CLUSTER_PREFIX
 from .limits import Limiter, client_address, trusted_networks
+from .finder import Searches
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Registry:
         self._announced: dict[str, int] = {}  # remote session -> watcher count last told
         self._asked: dict[str, float] = {}  # remote session -> when a frame was last asked
         self.remote: dict[str, dict[str, tuple[int, float]]] = {}  # session -> host -> (n, when)
+        self.searches = Searches(socketio, config)
         self.lock = threading.Lock()
         self.host = getattr(manager, "host_id", "local")
         queue = config.get("MESSAGE_QUEUE")
@@ -167,6 +169,7 @@ class Registry:
             self.owners.pop(session_id, None)
         if session is None:
             return
+        self.searches.cancel(session_id)
         session.close()
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.

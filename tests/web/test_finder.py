@@ -72,3 +72,105 @@ def test_the_process_limit_gives_a_clear_error():
     check_limits(1, 2)
     with pytest.raises(ScenarioError, match="2 searches are running on this server"):
         check_limits(2, 2)
+
+
+# -- the Socket.IO events: find, find_cancel, and the search events ----------------------
+
+def searches(client) -> list[dict]:
+    return [p["args"][0] for p in client.get_received() if p["name"] == "search"]
+
+
+def until_done(client, timeout=120) -> list[dict]:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += searches(client)
+        if seen and seen[-1]["done"]:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"the search did not end within {timeout} s: {seen[-1:]}")
+
+
+def owned(connect, scenario):
+    client = connect()
+    made = client.emit("create", {"scenario": scenario}, callback=True)
+    assert made["ok"], made
+    joined = client.emit("join", {"session": made["session"], "token": made["token"]},
+                         callback=True)
+    assert joined["ok"], joined
+    return client, {"session": made["session"], "token": made["token"]}
+
+
+def test_find_on_a_broken_variant_reports_progress_and_a_link_that_shows_it(connect, app):
+    client, ids = owned(connect, BROKEN)
+    names = [i["name"] for i in client.emit("join", ids, callback=True)["models"]["raft"]
+             ["invariants"]]
+    answer = client.emit("find", {**ids, "invariant": "election_safety"}, callback=True)
+    assert answer["ok"] and answer["limit"]["seconds"] == app.config["SEARCH_SECONDS"], answer
+    assert "election_safety" in names
+    seen = until_done(client)
+    last = seen[-1]
+    assert last["error"] is None and last["found"], last
+    assert "election_safety" in last["found"]["invariants"]
+    assert last["found"]["faults"] and last["fraction"] == 1
+    opened = client.emit("create", {"scenario": last["found"]["share_url"][len("/s/"):]},
+                         callback=True)
+    session = app.extensions["playground"].get(opened["session"])
+    assert session.scenario["title"].startswith("Found by search")
+    assert "election_safety" in session.scenario["expected"]["violations"]
+    assert not app.extensions["playground"].searches.running
+
+
+def test_one_search_per_session_a_process_limit_and_only_the_owner(connect, app):
+    app.config["MAX_SEARCHES"] = 1
+    first, ids = owned(connect, CORRECT)
+    other, other_ids = owned(connect, CORRECT)
+    watcher = connect()
+    assert watcher.emit("join", {"session": ids["session"]}, callback=True)["ok"]
+    for client, payload, words in [
+            (watcher, {"session": ids["session"]}, "read-only"),
+            (first, {**ids, "token": "wrong"}, "wrong token"),
+            (first, {**ids, "invariant": "no_such_thing"}, "has no invariant"),
+            (first, {**ids, "invariant": 3}, "'invariant' must be")]:
+        answer = client.emit("find", payload, callback=True)
+        assert answer["ok"] is False and words in answer["error"], (payload, answer)
+    assert first.emit("find", ids, callback=True)["ok"]
+    again = first.emit("find", ids, callback=True)
+    assert not again["ok"] and "already running for this session" in again["error"]
+    over = other.emit("find", other_ids, callback=True)
+    assert not over["ok"] and "1 searches are running on this server" in over["error"]
+    refused = watcher.emit("find_cancel", {"session": ids["session"]}, callback=True)
+    assert not refused["ok"]
+
+
+def test_cancel_ends_the_worker_and_tells_the_watchers(connect, app):
+    owner, ids = owned(connect, CORRECT)
+    watcher = connect()
+    assert watcher.emit("join", {"session": ids["session"]}, callback=True)["ok"]
+    assert owner.emit("find", ids, callback=True)["ok"]
+    finder = app.extensions["playground"].searches.running[ids["session"]]
+    deadline = time.monotonic() + 60
+    progress = []
+    while not any(p["progress"]["tries"] > 0 for p in progress) \
+            and time.monotonic() < deadline:
+        progress += searches(watcher)
+        time.sleep(0.05)
+    assert progress and not progress[-1]["done"]
+    pid = finder.process.pid
+    assert owner.emit("find_cancel", ids, callback=True)["ok"]
+    assert not finder.process.is_alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    last = until_done(watcher, timeout=10)[-1]
+    assert last["done"] and last["error"] == "cancelled"
+    nothing = owner.emit("find_cancel", ids, callback=True)
+    assert not nothing["ok"] and "no search is running" in nothing["error"]
+
+
+def test_closing_a_session_stops_its_search(connect, app):
+    owner, ids = owned(connect, CORRECT)
+    assert owner.emit("find", ids, callback=True)["ok"]
+    registry = app.extensions["playground"]
+    finder = registry.searches.running[ids["session"]]
+    registry.close(ids["session"])
+    assert not finder.process.is_alive() and ids["session"] not in registry.searches.running
