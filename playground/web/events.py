@@ -165,6 +165,10 @@ def _controlled(payload: dict):
                                "requests must reach the process that created it (sticky "
                                "sessions)")
         raise RequestError(f"no session {session_id} (it ended, expired, or never existed)")
+    leader = getattr(session, "leader", None)
+    if leader is not None:
+        raise RequestError(f"session {session_id} is run b of a comparison: it moves with "
+                           f"run a (session {leader.id}); control that one")
     if token is None:
         raise RequestError("this client watches read-only: controlling a session needs its "
                            "token")
@@ -194,7 +198,15 @@ def on_create(payload: dict) -> dict:
     if "scenario" not in payload:
         raise RequestError("'scenario' is missing (a preset name, a scenario object or a "
                            "share link)")
-    session = _registry().create(_scenario(payload["scenario"]), owner=_address())
+    scenario = _scenario(payload["scenario"])
+    settings = _field(payload, "compare", dict, "the switches or parameters to change, "
+                      "such as {\"prevote\": true}", required=False)
+    if settings is not None:  # the same run twice, side by side: a compare pair
+        if not settings:
+            raise RequestError("'compare' names no switch or parameter to change")
+        kept = {k: v for k, v in scenario.items() if k not in ("compare", "name")}
+        scenario = validate({**kept, "compare": {"set": settings}})
+    session = _registry().create(scenario, owner=_address())
     return {"session": session.id, "token": session.token, "share_url": session.share_url,
             "watch_url": session.watch_url}
 

@@ -29,6 +29,7 @@ from ..scenarios import event_rate
 from .fanout import CLUSTER_PREFIX
 from .limits import Limiter, client_address, trusted_networks
 from .finder import Searches
+from .pair import PairSession
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -137,14 +138,26 @@ class Registry:
                                     "server, its limit; close one (or let it expire) first")
             self._start_maintenance()
             sid = new_id(16)
-            session = Session(sid, new_id(24), scenario, socketio=self.socketio,
-                              audience=lambda: self.audience(sid),
-                              max_speed=self.config["MAX_SPEED"],
-                              memory_budget=int(self.config["SESSION_MEMORY_MB"] * 2**20))
+            common = {"socketio": self.socketio, "audience": lambda: self.audience(sid),
+                      "max_speed": self.config["MAX_SPEED"],
+                      "memory_budget": int(self.config["SESSION_MEMORY_MB"] * 2**20)}
+            if "compare" in scenario:  # a pair: run b counts as a session too
+                if len(self.sessions) + 1 >= self.config["MAX_SESSIONS"]:
+                    raise ScenarioError(f"this server already runs {len(self.sessions)} "
+                                        "sessions, too many for a compare pair; try later")
+                bid = new_id(16)
+                session = PairSession(sid, new_id(24), scenario, twin_id=bid,
+                                      twin_token=new_id(24),
+                                      twin_audience=lambda: self.audience(bid), **common)
+                self.sessions[bid] = session.twin
+            else:
+                session = Session(sid, new_id(24), scenario, **common)
             self.sessions[sid] = session
             self.owners[sid] = owner
         if self.directory is not None:
             self.directory.put(session, self.host)
+            if isinstance(session, PairSession):
+                self.directory.put(session.twin, self.host)
         session.start()
         return session
 
@@ -165,11 +178,16 @@ class Registry:
 
     def close(self, session_id: str) -> None:
         with self.lock:
-            session = self.sessions.pop(session_id, None)
-            self.owners.pop(session_id, None)
-        if session is None:
-            return
-        self.searches.cancel(session_id)
+            session = self.sessions.get(session_id)
+            session = getattr(session, "leader", session)  # run b closes with its run a
+            if session is None:
+                return
+            self.sessions.pop(session.id, None)
+            self.owners.pop(session.id, None)
+            twin = getattr(session, "twin", None)
+            if twin is not None:
+                self.sessions.pop(twin.id, None)
+        self.searches.cancel(session.id)
         session.close()
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.
@@ -178,7 +196,9 @@ class Registry:
             gc.collect()
         if self.directory is not None:
             try:
-                self.directory.remove(session_id)
+                self.directory.remove(session.id)
+                if twin is not None:
+                    self.directory.remove(twin.id)
             except Exception:
                 log.exception("cannot remove session %s from the directory", session_id)
 
@@ -298,6 +318,8 @@ class Registry:
                 self._asked = {k: v for k, v in self._asked.items() if now - v < ASK_EVERY}
                 idle = self.config["SESSION_IDLE_SECONDS"]
                 for session in list(self.sessions.values()):
+                    if getattr(session, "leader", None) is not None:
+                        continue  # run b of a pair: it ends with its run a
                     if self.audience(session.id) > 0:
                         session.last_active = now
                     elif now - session.last_active > idle:

@@ -169,7 +169,7 @@ class FrameBuilder:
     # Sections sent only when their content changed (compared as built values).
     _SECTIONS = ("links", "violations", "caption", "script", "share_url", "failure",
                  "frontier_ms", "duration_ms", "playing", "speed", "scenario", "busy",
-                 "slowed", "notice")
+                 "slowed", "notice", "pair")
     _KEYED = ("metrics", "panel")
 
     def __init__(self, session_id: str):

@@ -413,7 +413,12 @@ class Session:
         if full:
             sections["scenario"] = self.metadata()
         slow = full or not self.playing or self.frames.seq % SLOW_EVERY == 0
+        sections.update(self.extra_sections(slow))
         return self.frames.build(self.sim, full=full, sections=sections, slow=slow)
+
+    def extra_sections(self, slow: bool) -> dict:
+        """Frame sections of a kind of session (a compare pair's ``pair``); none here."""
+        return {}
 
     def _fail(self, exc: Exception) -> dict:
         """Stop the run after an exception; tell the session's clients (lock held)."""
