@@ -26,7 +26,8 @@ import time
 
 from ..compare import changed, deltas, first_difference
 from ..engine.errors import ScenarioError
-from ..scenarios import recorded, share
+from ..engine.history import History
+from ..scenarios import build, recorded, share
 from .session import Session
 
 DELTAS_EVERY = 0.2  # s between two metric comparisons while playing
@@ -63,6 +64,14 @@ class Twin(Session):
                     self.want_full = True
                 elif op == "fork":
                     self.history.fork()
+                    self.finished = False
+                    self.share = share.encode(recorded(self.scenario, self.sim))
+                    self.want_full = True
+                elif op == "script":  # the leader went back to its script: so does run b
+                    self.scenario = changed(self.leader.scenario, self.leader.settings)
+                    self.sim = build(self.scenario)
+                    self.history = History(self.sim)
+                    self.history.advance(now_us)
                     self.finished = False
                     self.share = share.encode(recorded(self.scenario, self.sim))
                     self.want_full = True

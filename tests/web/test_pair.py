@@ -101,3 +101,17 @@ def test_any_session_compares_by_a_switch_and_its_share_link_replays_the_pair(co
     registry.close(a.twin.id)
     assert a.id not in registry.sessions and a.twin.id not in registry.sessions
     assert a.closed and a.twin.closed
+
+
+def test_going_back_to_the_script_takes_both_runs_back(connect, app):
+    owner, watcher, a, ids = pair(connect, app)
+    assert owner.emit("control", {**ids, "op": "step", "value": 1200}, callback=True)["ok"]
+    acted = owner.emit("act", {**ids, "action": {"type": "crash", "node": "w1"}},
+                       callback=True)
+    assert acted["ok"], acted
+    assert str(a.twin.sim.nodes["w1"].status) == "crashed"
+    back = owner.emit("control", {**ids, "op": "script"}, callback=True)
+    assert back["ok"], back
+    assert a.sim.now == a.twin.sim.now == 1_200_000
+    assert str(a.sim.nodes["w1"].status) == str(a.twin.sim.nodes["w1"].status) != "crashed"
+    assert a.twin.scenario["variant"]["no_hysteresis"] is False
