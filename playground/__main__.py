@@ -4,6 +4,7 @@
     python -m playground scenarios [--json]
     python -m playground share SCENARIO       # the short link, then the self-contained one
     python -m playground compare SCENARIO [--set NAME=VALUE ...] [--until S] [--json]
+    python -m playground seeds [NAME ...] [--workers K] [--json]   # hold on other seeds?
     python -m playground soak [--minutes M] [--schedules N] [--workers K] [--models a,b]
     python -m playground search SCENARIO [--tries N] [--faults K] [--targets n1,n2]
                                          [--invariant NAME] [--no-script] [--json]
@@ -18,13 +19,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import sys
 
 from . import compare, search, soak
 from .engine.errors import ScenarioError
 from .models import MODELS, ModelImportError, import_models
-from .scenarios import links, load, presets, run, share
+from .scenarios import links, load, presets, run, seeds, share
 from .scenarios.schema import MAX_DURATION_MS
 
 
@@ -67,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--until", type=float, metavar="SECONDS",
                        help="simulated seconds to run (default: the scenario's duration)")
     p_cmp.add_argument("--json", action="store_true", help="print one JSON object")
+    p_seeds = sub.add_parser("seeds", help="run presets on their seed and the next ones; "
+                             "print on how many each matches its expectation")
+    p_seeds.add_argument("names", nargs="*", metavar="NAME", help="presets (default: all)")
+    p_seeds.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                         help="worker processes (≤ 64)")
+    p_seeds.add_argument("--json", action="store_true", help="print JSON")
     p_soak = sub.add_parser("soak", help="random schedules of every correct configuration "
                             "of every model; print schedules run and violations")
     p_soak.add_argument("--minutes", type=float, default=1.0, help="wall time (≤ 1440)")
@@ -204,6 +212,33 @@ def _soak(args) -> int:
     return 1 if any(row["violations"] for row in rows.values()) else 0
 
 
+def _seeds(args) -> int:
+    names = args.names or sorted(presets())
+    unknown = [n for n in names if n not in presets()]
+    if unknown:
+        raise ScenarioError(f"unknown preset(s) {', '.join(unknown)} (python -m playground "
+                            "scenarios lists them)")
+    if not 1 <= args.workers <= 64:
+        raise ScenarioError("--workers is 1 to 64")
+    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+        results = dict(pool.imap_unordered(seeds.held_by_name, names))
+    rows = {}
+    for name in names:
+        per_seed = results[name]
+        rows[name] = {"held": sum(not p for p in per_seed.values()), "of": len(per_seed),
+                      "required": seeds.required(presets()[name]),
+                      "missed": {seed: p for seed, p in per_seed.items() if p}}
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for name, row in rows.items():
+            mark = "" if row["held"] >= row["required"] else "  BELOW " + str(row["required"])
+            missed = ", ".join(f"{seed}: {p[0]}" for seed, p in row["missed"].items())
+            print(f"{name:<36} {row['held']:>2}/{row['of']}{mark}"
+                  + (f"\n    missed on {missed[:400]}" if missed else ""))
+    return 1 if any(row["held"] < row["required"] for row in rows.values()) else 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -221,6 +256,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "soak":
             return _soak(args)
+        if args.command == "seeds":
+            return _seeds(args)
         scenario = load(args.scenario)
         if args.command == "search":
             return _search(scenario, args)

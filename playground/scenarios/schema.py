@@ -99,6 +99,10 @@ SCENARIO_SCHEMA = {
                      "items": {"type": "object", "required": ["type"],
                                "properties": {"type": {"type": "string", "maxLength": 40},
                                               "at_ms": {"type": "number", "minimum": 0}}}},
+        "seeds": {"type": "object", "additionalProperties": False, "required": ["held", "why"],
+                  "properties": {"held": {"type": "integer", "minimum": 1, "maximum": 11},
+                                 "why": {"type": "string", "minLength": 20,
+                                         "maxLength": 600}}},
         "sources": {"type": "array", "maxItems": 10,
                     "items": {"type": "object", "required": ["title", "url"],
                               "additionalProperties": False,
@@ -305,7 +309,7 @@ def validate(obj, *, schema: bool = True) -> dict:
     if lo > hi:
         raise ScenarioError("network.latency_ms: [low, high] needs low ≤ high")
     for key in ("name", "title", "description", "claims", "expected", "sources",
-                "lecture_speed", "diverged_ms"):
+                "lecture_speed", "diverged_ms", "seeds"):
         if key in obj:
             out[key] = obj[key]
     if out.get("diverged_ms", 0) > out["duration_ms"]:
