@@ -62,13 +62,16 @@ def test_a_broad_search_draws_every_fault_kind_and_the_models_client_commands():
     drawn = kinds_drawn(base, range(40), **search.BROAD)
     assert {"crash", "restart", "pause", "resume", "cut", "partition", "heal", "skew",
             "drift", "jump", "link", "network", "put", "get", "timeout_now"} <= drawn
-    aimed = [c for a in range(40) for c in search.with_schedule(base, a, **search.BROAD)
-             ["commands"] if isinstance(c.get("node"), dict)]
-    assert aimed == []  # raft offers no role yet; the lease model does
-    lease = validate({"model": "lease", "seed": 1, "duration_ms": 3000})
-    assert any(isinstance(c.get("node"), dict) and c["node"] == {"role": "holder"}
-               for a in range(40)
-               for c in search.with_schedule(lease, a, **search.BROAD)["commands"])
+    for model, role in (("raft", "leader"), ("lease", "holder")):
+        scenario = validate({"model": model, "seed": 1, "duration_ms": 3000})
+        aimed = [c["node"] for a in range(40)
+                 for c in search.with_schedule(scenario, a, **search.BROAD)["commands"]
+                 if isinstance(c.get("node"), dict)]
+        assert aimed and all(node == {"role": role} for node in aimed), model
+    plain = [c for a in range(40)
+             for c in search.with_schedule(base, a, kinds=search.ALL_KINDS)["commands"]
+             if isinstance(c.get("node"), dict)]
+    assert plain == []  # without roles=True no fault is aimed at a role
 
 
 def test_swarm_tries_use_different_subsets_of_the_kinds():
