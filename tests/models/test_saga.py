@@ -51,11 +51,11 @@ def running_at(step: int, saga=1) -> SagaRecord:
     return rec
 
 
-def view_of(m, ghost=None, now=0, facts=(), **states):
+def view_of(m, ghost=None, now=0, facts=(), down=(), **states):
     nodes = {nid: SimpleNamespace(state=states.get(nid) or m.init_node(nid))
              for nid in m.node_ids()}
     return SimpleNamespace(nodes=nodes, ghost=ghost or SagaGhost(), now=now, counters={},
-                           facts=list(facts))
+                           facts=list(facts), alive=lambda nid: nid not in down)
 
 
 # -- orchestrator: forward ----------------------------------------------------------------
@@ -350,6 +350,22 @@ def test_check_final_reads_the_databases_not_the_log():
     ]
     pay.db.refunded[1] = PRICE
     assert list(m.check_final(view)) == []
+
+
+def test_a_saga_still_making_progress_at_the_end_is_in_flight_not_half_undone():
+    m = model()
+    orch = orchestrator_with(running_at(2))
+    pay = m.init_node("payment")
+    pay.db.charged[1] = PRICE
+    budget = (m.p["max_retries"] + 2) * m.p["step_timeout_ms"] * MS
+    ghost = SagaGhost(last_progress={1: 10 * MS})
+    recent = view_of(m, ghost, now=10 * MS + budget - 1, **{ORCHESTRATOR: orch, "payment": pay})
+    assert list(m.check_final(recent)) == []
+    stale = view_of(m, ghost, now=10 * MS + budget, **{ORCHESTRATOR: orch, "payment": pay})
+    assert {inv for inv, _ in m.check_final(stale)} == {"saga_atomicity", "money_conserved"}
+    down = view_of(m, ghost, now=10 * MS + budget - 1, down=(ORCHESTRATOR,),
+                   **{ORCHESTRATOR: orch, "payment": pay})
+    assert {inv for inv, _ in m.check_final(down)} == {"saga_atomicity", "money_conserved"}
 
 
 def test_summary_and_panel_are_json_ready():

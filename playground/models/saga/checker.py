@@ -13,7 +13,11 @@ saga at true time:
 * ``reverse_order`` (every event): the ``StepUndone`` facts of one saga, in the order the
   services told them, go from the highest step down.
 * ``saga_atomicity`` (end of run): every saga is fully completed or fully compensated,
-  judged from the services' databases; the log's phase is only quoted.
+  judged from the services' databases; the log's phase is only quoted. A saga is a
+  promise of *eventual* atomicity, so one still making progress when the run ends (a
+  fact about it within the time a step may take with all its retries, and the
+  orchestrator up) is in flight, not half-undone, and is not judged; one left without
+  progress for longer, or whose orchestrator is down, is.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from playground.models.base import MS, Checker
 from playground.stats import summarize
 
-from .facts import LocalCommitted, StepUndone
+from .facts import LocalCommitted, SagaStarted, StepUndone
 from .messages import ORCHESTRATOR, PRICE, STEPS
 from .orchestrator import SagaPhase
 from .service import OrderStatus
@@ -40,6 +44,7 @@ class SagaGhost:
     window_open: dict = field(default_factory=dict)  # saga -> true µs the window opened
     windows: list = field(default_factory=list)  # closed windows, ms
     compensation_order: dict = field(default_factory=dict)  # saga -> steps undone, in order
+    last_progress: dict = field(default_factory=dict)  # saga -> true µs of its latest fact
 
 
 def truth(view, saga: int) -> dict:
@@ -84,9 +89,12 @@ class SagaChecker(Checker):
         out = []
         for fact in view.facts:
             kind = type(fact)
+            if kind is SagaStarted:
+                ghost.last_progress[fact.saga] = view.now
             if kind is not LocalCommitted and kind is not StepUndone:
                 continue
             saga = fact.saga
+            ghost.last_progress[saga] = view.now
             t = truth(view, saga)
             if t["charged"] > PRICE:
                 out.append(("money_conserved", f"saga {saga} was charged ${t['charged']} "
@@ -109,9 +117,19 @@ class SagaChecker(Checker):
                 done.append(fact.step)
         return out
 
+    def in_flight(self, view, saga: int) -> bool:
+        """Still making progress as the run ends: the orchestrator is up and a fact about
+        the saga came within the time one step may take with all its retries."""
+        p = self.model.p
+        step_budget = (p["max_retries"] + 2) * p["step_timeout_ms"] * MS
+        return (view.alive(ORCHESTRATOR)
+                and view.now - view.ghost.last_progress.get(saga, -step_budget) < step_budget)
+
     def check_final(self, view):
         out = []
         for saga, rec in view.nodes[ORCHESTRATOR].state.db.sagas.items():
+            if self.in_flight(view, saga):
+                continue
             t = truth(view, saga)
             problem = half_done(t)
             if problem:
