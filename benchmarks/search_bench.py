@@ -1,13 +1,14 @@
 """Counterexample search benchmark: every broken variant, found from its bare configuration.
 
-    python benchmarks/search_bench.py [--tries 3000] [--seconds 60] [--json]
+    python benchmarks/search_bench.py [--tries 3000] [--seconds 60] [--seeds N] [--json]
 
 For every model and every value of a variant that the model marks ``broken``, the base
 scenario is the model's defaults with only that switch changed (no scripted faults, the
 default duration and seed 1). The search draws random fault schedules over every fault
 kind, swarmed (``search.BROAD``), until an invariant fires; the schedule is then shrunk.
 Printed per variant: tries and wall time to the first violation, the invariants it
-broke, and how many commands the shrunk schedule keeps. Asserts nothing.
+broke, and how many commands the shrunk schedule keeps. With ``--seeds N`` each variant is
+searched from seeds 1 to N, and the medians per variant are printed too. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -34,36 +35,50 @@ def broken_variants():
                 yield name, variant.name, value
 
 
+def one(model: str, variant: str, value, seed: int, args) -> dict:
+    """Search one broken variant from its bare configuration with ``seed``; shrink."""
+    base = validate({"model": model, "seed": seed, "variant": {variant: value}})
+    start = time.perf_counter()
+    stop = start + args.seconds
+    found = search.search(base, args.tries, deadline=lambda: time.perf_counter() > stop,
+                          **search.BROAD)
+    elapsed = time.perf_counter() - start
+    row = {"model": model, "variant": f"{variant}={json.dumps(value)}", "seed": seed,
+           "found": found is not None, "seconds": round(elapsed, 2)}
+    if found is not None:
+        small = search.shrink(found)
+        row.update(tries=found.tries, invariants=small.invariants,
+                   faults=len(small.scenario["commands"]),
+                   shrink_seconds=round(time.perf_counter() - start - elapsed, 2))
+    if not args.json:
+        what = (f"{row['tries']:>5} tries {row['seconds']:>7.2f} s  {row['faults']:>2} "
+                f"faults  {', '.join(row['invariants'])}" if found else
+                f"NOT FOUND in {row['seconds']:.1f} s")
+        seed_note = f" seed {seed:<3}" if args.seeds > 1 else ""
+        print(f"{model:<12} {row['variant']:<36}{seed_note} {what}", flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=60.0, help="per variant")
     ap.add_argument("--only", help="model name or model.variant to run alone")
+    ap.add_argument("--seeds", type=int, default=1, help="search from seeds 1..N")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = []
     for model, variant, value in broken_variants():
         if args.only and args.only not in (model, f"{model}.{variant}"):
             continue
-        base = validate({"model": model, "seed": 1, "variant": {variant: value}})
-        start = time.perf_counter()
-        stop = start + args.seconds
-        found = search.search(base, args.tries, deadline=lambda: time.perf_counter() > stop,
-                              **search.BROAD)
-        elapsed = time.perf_counter() - start
-        row = {"model": model, "variant": f"{variant}={json.dumps(value)}",
-               "found": found is not None, "seconds": round(elapsed, 2)}
-        if found is not None:
-            small = search.shrink(found)
-            row.update(tries=found.tries, invariants=small.invariants,
-                       faults=len(small.scenario["commands"]),
-                       shrink_seconds=round(time.perf_counter() - start - elapsed, 2))
-        rows.append(row)
-        if not args.json:
-            what = (f"{row['tries']:>5} tries {row['seconds']:>7.2f} s  {row['faults']:>2} "
-                    f"faults  {', '.join(row['invariants'])}" if found else
-                    f"NOT FOUND in {row['seconds']:.1f} s")
-            print(f"{model:<12} {row['variant']:<36} {what}", flush=True)
+        mine = [one(model, variant, value, seed, args) for seed in range(1, args.seeds + 1)]
+        rows += mine
+        if args.seeds > 1 and not args.json:
+            hits = [r for r in mine if r["found"]]
+            print(f"{model:<12} {mine[0]['variant']:<36} found from {len(hits)} of "
+                  f"{len(mine)} seeds; median {statistics.median(r['seconds'] for r in mine)} s, "
+                  f"median shrunk faults "
+                  f"{statistics.median(r['faults'] for r in hits) if hits else '-'}", flush=True)
     found = [r for r in rows if r["found"]]
     summary = {"variants": len(rows), "found": len(found),
                "median_seconds": statistics.median(r["seconds"] for r in rows) if rows else None,

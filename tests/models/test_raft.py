@@ -699,8 +699,11 @@ def test_figure_8_differs_only_in_the_commit_rule(reports):
     good, bad = reports["raft-figure8"], reports["raft-broken-commit-old-terms"]
     assert good["metrics"]["committed_entries"] == 1 and good["violations"] == []
     assert bad["metrics"]["committed_entries"] == 2
-    assert {v["invariant"] for v in bad["violations"]} == {"leader_completeness",
-                                                           "state_machine_safety"}
+    assert {v["invariant"] for v in bad["violations"]} == {
+        "commit_rule", "leader_completeness", "state_machine_safety"}
+    first = bad["violations"][0]  # the unsafe commit, before any entry is lost
+    assert first["invariant"] == "commit_rule" and first["node"] == "n1"
+    assert "advanced its commit index from 0 to 2, whose entry (x=2) is of term 1" in first["detail"]
 
 
 def test_bench_preset_is_fault_free_and_fast_to_commit(reports):

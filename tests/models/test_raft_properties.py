@@ -25,7 +25,8 @@ SEARCH_LIMIT = {  # schedules each broken variant may take to be caught
     "multiple_votes_per_term": 20,
     "fencing": 60,
     "skip_prev_log_term_check": 150,
-    "commit_old_terms_by_count": 1500,  # about 1 schedule in 300 catches it
+    "commit_old_terms_by_count": 1500,  # leader_completeness: about 1 schedule in 300
+    "commit_rule": 20,  # the unsafe commit itself: most schedules
     "read_mode_local": 60,
     "client_sessions": 40,
 }
@@ -70,10 +71,11 @@ def test_no_invariant_breaks_under_random_faults():
     assert reads > 20 * SAFE_RUNS // 2
 
 
-def first_caught(make, limit):
+def first_caught(make, limit, invariant=None):
+    """The first seed whose run breaks an invariant (``invariant``, if named)."""
     for seed in range(limit):
         found, _ = fired(make(seed))
-        if found:
+        if found and (invariant is None or invariant in found):
             return seed, found
     return None, []
 
@@ -104,16 +106,23 @@ def test_skipping_the_prev_log_term_check_is_caught_by_log_matching():
     assert seed is not None and "log_matching" in found
 
 
+def old_term_commits(s):
+    return scenario(s, {"commit_old_terms_by_count": True}, nodes=3, duration_ms=2000,
+                    faults=30, kinds=("crash", "partition"), client_in_partitions=True,
+                    network={"latency_ms": [5, 15]},
+                    params={"election_timeout_ms": [50, 100], "heartbeat_ms": 20,
+                            "requests_per_second": 60, "max_entries_per_append": 1})
+
+
+def test_committing_old_terms_by_count_is_caught_at_the_commit_by_commit_rule():
+    seed, found = first_caught(old_term_commits, SEARCH_LIMIT["commit_rule"], "commit_rule")
+    assert seed is not None
+
+
 def test_committing_old_terms_by_count_is_caught_by_leader_completeness():
-    seed, found = first_caught(
-        lambda s: scenario(s, {"commit_old_terms_by_count": True}, nodes=3,
-                           duration_ms=2000, faults=30, kinds=("crash", "partition"),
-                           client_in_partitions=True, network={"latency_ms": [5, 15]},
-                           params={"election_timeout_ms": [50, 100], "heartbeat_ms": 20,
-                                   "requests_per_second": 60,
-                                   "max_entries_per_append": 1}),
-        SEARCH_LIMIT["commit_old_terms_by_count"])
-    assert seed is not None and "leader_completeness" in found
+    seed, found = first_caught(old_term_commits, SEARCH_LIMIT["commit_old_terms_by_count"],
+                               "leader_completeness")
+    assert seed is not None and "commit_rule" in found  # the unsafe commit came first
 
 
 def test_local_reads_are_caught_by_linearizable_reads():

@@ -72,6 +72,10 @@ Invariants (checked after every event, incrementally, in ``checker.py``):
   (ghost: the prefix id of the committed log, extended when a leader advances its commit
   index, with the term of that leader; a leader of term T is compared with the committed
   log up to the last index committed before T).
+* ``commit_rule``: a leader of term T advances its commit index only to an entry of term T
+  (§5.4.2, Figure 8): judged on each ``Committed`` fact from the entry at the new commit
+  index in the leader's log, so the unsafe commit itself fires, whether or not a later
+  leader then loses the entry.
 * ``state_machine_safety``: no two servers apply different commands at one index.
 * ``fencing``: the storage never accepts a token lower than one it already accepted
   (from its ``WriteAccepted`` facts, not from its own highest token).
@@ -82,8 +86,8 @@ Invariants (checked after every event, incrementally, in ``checker.py``):
   ``ReadIssued``, and each key's committed writes in log order).
 
 Broken variants, each caught by one of them: ``skip_prev_log_term_check`` (log_matching),
-``commit_old_terms_by_count`` (the Figure 8 bug: leader_completeness and
-state_machine_safety), ``multiple_votes_per_term`` (election_safety), ``fencing`` off
+``commit_old_terms_by_count`` (the Figure 8 bug: commit_rule at once, then
+leader_completeness and state_machine_safety), ``multiple_votes_per_term`` (election_safety), ``fencing`` off
 (fencing), ``read_mode`` ``local`` (linearizable_reads), ``client_sessions`` off
 (at_most_once).
 
@@ -133,6 +137,9 @@ class Raft(Model):
                                   "they are identical in all entries up to it."),
         Invariant("leader_completeness", "A leader's log holds every entry committed "
                                          "before its term."),
+        Invariant("commit_rule", "A leader commits an entry of an earlier term only by "
+                                 "committing an entry of its own term after it, never by "
+                                 "counting the earlier entry's replicas (Figure 8)."),
         Invariant("state_machine_safety", "No two servers apply different commands at "
                                           "the same log index."),
         Invariant("fencing", "The storage never accepts a write whose token is below one "

@@ -84,6 +84,7 @@ class RaftChecker(Checker):
             elif kind is BecameLeader:
                 self._check_new_leader(g, node_id, st, found)
             elif kind is Committed:
+                self._check_commit_rule(node_id, st, fact, found)
                 self._check_commit(g, node_id, st, fact)
         if st.last_applied != seen[1]:
             self._check_applied(g, node_id, seen, st, facts, found)
@@ -172,6 +173,18 @@ class RaftChecker(Checker):
         found.append(("leader_completeness", f"{nid} became leader of term {term} without "
                       f"the entry committed at index {lo} (term {entry.term}, "
                       f"{entry.key}={entry.value})"))
+
+    @staticmethod
+    def _check_commit_rule(nid, st, fact: Committed, found) -> None:
+        """Commit rule (§5.4.2, Figure 8): a leader of term T advances its commit index only
+        to an entry of term T; entries of earlier terms are committed with it, never by
+        counting their own replicas. Judged from the fact and the entry in the log."""
+        entry = st.log[fact.commit_index]
+        if entry.term != fact.term:
+            found.append(("commit_rule", f"{nid}, leader of term {fact.term}, advanced its "
+                          f"commit index from {fact.previous} to {fact.commit_index}, whose "
+                          f"entry ({entry.key}={entry.value}) is of term {entry.term}: an "
+                          f"entry of an earlier term committed by counting its replicas"))
 
     def _check_commit(self, g, nid, st, fact: Committed) -> None:
         """A leader's commit index extends the ghost's committed log."""
