@@ -12,7 +12,8 @@ from playground.models.fsm import IllegalTransition
 from playground.models.twopc import TwoPhaseCommit
 from playground.models.twopc.checker import Ledger
 from playground.models.twopc.coordinator import COORDINATOR_MACHINE, CP
-from playground.models.twopc.facts import (Decided, LockAcquired, OutcomeApplied,
+from playground.models.twopc.facts import (Decided, LockAcquired, LockReleased,
+                                           OutcomeApplied, ResolvedByHand,
                                            TransactionBegan, Voted)
 from playground.models.twopc.messages import (
     ABORT, COMMIT, RESEND, WORKLOAD, Abort, Ack, Commit, Decision, End, Prepare,
@@ -613,3 +614,34 @@ def test_a_fault_aimed_at_the_coordinator_hits_the_one_holding_participants_in_d
     assert [h["roles"] for h in hits] == [{"coordinator": None},
                                           {"coordinator": "coordinator2"}]
     assert rep["metrics"]["in_doubt_now"] == 3 and rep["violations"] == []
+
+
+def test_resolve_by_hand_decides_every_transaction_in_doubt_here():
+    m = model(abort_probability=0)
+    st, ctx = prepared(m)
+    m.on_message(st, Prepare("B1", 1), "coordinator2", ctx)
+    ctx.clear()
+    m.on_command(st, {"type": "resolve", "node": "orders", "outcome": "abort"}, ctx)
+    assert st.disk.outcomes == {"A1": ABORT, "B1": ABORT} and st.locks == {}
+    assert ctx.counters["heuristic_decisions"] == 2 and ctx.sent == []
+    assert ctx.facts[:3] == [ResolvedByHand("A1", ABORT), OutcomeApplied("A1", ABORT),
+                             LockReleased("A1", 0)]
+    ctx.clear()
+    m.on_command(st, {"type": "resolve", "node": "orders", "outcome": "commit"}, ctx)
+    assert ctx.facts == [] and "nothing is in doubt" in ctx.notes[0][0]
+
+
+def test_incident_in_doubt_resolved_from_the_log_and_a_wrong_guess_is_caught():
+    sim, rep = run(load("incident-2pc-in-doubt"))
+    assert rep["matches_expected"], rep["mismatches"]
+    per_second = rep["metrics"]["commits_per_second"]
+    assert sum(per_second[2:5]) == 0 and sum(per_second[6:]) == 2  # stalled, then resumed
+    for node, outcome, fired in (("payments", "abort", ["atomicity"]),
+                                 ("orders", "commit", ["unanimous_commit", "atomicity"])):
+        scenario = dict(load("incident-2pc-in-doubt"))
+        scenario["commands"] = [{**c, "outcome": outcome}
+                                if c["type"] == "resolve" and c["node"] == node else c
+                                for c in scenario["commands"]]
+        del scenario["expected"]
+        _sim, rep = run(validate(scenario))
+        assert [v["invariant"] for v in rep["violations"]] == fired

@@ -71,8 +71,8 @@ slow to collect the other votes, or its Commit was lost while it crashed), the
 transaction commits elsewhere and aborts here: ``atomicity`` names the transaction.
 
 Facts (``facts.py``): ``TransactionBegan``, ``Decided`` and ``PresumedAborted`` (a
-coordinator); ``Voted``, ``LockAcquired``, ``LockReleased`` and ``OutcomeApplied`` (a
-participant).
+coordinator); ``Voted``, ``LockAcquired``, ``LockReleased``, ``OutcomeApplied`` and
+``ResolvedByHand`` (a participant).
 
 Metrics: ``committed``/``aborted`` transactions, ``commits_per_second`` and
 ``aborts_per_second`` (one bucket per simulated second, for a chart), ``blocked``
@@ -80,7 +80,17 @@ Metrics: ``committed``/``aborted`` transactions, ``commits_per_second`` and
 ``lock_wait_ms`` samples, ``longest_lock_hold_ms`` and ``longest_in_doubt_ms`` (true
 time, including locks still held), ``in_doubt_now``, ``last_commit_at_ms``, and the
 coordinator's ``decided_commit``, ``decided_abort``, ``vote_timeouts``,
-``presumed_aborts``, ``status_requests``; ``lock_wait_timeouts``, ``unilateral_aborts``.
+``presumed_aborts``, ``status_requests``; ``lock_wait_timeouts``, ``unilateral_aborts``,
+``heuristic_decisions``.
+
+**By hand.** When a coordinator is lost for good, its in-doubt transactions can only be
+resolved by an operator (XA's heuristic commit and rollback, Gray and Reuter's heuristic
+decisions): the ``resolve`` command decides every transaction in doubt at one participant
+with the outcome given, and releases the locks. Done from the coordinator's log it is
+safe; a wrong guess breaks ``atomicity`` (commit at one participant, abort at another) or
+``unanimous_commit`` (a commit nobody decided). These two are promised only in runs
+without ``resolve`` (``assumes``): a heuristic decision is the operator's, not the
+protocol's.
 
 Faults may aim at ``{"role": "coordinator"}``: the live coordinator that holds the most
 participants in doubt at that moment (see ``TwoPhaseCommit.resolve_role``).
@@ -166,6 +176,8 @@ class TwoPhaseCommit(Model):
                                    "quantity": {"type": "integer", "minimum": 0,
                                                 "maximum": 1_000_000}},
                     "required": ["node", "row"]},
+        "resolve": {"properties": {"outcome": {"enum": ["commit", "abort"]}},
+                    "required": ["node", "outcome"]},
     }
     addressable_roles = ("coordinator",)
     roles = (Coordinator, Participant)
@@ -205,6 +217,11 @@ class TwoPhaseCommit(Model):
         if command["type"] == "transaction":
             return command.get("node", self.coordinator_ids[0])
         return command["node"]
+
+    def assumes(self):
+        """An operator's heuristic decision (``resolve``) is outside the protocol: it may
+        commit what was never decided, or abort what committed elsewhere."""
+        return {"atomicity": ("resolve",), "unanimous_commit": ("resolve",)}
 
     def resolve_role(self, view, role):
         """The coordinator: the live one holding the most participants in doubt now (its

@@ -111,7 +111,7 @@ class Coordinator(Role):
             return
         self.begin(state, rows, ctx)
 
-    @command("out_of_stock", "restock")
+    @command("out_of_stock", "restock", "resolve")
     def stock(self, state, cmd, ctx):
         ctx.note(f"{cmd['type']} refused: {ctx.node} holds no rows")
 

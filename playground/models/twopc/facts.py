@@ -73,3 +73,13 @@ class OutcomeApplied(Fact):
     text = "{outcome} {tx}"
     tx: str
     outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedByHand(Fact):
+    """An operator decided a transaction in doubt here without its coordinator (a
+    heuristic decision); ``OutcomeApplied`` follows."""
+
+    text = "{tx} resolved by hand: {outcome}"
+    tx: str
+    outcome: str

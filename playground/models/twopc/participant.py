@@ -14,7 +14,7 @@ from enum import Enum
 
 from playground.models.base import MS, Role, Transitions, command, on, timer
 
-from .facts import LockAcquired, LockReleased, OutcomeApplied, Voted
+from .facts import LockAcquired, LockReleased, OutcomeApplied, ResolvedByHand, Voted
 from .messages import (ABORT, COMMIT, RECENT, Abort, Ack, Commit, Prepare, PreparedRecord,
                        StatusRequest, TwoPCTimer, VoteAbort, VoteCommit, give_up_timer,
                        lock_wait_timer, ms, status_timer)
@@ -264,6 +264,22 @@ class Participant(Role):
                     if e.phase is PP.COMMITTED or e.phase is PP.ABORTED]
         for tx in finished[:-RECENT] if len(finished) > RECENT else ():
             del state.txs[tx]
+
+    # -- by hand ------------------------------------------------------------------------------
+    @command("resolve")
+    def resolve(self, state, cmd, ctx):
+        """An operator decides every transaction in doubt here by hand (a heuristic
+        decision): the lock is released, whatever the coordinator decided."""
+        outcome = cmd["outcome"]
+        doubtful = list(state.disk.prepared)
+        if not doubtful:
+            ctx.note(f"resolve: nothing is in doubt at {ctx.node}")
+            return
+        for tx in doubtful:
+            ctx.count("heuristic_decisions")
+            ctx.tell(ResolvedByHand(tx, outcome))
+            ctx.note(f"{tx}: resolved by hand, {outcome}", tx=tx, outcome=outcome)
+            self.finish(state, state.txs[tx], outcome, ctx)
 
     # -- client commands ---------------------------------------------------------------------
     @command("transaction")
