@@ -17,6 +17,7 @@ export class Actions {
       const menu = $("menu");
       if (!menu.hidden && !menu.contains(ev.target) && !ev.target.closest(".node, .link")) this.closeMenu();
     });
+    $("menu").addEventListener("keydown", (ev) => this.menuKey(ev));
   }
 
   get meta() {
@@ -103,7 +104,7 @@ export class Actions {
     fill($("client"), ...entries.map(([type, schema]) => this.commandForm(type, schema, null)));
   }
 
-  commandForm(type, schema, node) {
+  commandForm(type, schema, node, label = humanize(type)) {
     const props = { ...(schema.properties || {}) };
     const required = schema.required || [];
     if (required.includes("node") && !props.node) props.node = { type: "string" };
@@ -127,7 +128,7 @@ export class Actions {
         input = h("input", { type: "text", placeholder: p.type === "object" ? '{"p1": 3}' : "[…]", class: "json" });
         input._json = true;
       } else {
-        input = h("input", { type: "text", value: p.default ?? "", maxlength: p.maxLength, size: 8 });
+        input = h("input", { type: "text", value: p.default ?? (node && required.includes(k) ? "k" : ""), maxlength: p.maxLength, size: 8 });
       }
       inputs[k] = [input, p];
       return h("label", { title: p.description || `${humanize(k)}${required.includes(k) ? " (required)" : " (optional)"}` }, humanize(k), input);
@@ -147,29 +148,74 @@ export class Actions {
       } catch {
         return this.app.toast("a field holds JSON that does not parse", true);
       }
-      this.app.act(action, `${humanize(type)} sent`);
+      this.app.act(action, `${label} sent${node ? ` to ${node}` : ""}`);
       if (node) this.closeMenu();
     };
     return h("form", { class: "cmd", onsubmit: (ev) => { ev.preventDefault(); send(); } },
-      h("button", { type: "submit", title: schema.description || `Send a ${type} request` }, humanize(type)), ...fields);
+      h("button", { type: "submit", title: schema.description || `Send a ${type} request` }, label), ...fields);
+  }
+
+  /** A model's own action in a node's menu (RaftScope's "time out", "request"): one
+   * button, or a small form when the command needs more than the node. */
+  nodeAction(action, schema, id) {
+    const needs = (schema.required || []).filter((k) => k !== "node" && k !== "type");
+    if (needs.length) return this.commandForm(action.command, schema, id, action.label);
+    return h("button", { disabled: !this.app.canControl, title: `${action.label} (${action.command})`,
+      onclick: () => { this.app.act({ type: action.command, node: id }, `${action.label}: ${id}`); this.closeMenu(); } },
+    action.label);
   }
 
   // -- the node and link menus -------------------------------------------------------
+  /** Open the menu of a node or link beside it. From the keyboard, focus goes to its
+   * first item; it stays open until an item is chosen or Esc, and focus then returns. */
   openMenu(ev, title, ...content) {
     const menu = $("menu");
     const stage = $("stage").getBoundingClientRect();
-    fill(menu, h("h3", {}, title), ...content);
+    this.menuOrigin = ev.currentTarget instanceof Element ? ev.currentTarget : null;
+    fill(menu, h("h3", { id: "menu-title" }, title), ...content);
+    for (const b of menu.querySelectorAll("button")) b.setAttribute("role", "menuitem");
     menu.hidden = false;
-    const x = Math.min(ev.clientX - stage.left + 12, stage.width - menu.offsetWidth - 8);
-    const y = Math.min(ev.clientY - stage.top + 12, stage.height - menu.offsetHeight - 8);
+    const keyboard = ev instanceof KeyboardEvent || ev.detail === 0;
+    let px = ev.clientX, py = ev.clientY;
+    if (keyboard && this.menuOrigin) {
+      const r = this.menuOrigin.getBoundingClientRect();
+      px = r.left + r.width / 2;
+      py = r.top + r.height / 2;
+    }
+    const x = Math.min(px - stage.left + 12, stage.width - menu.offsetWidth - 8);
+    const y = Math.min(py - stage.top + 12, stage.height - menu.offsetHeight - 8);
     menu.style.left = `${Math.max(4, x)}px`;
     menu.style.top = `${Math.max(4, y)}px`;
-    const first = menu.querySelector("button:not([disabled])");
-    if (first && ev.detail === 0) first.focus();
+    const first = this.menuItems()[0];
+    if (first && keyboard) first.focus();
+  }
+
+  menuItems() {
+    return [...$("menu").querySelectorAll("button:not([disabled]), input, select")];
+  }
+
+  /** Keys inside a menu: arrows move between its items, Esc closes it; none of them
+   * reaches the page's shortcuts. */
+  menuKey(ev) {
+    ev.stopPropagation();
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      this.closeMenu();
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      const items = this.menuItems();
+      const i = items.indexOf(document.activeElement);
+      const next = ev.key === "ArrowDown" ? i + 1 : i - 1;
+      items[(next + items.length) % items.length]?.focus();
+    }
   }
 
   closeMenu() {
-    $("menu").hidden = true;
+    const menu = $("menu");
+    if (menu.hidden) return;
+    const focused = menu.contains(document.activeElement);
+    menu.hidden = true;
+    if (focused && this.menuOrigin?.isConnected) this.menuOrigin.focus();
   }
 
   nodeClicked(id, ev) {
@@ -177,7 +223,8 @@ export class Actions {
     const app = this.app;
     if (ev.shiftKey || ev.ctrlKey || ev.metaKey) {
       app.cluster.toggleSelect(id);
-      $("partition").textContent = app.cluster.selected.size ? `Partition selected (${app.cluster.selected.size})` : "Partition selected";
+      this.partitionLabel();
+      app.toast(app.cluster.selected.has(id) ? `${id} selected for a partition (P or Partition selected splits them off)` : `${id} unselected`);
       return;
     }
     const n = app.store.node(id);
@@ -189,9 +236,13 @@ export class Actions {
     const drift = num("Rate", 0.9, "0.01", "Clock speed: 1 is true speed, 0.9 runs 10% slow");
     const jump = num("By ms", 500, "any", "Jump this node's clock forward (negative: back)");
     const val = (label) => Number(label.querySelector("input").value);
-    const nodeCmds = Object.entries(this.meta.commands || {}).filter(([, sch]) => {
+    const commands = this.meta.commands || {};
+    const declared = this.meta.node_actions || [];
+    const role = app.scenario?.node_roles?.[id];
+    const own = declared.filter((a) => commands[a.command] && (!a.roles.length || a.roles.includes(role)));
+    const nodeCmds = Object.entries(commands).filter(([type, sch]) => {
       const p = sch.properties?.node || (sch.required?.includes("node") ? {} : null);
-      return p && (!p.pattern || new RegExp(p.pattern).test(id));
+      return p && !declared.some((a) => a.command === type) && (!p.pattern || new RegExp(p.pattern).test(id));
     });
     this.openMenu(ev, `${id} · ${n.status}${n.role ? ` · ${n.role}` : ""}`,
       h("div", { class: "row" },
@@ -202,8 +253,9 @@ export class Actions {
       h("div", { class: "row" }, skew, h("button", { disabled: !app.canControl, onclick: () => act({ type: "skew", node: id, offset_ms: val(skew) }) }, "Skew clock")),
       h("div", { class: "row" }, drift, h("button", { disabled: !app.canControl, onclick: () => act({ type: "drift", node: id, rate: val(drift) }) }, "Set drift")),
       h("div", { class: "row" }, jump, h("button", { disabled: !app.canControl, onclick: () => act({ type: "jump", node: id, by_ms: val(jump) }) }, "Jump clock")),
+      own.length ? h("div", { class: "row own" }, own.map((a) => this.nodeAction(a, commands[a.command], id))) : null,
       ...nodeCmds.map(([type, schema]) => this.commandForm(type, schema, id)),
-      h("p", { class: "small" }, "Shift-click nodes to select a group for a partition."));
+      h("p", { class: "small" }, "Shift-click or Shift+Enter selects nodes for a partition; Esc closes."));
   }
 
   linkClicked(a, b, ev) {
@@ -234,10 +286,15 @@ export class Actions {
 
   partition() {
     const sel = [...this.app.cluster.selected];
-    if (!sel.length) return this.app.toast("shift-click the nodes of one side first, then Partition selected", true);
+    if (!sel.length) return this.app.toast("shift-click (or Shift+Enter) the nodes of one side first, then Partition selected", true);
     this.app.act({ type: "partition", groups: [sel] }, `partitioned {${sel.join(", ")}} from the rest`);
     this.app.cluster.selected.clear();
-    $("partition").textContent = "Partition selected";
+    this.partitionLabel();
+  }
+
+  partitionLabel() {
+    const n = this.app.cluster.selected.size;
+    $("partition").textContent = n ? `Partition selected (${n})` : "Partition selected";
   }
 
   async copy(url, what) {

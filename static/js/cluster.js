@@ -1,6 +1,9 @@
-// The cluster view: nodes on a ring, links between them, messages in flight moving
-// along the links. DOM elements are keyed by node id, link and message id and reused;
-// positions are interpolated every animation frame between server frames.
+// The cluster view: the protocol's nodes on a ring, helpers (clients, stores) beside it,
+// links between them, messages in flight moving along the links. DOM elements are keyed
+// by node id, link and message id and reused; positions are interpolated every animation
+// frame between server frames. In lecture mode the ring is laid out in CSS pixels, so
+// that labels have a size in pixels: large enough for a room, shortened to fit the room
+// between neighbours (the full text is in the tooltip), never overlapping.
 import { h, s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 
 // Roles and phases every model shares keep their colour; any other label takes the next
@@ -52,6 +55,7 @@ export class ClusterView {
       this.h.message(m, ev);
     }, true);
     stage.addEventListener("pointermove", (ev) => this.hover(ev));
+    svg.addEventListener("mousedown", (ev) => { if (ev.shiftKey) ev.preventDefault(); }); // no text selection
     new ResizeObserver(() => { this.fit = null; }).observe(svg);
     lazyTips(svg);
     this.nodeEls = new Map();
@@ -59,39 +63,139 @@ export class ClusterView {
     this.pos = new Map();
     this.layoutKey = "";
     this.label = null; // optional (summary) -> short text, from the model's panel module
+    this.helpers = new Set(); // nodes apart from the protocol's group, from the scenario
   }
 
   layout(order) {
-    const key = order.join(",");
+    const lecture = document.body.classList.contains("lecture");
+    const w = this.svg.clientWidth, hgt = this.svg.clientHeight;
+    const key = `${order.join(",")}|${[...this.helpers].join(",")}|${lecture ? `${w}x${hgt}` : ""}`;
     if (key === this.layoutKey) return;
     this.layoutKey = key;
-    const n = order.length;
+    const ring = order.filter((id) => !this.helpers.has(id));
+    const apart = order.filter((id) => this.helpers.has(id));
+    this.pixels = lecture && w > 0 && hgt > 0 && ring.length <= 16;
+    if (this.pixels) this.layoutPixels(ring, apart, w, hgt);
+    else this.layoutRing(ring, apart);
+    const [bx, by, bw, bh] = this.box;
+    this.svg.setAttribute("viewBox", `${bx} ${by} ${bw} ${bh}`);
+    this.fit = null;
+    this.index = new Map(order.map((id, i) => [id, i]));
+    const pairs = [];
+    for (let i = 0; i < order.length; i++) for (let j = i + 1; j < order.length; j++) pairs.push([order[i], order[j]]);
+    keyed(this.linkLayer, this.linkEls, pairs, (p) => `${p[0]}-${p[1]}`,
+      (p, k) => this.makeLink(p, k), (el, p) => this.placeLink(el, p));
+    this.busyFor = null;
+    this.nodesSeq = null;
+  }
+
+  /** The ring in its own units, scaled to fit: the protocol's nodes on a circle, helpers
+   * in a column to its right. */
+  layoutRing(ring, apart) {
+    const n = ring.length;
     this.R = n <= 1 ? 0 : Math.max(230, Math.min(440, 36 * n));
     this.r = Math.max(18, Math.min(40, 230 / Math.max(n, 1) + 14));
     const pad = this.r + 70;
     const side = this.R + pad;
-    this.svg.setAttribute("viewBox", `${-side} ${-side + 10} ${2 * side} ${2 * side - 10}`);
-    this.box = [-side, -side + 10, 2 * side, 2 * side - 10];
-    this.fit = null;
-    order.forEach((id, i) => {
+    ring.forEach((id, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
       this.pos.set(id, [this.R * Math.cos(a), this.R * Math.sin(a)]);
     });
-    const pairs = [];
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([order[i], order[j]]);
-    keyed(this.linkLayer, this.linkEls, pairs, (p) => `${p[0]}-${p[1]}`,
-      (p, k) => this.makeLink(p, k), (el, p) => this.placeLink(el, p));
+    let right = side;
+    if (apart.length) {
+      const x = this.R + 3 * this.r + 110;
+      const gap = Math.min((2 * this.R) / apart.length, 4.5 * this.r + 40);
+      apart.forEach((id, i) => this.pos.set(id, [x, (i - (apart.length - 1) / 2) * gap]));
+      right = x + pad;
+    }
+    this.box = [-side, -side + 10, side + right, 2 * side - 10];
+  }
+
+  /** The lecture layout, in CSS pixels: an ellipse that fills the stage, helpers in a
+   * column at its right, and for each node the width its labels may take (``room``). */
+  layoutPixels(ring, apart, w, hgt) {
+    const family = getComputedStyle(this.svg).fontFamily;
+    this.fonts = { id: (px) => `700 ${px}px ${family}`, line: `${LINE_PX}px ${family}`, role: `${ROLE_PX}px ${family}` };
+    const all = [...ring, ...apart];
+    const radius = (ids) => Math.max(36, Math.min(58, Math.max(0, ...ids.map((id) => textWidth(id, this.fonts.id(ID_PX)))) / 2 + 8));
+    const r = (this.r = radius(ring));
+    this.radius = new Map(all.map((id) => [id, r]));
+    const rh = radius(apart);
+    for (const id of apart) this.radius.set(id, rh);
+    const above = r + 30, below = r + 48, margin = 10;
+    const column = apart.length ? Math.min(240, Math.max(150, ...apart.map((id) => textWidth(id, this.fonts.id(ID_PX)) + 40))) : 0;
+    const width = w - column;
+    const rx = Math.max(0, width / 2 - Math.min(120, width / 6) - margin);
+    const ry = Math.max(0, (hgt - above - below) / 2 - margin);
+    const cx = width / 2, cy = above + margin + ry;
+    ring.forEach((id, i) => {
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(ring.length, 1);
+      this.pos.set(id, [cx + (ring.length > 1 ? rx * Math.cos(a) : 0), cy + (ring.length > 1 ? ry * Math.sin(a) : 0)]);
+    });
+    // Helpers one above the other, far enough apart that their labels do not meet.
+    const step = Math.max(2 * rh + 82, (hgt - 20) / (apart.length + 1));
+    apart.forEach((id, i) => this.pos.set(id, [width + column / 2, hgt / 2 + (i - (apart.length - 1) / 2) * step]));
+    // A node's labels may be as wide as the gap to any node whose labels share its height.
+    this.room = new Map();
+    for (const id of all) {
+      const [x, y] = this.pos.get(id);
+      let half = Math.min(170, x - 2, w - x - 2);
+      const span = (nid) => [this.radius.get(nid) + 30, this.radius.get(nid) + 48]; // label lines above, below
+      for (const other of all) {
+        if (other === id) continue;
+        const [ox, oy] = this.pos.get(other);
+        const [up, down] = span(id), [oup, odown] = span(other);
+        if (y - up < oy + odown && oy - oup < y + down) half = Math.min(half, (Math.abs(ox - x) - 12) / 2);
+      }
+      this.room.set(id, Math.max(20, half));
+    }
+    // Each name in the largest type that fits its circle, down to 16 px, then shortened.
+    this.idText = new Map();
+    for (const id of all) {
+      const fitW = 2 * this.radius.get(id) - 8;
+      const wide = textWidth(id, this.fonts.id(ID_PX));
+      const px = wide <= fitW ? ID_PX : Math.max(MIN_PX, (ID_PX * fitW) / wide);
+      this.idText.set(id, { px, text: fitText(id, this.fonts.id(px), fitW) });
+    }
+    this.box = [0, 0, w, hgt];
   }
 
   makeLink([a, b], k) {
-    const g = s("g", { class: "link", "data-link": k, "data-tip": `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` },
+    const g = s("g", { class: "link", "data-link": k, tabindex: "0", role: "button",
+      "aria-label": `link ${a} ↔ ${b}`, "data-tip": `link ${a} ↔ ${b}: click to cut, heal or set latency and loss` },
       s("line", { class: "hit" }), s("line", { class: "wire" }));
     g._pair = [a, b];
     g.addEventListener("click", (ev) => this.h.link(a, b, ev));
+    onActivate(g, (ev) => this.h.link(a, b, ev));
     return g;
   }
 
+  /** Links to a helper are drawn only while they carry a message (or are cut). */
+  showBusyLinks(store) {
+    if (this.busyFor === store.messages && this.busyLinks === store.links) return;
+    this.busyFor = store.messages;
+    this.busyLinks = store.links;
+    const busy = new Set(store.messages.map((m) => this.pairKey(m.from, m.to)));
+    for (const [k, g] of this.linkEls) {
+      if (!g._helper) continue;
+      const on = busy.has(k) || g.dataset.state !== "ok";
+      if (on === g._on) continue;
+      g._on = on;
+      g.style.display = on ? "" : "none";
+    }
+  }
+
+  pairKey(a, b) {
+    return this.index.get(a) < this.index.get(b) ? `${a}-${b}` : `${b}-${a}`;
+  }
+
   placeLink(g, [a, b]) {
+    const helper = this.helpers.has(a) || this.helpers.has(b);
+    if (helper !== g._helper) {
+      g._helper = helper;
+      g._on = undefined;
+      g.style.display = "";
+    }
     const [x1, y1] = this.pos.get(a), [x2, y2] = this.pos.get(b);
     for (const line of g.querySelectorAll("line")) attrs(line, { x1, y1, x2, y2 });
     g._geom = { x1, y1, x2, y2 };
@@ -135,7 +239,7 @@ export class ClusterView {
       s("text", { class: "clock" }), s("text", { class: "skew" }), s("text", { class: "summary" }),
       s("path", { class: "xmark" }), s("text", { class: "pausemark", text: "❚❚" }));
     g.addEventListener("click", (ev) => this.h.node(id, ev));
-    g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.h.node(id, ev); });
+    onActivate(g, (ev) => this.h.node(id, ev));
     g._timers = new Map();
     return g;
   }
@@ -159,11 +263,13 @@ export class ClusterView {
       this.linksLayout = this.layoutKey;
       this.drawLinks(store);
     }
+    this.showBusyLinks(store);
     const msgs = store.messages.filter((m) => this.pos.has(m.from) && this.pos.has(m.to));
     this.drawMessages(msgs, t, r);
   }
 
   updateNode(g, n, store, t, r) {
+    if (this.pixels) r = this.radius.get(n.id);
     const [x, y] = this.pos.get(n.id);
     const status = n.status || "alive";
     const colour = status === "crashed" ? "#5b6270" : this.colours.of(n.role);
@@ -171,32 +277,54 @@ export class ClusterView {
       class: `node ${status}${this.selected.has(n.id) ? " selected" : ""}` });
     attrs(g.children[0], { r: r + 8 });
     attrs(g.children[2], { r, fill: colour });
-    const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
-    attrs(g.children[3], { "font-size": fs });
-    text(g.children[3], n.id);
     const roleText = status === "alive" ? n.role || "" : status;
-    attrs(g.children[4], { y: r * 0.62, "font-size": Math.max(7, Math.min(r * 0.34, (1.8 * r) / (0.6 * Math.max(4, roleText.length)))) });
-    text(g.children[4], roleText);
     const clock = store.clock(n, t);
-    const crowded = this.pos.size > 12;
-    const small = crowded ? 10 : 13;
-    attrs(g.children[5], { y: r + (crowded ? 22 : 30), "font-size": small });
-    text(g.children[5], clock == null ? "" : crowded ? fmtMs(clock) : `clock ${fmtMs(clock)}`);
     const skew = clock == null ? 0 : clock - t;
     const drift = n.rate != null && Math.abs(n.rate - 1) > 1e-9;
-    attrs(g.children[6], { y: r + (crowded ? 33 : 45), "font-size": small - 1, class: `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}` });
-    text(g.children[6], (Math.abs(skew) >= 0.05 ? `skew ${skew > 0 ? "+" : ""}${fmtMs(skew)}` : "") +
-      (drift ? ` rate ×${n.rate}` : ""));
+    const skewText = (Math.abs(skew) >= 0.05 ? `skew ${skew > 0 ? "+" : ""}${fmtMs(skew)}` : "") +
+      (drift ? ` rate ×${n.rate}` : "");
     let label = n.summary ? (this.label ? this.label(n.summary, n) : defaultLabel(n.summary)) : "";
-    if (crowded && label) label = label.split(" · ")[0];
-    attrs(g.children[7], { y: -r - (crowded ? 7 : 10), "font-size": small });
-    text(g.children[7], label || "");
-    attrs(g.children[8], { d: `M${-r * 0.6},${-r * 0.6}L${r * 0.6},${r * 0.6}M${-r * 0.6},${r * 0.6}L${r * 0.6},${-r * 0.6}` });
+    const skewClass = `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}`;
+    if (this.pixels) {
+      // Lecture: sizes in CSS pixels; each line shortened to the room beside its neighbours.
+      const room = 2 * this.room.get(n.id), f = this.fonts, id = this.idText.get(n.id);
+      attrs(g.children[3], { "font-size": id.px });
+      text(g.children[3], id.text);
+      const roleFits = textWidth(roleText, f.role) <= 2 * r - 10;
+      attrs(g.children[4], { y: r * 0.5 + 2, "font-size": ROLE_PX, visibility: roleFits ? null : "hidden" });
+      attrs(g.children[3], { dy: roleFits && roleText ? "-0.25em" : "0.05em" });
+      text(g.children[4], roleText);
+      attrs(g.children[5], { y: r + 22, "font-size": LINE_PX });
+      text(g.children[5], clock == null ? "" : fitText(`clock ${fmtMs(clock)}`, f.line, room));
+      attrs(g.children[6], { y: r + 42, "font-size": LINE_PX, class: skewClass });
+      text(g.children[6], fitText(skewText.trim(), f.line, room));
+      attrs(g.children[7], { y: -r - 10, "font-size": LINE_PX });
+      text(g.children[7], fitText(label || "", f.line, room));
+    } else {
+      const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
+      attrs(g.children[3], { "font-size": fs, dy: "0.05em" });
+      text(g.children[3], n.id);
+      attrs(g.children[4], { y: r * 0.62, visibility: null, "font-size": Math.max(7, Math.min(r * 0.34, (1.8 * r) / (0.6 * Math.max(4, roleText.length)))) });
+      text(g.children[4], roleText);
+      const crowded = this.pos.size > 12;
+      const small = crowded ? 10 : 13;
+      attrs(g.children[5], { y: r + (crowded ? 22 : 30), "font-size": small });
+      text(g.children[5], clock == null ? "" : crowded ? fmtMs(clock) : `clock ${fmtMs(clock)}`);
+      attrs(g.children[6], { y: r + (crowded ? 33 : 45), "font-size": small - 1, class: skewClass });
+      text(g.children[6], skewText);
+      if (crowded && label) label = label.split(" · ")[0];
+      attrs(g.children[7], { y: -r - (crowded ? 7 : 10), "font-size": small });
+      text(g.children[7], label || "");
+    }
+    // A crashed node is crossed out in a corner badge, so its name stays readable.
+    const b = r * 0.72, q = Math.max(5, r * 0.2);
+    attrs(g.children[8], { d: `M${-b - q},${-b - q}L${-b + q},${-b + q}M${-b - q},${-b + q}L${-b + q},${-b - q}` });
     attrs(g.children[9], { x: r * 0.85, y: -r * 0.75, "font-size": Math.max(10, r * 0.45) });
     const timers = n.timerList.filter((tm) => tm.due_ms != null);
     attrs(g, { "data-tip": `${n.id} · ${status}${n.role ? ` · ${n.role}` : ""}${drift ? ` · clock rate ×${n.rate}` : ""}\n` +
+      (label ? `${label}\n` : "") +
       "The number below is this node's own clock; arcs are its timers running down.\n" +
-      "Click: crash, restart, pause, clock skew and drift. Shift-click: select for a partition." });
+      "Click or Enter: crash, restart, pause, clock skew and drift. Shift-click or Shift+Enter: select for a partition." });
     keyed(g.children[1], g._timers, timers, (tm) => tm.name,
       (tm) => s("path", { class: "timer" }),
       (p, tm) => {
@@ -285,6 +413,54 @@ export class ClusterView {
     if (this.selected.has(id)) this.selected.delete(id);
     else this.selected.add(id);
   }
+}
+
+const ID_PX = 18, MIN_PX = 16, LINE_PX = 16, ROLE_PX = 13; // lecture type sizes, CSS px
+
+/** Enter (on key down) or Space (on key up, as buttons do) acts on a focused element;
+ * with Shift it selects. The key goes no further (Space does not also play). */
+function onActivate(el, act) {
+  el.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    if (ev.key === "Enter") act(ev);
+  });
+  el.addEventListener("keyup", (ev) => {
+    if (ev.key !== " ") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    act(ev);
+  });
+}
+
+let measurer = null;
+const widths = new Map();
+
+/** The width of ``text`` in CSS pixels in ``font`` (measured once). */
+function textWidth(value, font) {
+  const key = `${font}|${value}`;
+  let w = widths.get(key);
+  if (w === undefined) {
+    measurer ||= document.createElement("canvas").getContext("2d");
+    measurer.font = font;
+    w = measurer.measureText(value).width;
+    if (widths.size > 5000) widths.clear();
+    widths.set(key, w);
+  }
+  return w;
+}
+
+/** ``value`` if it fits ``width`` pixels, else its longest start that fits with "…". */
+export function fitText(value, font, width) {
+  if (!value || textWidth(value, font) <= width) return value;
+  let lo = 0, hi = value.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (textWidth(`${value.slice(0, mid)}…`, font) <= width) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo ? `${value.slice(0, lo)}…` : "";
 }
 
 function linkText(settings) {

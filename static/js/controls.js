@@ -1,9 +1,17 @@
 // The control bar, the timeline, captions and lecture mode with its keyboard.
+//
+// Lecture mode gives the stage the screen: secondary buttons move into the More menu, the
+// side panel becomes a drawer, the session plays at the scenario's lecture speed and
+// holds each caption on screen (the server paces it). PageDown plays to the next caption
+// and stops there; captions the run has left behind (the presenter acted against the
+// script) are muted, and Back to the script returns to where it was left.
 import { h, fmtMs, fill } from "./dom.js";
 
 const SPEEDS = [["1", 0.01], ["2", 0.02], ["3", 0.05], ["4", 0.1], ["5", 0.25], ["6", 0.5],
   ["7", 1], ["8", 2], ["9", 5], ["0", "max"]];
 const $ = (id) => document.getElementById(id);
+// Buttons that leave the bars for the More menu in lecture mode.
+const SECONDARY = ["share", "watch", "export-trace", "export-svg", "fork", "heal-all"];
 
 export class Controls {
   constructor(app) {
@@ -25,6 +33,15 @@ export class Controls {
     $("help-open").onclick = () => this.help();
     $("help-close").onclick = () => this.help(false);
     $("lecture").onclick = () => this.setLecture(!document.body.classList.contains("lecture"));
+    $("back").onclick = () => this.backToScript();
+    $("more").onclick = () => this.more();
+    $("drawer").onclick = () => this.drawer();
+    $("hide-diverged").onchange = () => this.captionChanged(this.app.store.caption);
+    $("more-menu").addEventListener("click", (ev) => { if (ev.target.closest("button, a")) this.more(false); });
+    this.homes = new Map(); // secondary button -> the placeholder where it lives outside lecture mode
+    document.addEventListener("click", (ev) => {
+      if (!$("more-menu").hidden && !ev.target.closest("#more-menu, #more")) this.more(false);
+    });
     $("zoom-in").onclick = () => app.spacetime.zoom(0.5);
     $("zoom-out").onclick = () => app.spacetime.zoom(2);
     document.addEventListener("keydown", (ev) => this.key(ev));
@@ -54,6 +71,22 @@ export class Controls {
   scenarioChanged() {
     this.captions = [...(this.app.scenario?.narrative || [])].sort((a, b) => a.at_ms - b.at_ms);
     this.tickKey = "";
+    if (this.lectureFor !== this.app.conn.session) this.applyLecture();
+  }
+
+  get lecture() {
+    return document.body.classList.contains("lecture");
+  }
+
+  /** Tell the session about lecture mode and start it at the scenario's lecture speed
+   * (once per session: the presenter's own choice of speed stays). */
+  applyLecture() {
+    const app = this.app;
+    if (!app.canControl || !app.conn.session || !app.scenario) return;
+    this.lectureFor = app.conn.session;
+    app.control("lecture", this.lecture);
+    const speed = app.scenario.lecture_speed;
+    if (this.lecture && speed) this.setSpeed(String(speed));
   }
 
   render(t, dirty) {
@@ -74,8 +107,14 @@ export class Controls {
       if (![...sp.options].some((o) => o.value === String(st.speed))) sp.append(h("option", { value: String(st.speed) }, `${st.speed}×`));
       sp.value = String(st.speed);
     }
-    if (dirty.has("violations") || dirty.has("full") || this.tickKey === "") this.ticks(dur);
+    if (dirty.has("violations") || dirty.has("full") || dirty.has("script") || this.tickKey === "") this.ticks(dur);
     this.load(st);
+    const script = st.script;
+    const left = script && script.diverged_ms != null;
+    $("back").hidden = !left;
+    $("back").disabled = !left || !script.can_return || !this.app.canControl;
+    if (left) $("back").title = script.can_return ? `Return to ${fmtMs(script.diverged_ms)}, where the run left its script (B)`
+      : "The original script of this recording is not known (it is not a preset's)";
   }
 
   /** What the server says about this session's work: long work under way, a session
@@ -98,6 +137,12 @@ export class Controls {
     el.title = title;
   }
 
+  /** The moment after which captions belong to the original run (null: on script). */
+  get divergedAt() {
+    const d = this.app.store.script?.diverged_ms;
+    return d == null ? null : d;
+  }
+
   /** Marks under the timeline: captions (blue) and violations (red), click to seek. */
   ticks(dur) {
     this.tickKey = "x";
@@ -105,16 +150,26 @@ export class Controls {
       ...this.captions.map((c) => ["caption", c.at_ms, `caption: ${c.text}`]),
       ...(this.app.store.violations || []).map((v) => ["violation", v.at_ms, `${v.invariant}: ${v.detail}`]),
     ];
+    const left = this.divergedAt;
     fill($("ticks"), ...marks.map(([cls, at, title]) => h("button", {
       class: `tick ${cls}`, style: `left:${(100 * at) / dur}%`, title, "aria-label": `Seek to ${cls} at ${fmtMs(at)}`,
+      "data-diverged": cls === "caption" && left != null && at > left ? "true" : null,
       tabindex: "-1", onclick: () => this.seek(at) })));
   }
 
+  /** Show the caption; one written for the original run is muted and says so (or, as a
+   * setting, hidden). */
   captionChanged(c) {
     const el = $("caption");
-    el.hidden = !c;
+    el.hidden = !c || (c.diverged && $("hide-diverged").checked);
     if (!c) return;
-    el.textContent = c.text;
+    if (c.diverged) el.dataset.diverged = "true";
+    else delete el.dataset.diverged;
+    const key = `${c.at_ms}|${c.text}|${!!c.diverged}`;
+    if (key === this.captionKey) return;
+    this.captionKey = key;
+    fill(el, c.diverged ? h("span", { class: "scripted" }, "Scripted for the original run: ") : null, c.text);
+    el.scrollTop = 0;
     el.classList.remove("fresh");
     void el.offsetWidth;
     el.classList.add("fresh");
@@ -125,14 +180,37 @@ export class Controls {
     }
   }
 
-  /** Move to the next or previous caption: seek if recorded, otherwise run up to it. */
+  /** PageDown plays to the next caption and stops there (a second press while it plays
+   * skips to it at once); PageUp goes back to the previous caption. */
   caption(dir) {
-    const t = this.app.store.t_ms;
+    const st = this.app.store;
+    const t = st.t_ms;
     const list = this.captions;
-    const c = dir > 0 ? list.find((x) => x.at_ms > t + 0.001) : [...list].reverse().find((x) => x.at_ms < t - 0.001);
-    if (!c) return this.app.toast(dir > 0 ? "no later caption" : "no earlier caption");
-    if (c.at_ms <= this.app.store.frontier_ms) this.seek(c.at_ms);
-    else this.app.control("step", Math.min(60000, Math.max(0.001, c.at_ms - t)));
+    if (dir > 0) {
+      const c = list.find((x) => x.at_ms > t + 0.001);
+      if (!c) return this.app.toast("no later caption");
+      if (st.playing && this.playingTo === c.at_ms) return this.skipTo(c.at_ms);
+      this.playingTo = c.at_ms;
+      return this.app.control("play", c.at_ms);
+    }
+    const c = [...list].reverse().find((x) => x.at_ms < t - 0.001);
+    if (!c) return this.app.toast("no earlier caption");
+    this.playingTo = null;
+    if (st.playing) this.app.control("pause");
+    this.seek(c.at_ms);
+  }
+
+  skipTo(at) {
+    const st = this.app.store;
+    this.playingTo = null;
+    this.app.control("pause");
+    if (at <= st.frontier_ms) this.seek(at);
+    else this.app.control("step", Math.min(60000, Math.max(0.001, at - st.t_ms)));
+  }
+
+  backToScript() {
+    this.playingTo = null;
+    this.app.control("script").then((r) => r?.ok && this.app.toast("back to the script"));
   }
 
   stepBack() {
@@ -145,6 +223,42 @@ export class Controls {
     document.body.classList.toggle("lecture", on);
     $("lecture").setAttribute("aria-pressed", String(on));
     this.app.spacetime.key = "";
+    this.app.dirty.add("full");
+    this.moveSecondary(on);
+    if (!on) { this.more(false); this.drawer(false); }
+    this.applyLecture();
+  }
+
+  /** In lecture mode the secondary buttons live in the More menu; back in their bars
+   * otherwise (the same elements: their handlers and ids go with them). */
+  moveSecondary(on) {
+    for (const id of SECONDARY) {
+      const el = $(id);
+      if (on && !this.homes.has(id)) {
+        const home = document.createComment(id);
+        el.replaceWith(home);
+        this.homes.set(id, home);
+        $("more-items").append(el);
+      } else if (!on && this.homes.has(id)) {
+        this.homes.get(id).replaceWith(el);
+        this.homes.delete(id);
+      }
+    }
+  }
+
+  more(show) {
+    const menu = $("more-menu");
+    menu.hidden = show === undefined ? !menu.hidden : !show;
+    $("more").setAttribute("aria-expanded", String(!menu.hidden));
+    if (!menu.hidden) menu.querySelector("button, a, input")?.focus();
+  }
+
+  /** The side panel as a drawer (lecture mode). */
+  drawer(show) {
+    const open = show === undefined ? !document.body.classList.contains("drawer-open") : show;
+    document.body.classList.toggle("drawer-open", open);
+    $("side").style.top = document.body.classList.contains("lecture") ? `${$("controls").getBoundingClientRect().bottom}px` : "";
+    $("drawer").setAttribute("aria-expanded", String(open));
   }
 
   help(show) {
@@ -156,6 +270,8 @@ export class Controls {
   key(ev) {
     const tag = ev.target.tagName;
     if (ev.ctrlKey || ev.metaKey || ev.altKey || tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (ev.defaultPrevented) return;
+    if (ev.key === "Escape" && !$("more-menu").hidden) { this.more(false); $("more").focus(); return; }
     const st = this.app.store;
     const k = ev.key;
     const run = {
@@ -167,9 +283,15 @@ export class Controls {
       ArrowUp: () => this.caption(-1),
       PageUp: () => this.caption(-1),
       "?": () => this.help(),
-      Escape: () => { this.help(false); this.app.actions.closeMenu(); },
-      l: () => this.setLecture(!document.body.classList.contains("lecture")),
-      L: () => this.setLecture(!document.body.classList.contains("lecture")),
+      Escape: () => { this.help(false); this.app.actions.closeMenu(); this.drawer(false); },
+      l: () => this.setLecture(!this.lecture),
+      L: () => this.setLecture(!this.lecture),
+      p: () => this.app.actions.partition(),
+      P: () => this.app.actions.partition(),
+      b: () => this.backToScript(),
+      B: () => this.backToScript(),
+      d: () => this.drawer(),
+      D: () => this.drawer(),
       "+": () => this.app.spacetime.zoom(0.5),
       "-": () => this.app.spacetime.zoom(2),
     }[k];

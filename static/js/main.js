@@ -88,9 +88,7 @@ class App {
     const res = await this.conn.create(source);
     if (!res.ok) return this.toast(`Could not start: ${res.error}`, true, keepUrl);
     this.links = { share: abs(res.share_url), watch: abs(res.watch_url) };
-    if (!keepUrl && res.share_url && !document.body.classList.contains("embed")) {
-      history.replaceState(null, "", new URL(res.share_url, location.href).pathname + location.search);
-    }
+    if (!keepUrl) this.followRun(res.share_url, true);
     return this.open(res.session, res.token);
   }
 
@@ -124,6 +122,7 @@ class App {
   async setScenario(sc) {
     if (this.scenario && JSON.stringify(sc) === JSON.stringify(this.scenario)) return;
     this.scenario = sc;
+    this.cluster.helpers = new Set(sc.helpers || []);
     if (sc.share_url) this.links.share = abs(sc.share_url);
     if (sc.watch_url) this.links.watch = abs(sc.watch_url);
     this.actions.modelChanged();
@@ -144,6 +143,14 @@ class App {
     }
   }
 
+  /** The address bar follows the run: after every action it holds the share link of
+   * what is on screen, so a reload or a copied address reproduces it. */
+  followRun(url = this.links.share, force = false) {
+    if (!url || document.body.classList.contains("embed") || (!force && !this.canControl)) return;
+    const path = new URL(url, location.href).pathname;
+    if (path !== location.pathname) history.replaceState(null, "", path + location.search);
+  }
+
   onStatus(st) {
     document.body.dataset.conn = st;
     if (st === "disconnected") this.toast("connection lost; reconnecting…", true);
@@ -151,7 +158,10 @@ class App {
 
   onFrame(f) {
     for (const k of this.store.apply(f)) this.dirty.add(k);
-    if (f.share_url) this.links.share = abs(f.share_url);
+    if (f.share_url) {
+      this.links.share = abs(f.share_url);
+      this.followRun();
+    }
     if (f.scenario) this.setScenario(f.scenario);
     if (f.failure !== undefined) this.failed(f.failure);
     if (f.caption !== undefined) this.controls.captionChanged(f.caption);
@@ -178,7 +188,10 @@ class App {
     const res = await this.conn.act(action);
     if (!res.ok) this.toast(res.error, true);
     else {
-      if (res.share_url) this.links.share = abs(res.share_url);
+      if (res.share_url) {
+        this.links.share = abs(res.share_url);
+        this.followRun();
+      }
       this.toast(done || `${action.type} at ${res.at_ms ?? ""} ms`);
     }
     return res;
@@ -245,9 +258,13 @@ class App {
     if (dirty.has("full")) {
       this.actions.fillClient();
       this.legend();
-      // The space-time diagram grows a little with its lanes, up to 30% of the window.
-      const lanes = Math.min(60 + 9 * store.order.length, Math.round(innerHeight * 0.3));
-      document.querySelector(".layout").style.setProperty("--st-height", `${Math.max(200, lanes)}px`);
+      // The space-time diagram grows a little with its lanes, up to 30% of the window
+      // (in lecture mode a fifth of it: the ring comes first).
+      const n = store.order.length;
+      const height = document.body.classList.contains("lecture")
+        ? Math.min(innerHeight * 0.24, Math.max(innerHeight * 0.2, 40 + 14 * n))
+        : Math.max(200, Math.min(60 + 9 * n, innerHeight * 0.3));
+      document.querySelector(".layout").style.setProperty("--st-height", `${Math.round(height)}px`);
     }
     else if (dirty.has("nodes")) this.legend();
     const panelDue = dirty.has("panel") || dirty.has("nodes") || dirty.has("full");

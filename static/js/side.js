@@ -36,7 +36,7 @@ export class Side {
     fill($("info"), 
       h("h2", {}, sc.title || meta.title || sc.model || "Scenario"),
       sc.description ? h("p", { title: "click to read it all", onclick: (ev) => ev.currentTarget.classList.toggle("open") }, sc.description) : null,
-      h("p", { class: "small" }, `model ${sc.model} · ${sc.nodes ?? "?"} nodes · seed ${sc.seed}`,
+      h("p", { class: "small", id: "counts" }, `model ${sc.model} · ${nodeCount(sc)} · seed ${sc.seed}`,
         claims.length ? ` · claims ${claims.join(", ")}` : ""),
       expected ? h("p", { class: "small", title: "The invariants this scenario is expected to violate" },
         expected.length ? `expected to violate: ${expected.join(", ")}` : "expected: no invariant violated") : null,
@@ -117,6 +117,14 @@ export class Side {
       title: "click to seek here" }, h("time", {}, fmtMs(e.t_us / 1000)), h("b", {}, e.node || "—"), describe(e))));
     if (stick) ol.scrollTop = ol.scrollHeight;
   }
+}
+
+/** "5 nodes + 2 helpers (client, storage)": the protocol's group and those apart from it. */
+function nodeCount(sc) {
+  const helpers = sc.helpers || [];
+  const group = sc.node_ids ? sc.node_ids.length - helpers.length : sc.nodes;
+  return `${group ?? "?"} node${group === 1 ? "" : "s"}` +
+    (helpers.length ? ` + ${helpers.length} helper${helpers.length > 1 ? "s" : ""} (${helpers.join(", ")})` : "");
 }
 
 export function describe(e) {

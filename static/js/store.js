@@ -24,6 +24,7 @@ export class Store {
     this.busy = null; // long work under way on the server: {op, done}
     this.slowed = null; // {speed}: the session cannot keep up with its speed
     this.notice = null; // why the session stopped by itself (a limit)
+    this.script = null; // {diverged_ms, can_return}: where the run left its script
     this.t_ms = 0;
     this.frontier_ms = 0;
     this.duration_ms = 0;
@@ -85,7 +86,7 @@ export class Store {
       }
       changed.add("events");
     }
-    for (const k of ["violations", "links", "caption", "busy", "slowed", "notice"]) {
+    for (const k of ["violations", "links", "caption", "script", "busy", "slowed", "notice"]) {
       if (f[k] !== undefined) { this[k] = f[k]; changed.add(k); }
     }
     if (f.panel !== undefined) {

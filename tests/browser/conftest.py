@@ -62,7 +62,8 @@ def server():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/test installs it)")
     port = free_port()
-    proc = start_server(port)
+    # Every page of a module opens sessions from one address: more than a visitor's cap.
+    proc = start_server(port, {"PLAYGROUND_SESSIONS_PER_ADDRESS": "1000"})
     yield f"http://127.0.0.1:{port}"
     stop_server(proc)
 

@@ -82,7 +82,7 @@ def test_crash_the_leader_and_a_new_one_is_elected(open_page, server):
     leader = page.locator(LEADER)
     expect(leader).to_have_count(1, timeout=30_000)
     old = leader.get_attribute("data-node-id")
-    node_menu(page, old).get_by_role("button", name="Crash").click()
+    node_menu(page, old).get_by_role("menuitem", name="Crash").click()
     expect(page.locator(f'[data-node-id="{old}"]')).to_have_attribute("data-status", "crashed")
     new = page.locator(f'{LEADER}:not([data-node-id="{old}"])')
     expect(new).to_have_count(1, timeout=30_000)
@@ -101,9 +101,9 @@ def test_read_a_key_from_a_chosen_server(open_page, server):
         (id) => window.playground.store.node(id).role === 'follower')""")
     page.get_by_role("button", name="Pause", exact=True).click()
     menu = node_menu(page, follower)
-    form = menu.locator("form.cmd", has=page.get_by_role("button", name="Get"))
+    form = menu.locator("form.cmd", has=page.get_by_role("menuitem", name="Get"))
     form.locator("input").first.fill("k1")
-    form.get_by_role("button", name="Get").click()
+    form.get_by_role("menuitem", name="Get").click()
     page.locator("#log-msgs").check()  # list sends and deliveries too
     play(page, "0.5")
     # The follower redirects the read; the leader confirms its leadership and answers.
@@ -117,18 +117,18 @@ def test_cut_a_link_both_ways_then_one_way(open_page, server):
     link = page.locator('[data-link="n1-n2"]')
     expect(link).to_have_attribute("data-state", "ok")
     link.locator("line.hit").click()
-    page.locator("#menu").get_by_role("button", name="Cut link").click()
+    page.locator("#menu").get_by_role("menuitem", name="Cut link").click()
     expect(link).to_have_attribute("data-state", "cut")
     link.locator("line.hit").click()
-    page.locator("#menu").get_by_role("button", name="Heal link").click()
+    page.locator("#menu").get_by_role("menuitem", name="Heal link").click()
     expect(link).to_have_attribute("data-state", "ok")
     link.locator("line.hit").click()
-    page.locator("#menu").get_by_role("button", name="Cut n2 → n1").click()
+    page.locator("#menu").get_by_role("menuitem", name="Cut n2 → n1").click()
     expect(link).to_have_attribute("data-state", "oneway-back")
     link.locator("line.hit").click()
     menu = page.locator("#menu")
     menu.get_by_label("Loss").fill("0.5")
-    menu.get_by_role("button", name="Set latency and loss").click()
+    menu.get_by_role("menuitem", name="Set latency and loss").click()
     expect(link).to_have_attribute("data-custom", "")
 
 
@@ -139,7 +139,7 @@ def test_scrub_back_shows_the_earlier_state(open_page, server):
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
     before = sim_time(page)
-    node_menu(page, "n3").get_by_role("button", name="Crash").click()
+    node_menu(page, "n3").get_by_role("menuitem", name="Crash").click()
     n3 = page.locator('[data-node-id="n3"]')
     expect(n3).to_have_attribute("data-status", "crashed")
     # Drag the timeline back to half the time: n3 is alive again, the clock is earlier.
@@ -189,13 +189,13 @@ def test_an_audience_page_follows_the_presenter(open_page, server):
         const drops = [...document.querySelectorAll('#flight button')];
         return drops.length > 0 && drops.every((b) => b.disabled);
     }""")
-    node_menu(presenter, "n2").get_by_role("button", name="Crash").click()
+    node_menu(presenter, "n2").get_by_role("menuitem", name="Crash").click()
     expect(audience.locator('[data-node-id="n2"]')).to_have_attribute("data-status", "crashed")
     presenter.get_by_role("button", name="Pause", exact=True).click()
     audience.wait_for_function("() => !window.playground.store.playing")
     # The audience may not act: its node menu offers no enabled fault.
     node_menu(audience, "n1")
-    expect(audience.locator("#menu").get_by_role("button", name="Crash")).to_be_disabled()
+    expect(audience.locator("#menu").get_by_role("menuitem", name="Crash")).to_be_disabled()
 
 
 def test_no_request_leaves_the_machine_and_the_page_is_light(open_page, server):
@@ -281,7 +281,7 @@ def test_share_link_after_an_action_replays_it(open_page, server):
     page = open_page(raft_path(server, duration_ms=20000))
     page.wait_for_selector("[data-node-id]")
     page.get_by_role("button", name="Step", exact=True).click()
-    node_menu(page, "n4").get_by_role("button", name="Crash").click()
+    node_menu(page, "n4").get_by_role("menuitem", name="Crash").click()
     expect(page.locator('[data-node-id="n4"]')).to_have_attribute("data-status", "crashed")
     page.wait_for_function("() => document.getElementById('share').dataset.url.includes('/s/')")
     link = page.locator("#share").get_attribute("data-url")
