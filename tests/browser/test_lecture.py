@@ -31,8 +31,9 @@ def open_lecture(open_page, size=(1280, 720), preset=PRESET):
 
 
 def trace_commands(page, server) -> list[dict]:
-    session = page.evaluate("window.playground.conn.session")
-    with urllib.request.urlopen(f"{server}/api/sessions/{session}/trace.json", timeout=10) as r:
+    session, token = page.evaluate("[window.playground.conn.session, window.playground.conn.token]")
+    url = f"{server}/api/sessions/{session}/trace.json?token={token}"
+    with urllib.request.urlopen(url, timeout=10) as r:
         records = json.loads(r.read())
     return [{**r["command"], "at_ms": r["t_us"] / 1000} for r in records
             if r["kind"] == "command"]

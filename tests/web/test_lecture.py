@@ -87,8 +87,9 @@ def test_acting_against_the_script_drops_its_later_commands_and_marks_later_capt
     assert got[-1]["t_ms"] == 450.0 and last(got, "script")["diverged_ms"] is None
     assert last(got, "caption")["diverged"] is False
     control(client, ids, "step", 1100)
-    commands = [d[0] for t, kind, _n, _c, d in session.sim.trace if kind == "command"]
-    assert commands == [{"type": "crash", "node": "n1"}]  # the scripted one, at 1500 ms
+    commands = [(d[0]["type"], d[0]["node"]) for t, kind, _n, _c, d in session.sim.trace
+                if kind == "command"]
+    assert commands == [("crash", "n1")]  # the scripted one, at 1500 ms
     assert session.sim.trace[[k for _t, k, *_ in session.sim.trace].index("command")][0] \
         == 1_500_000
 
