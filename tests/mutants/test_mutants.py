@@ -19,10 +19,11 @@ from .heartbeat import MUTANTS as HEARTBEAT
 from .idempotency import MUTANTS as IDEMPOTENCY
 from .lease import MUTANTS as LEASE
 from .outbox import MUTANTS as OUTBOX
+from .raft import MUTANTS as RAFT
 from .saga import MUTANTS as SAGA
 from .twopc import MUTANTS as TWOPC
 
-MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT + OUTBOX + TWOPC + SAGA
+MUTANTS = LEASE + IDEMPOTENCY + HEARTBEAT + OUTBOX + TWOPC + SAGA + RAFT
 SCHEDULES = 1000
 
 
