@@ -1,10 +1,11 @@
 """A small key-value store that outlives a process: short links, and what else must.
 
-Two backends behind one interface (``get``, ``put``): an embedded SQLite file by default
+Two backends behind one interface (``get``, ``put``, and for counting ``add``, which
+keeps a value only under a new key, and ``incr``): an embedded SQLite file by default
 (created on first use under the data directory, in WAL mode so the server's processes
 and the command line can use it at once), and Redis when ``MESSAGE_QUEUE`` is a
 ``redis://`` URL, so that every process of a deployment sees every key. Keys are short
-ASCII strings with a namespace prefix (``link:``); values are bytes.
+ASCII strings with a namespace prefix (``link:``, ``room:``); values are bytes.
 
 The data directory is ``PLAYGROUND_DATA_DIR`` (the web app's ``DATA_DIR`` setting), by
 default ``instance/`` at the repository's root.
@@ -45,11 +46,27 @@ class SqliteStore:
 
     def get(self, key: str) -> bytes | None:
         row = self._db().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        return row[0].encode() if isinstance(row[0], str) else bytes(row[0])  # a counter
 
     def put(self, key: str, value: bytes) -> None:
         self._db().execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)",
                            (key, value))
+
+    def add(self, key: str, value: bytes) -> bool:
+        """Keep ``value`` under ``key`` unless the key exists; whether it was kept."""
+        cursor = self._db().execute("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)",
+                                    (key, value))
+        return cursor.rowcount == 1
+
+    def incr(self, key: str) -> int:
+        """Add one to the counter under ``key`` (0 if absent); the new count."""
+        row = self._db().execute(
+            "INSERT INTO kv (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET "
+            "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) RETURNING value",
+            (key,)).fetchone()
+        return int(row[0])
 
 
 class RedisStore:
@@ -65,6 +82,12 @@ class RedisStore:
 
     def put(self, key: str, value: bytes) -> None:
         self.redis.set(key, value)
+
+    def add(self, key: str, value: bytes) -> bool:
+        return bool(self.redis.set(key, value, nx=True))
+
+    def incr(self, key: str) -> int:
+        return int(self.redis.incr(key))
 
 
 def open_store(message_queue: str | None = None, data_dir: Path | str | None = None):

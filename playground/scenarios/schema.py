@@ -67,6 +67,18 @@ _EXPECTED = {
     },
 }
 
+MAX_CHOICES = 8
+# A question a caption (or the presenter, on the spot) puts to the audience of a room:
+# ``choices`` default to the node ids; ``answer``, when given, is one of them.
+ASK_SCHEMA = {
+    "type": "object", "required": ["question"], "additionalProperties": False,
+    "properties": {"question": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "choices": {"type": "array", "minItems": 2, "maxItems": MAX_CHOICES,
+                               "uniqueItems": True,
+                               "items": {"type": "string", "minLength": 1, "maxLength": 60}},
+                   "answer": {"type": "string", "minLength": 1, "maxLength": 60}},
+}
+
 SCENARIO_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -116,7 +128,8 @@ SCENARIO_SCHEMA = {
                                 "properties": {"at_ms": {"type": "number", "minimum": 0},
                                                "text": {"type": "string", "minLength": 1,
                                                         "maxLength": 600},
-                                               "pause": {"type": "boolean"}}}},
+                                               "pause": {"type": "boolean"},
+                                               "ask": ASK_SCHEMA}}},
     },
 }
 _VALIDATORS: dict = {}  # "scenario" and each fault type -> validator, built on first use
@@ -129,6 +142,7 @@ def _validators() -> dict:
         _VALIDATORS.update({k: Draft202012Validator(C.fault_schema(k))
                             for k in C.FAULT_TYPES})
         _VALIDATORS["scenario"] = Draft202012Validator(SCENARIO_SCHEMA)
+        _VALIDATORS["ask"] = Draft202012Validator(ASK_SCHEMA)
     return _VALIDATORS
 
 DEFAULT_DURATION_MS = 10_000
@@ -263,6 +277,30 @@ def command(model: str, obj, node_ids, where: str = "action", *, schema: bool = 
         raise ScenarioError(f"{where}: {exc}") from None
 
 
+def question(obj, node_ids, where: str = "ask", *, schema: bool = True) -> dict:
+    """A question for a room's audience (see ``ASK_SCHEMA``), its choices filled in with
+    ``node_ids`` when it names none; else ScenarioError naming the field."""
+    if not isinstance(obj, dict):
+        raise ScenarioError(f"{where}: a question is a JSON object with a 'question'")
+    plain(obj, where)
+    if schema:
+        _validate(_validators()["ask"], obj, where)
+    out = {"question": obj["question"], "choices": list(obj.get("choices") or node_ids)}
+    if "answer" in obj:
+        out["answer"] = obj["answer"]
+    if not 2 <= len(out["choices"]) <= MAX_CHOICES:
+        raise ScenarioError(f"{where}.choices: a question offers 2 to {MAX_CHOICES} choices; "
+                            f"name them (this run has {len(out['choices'])} nodes)")
+    _check_answer(out, where)
+    return out
+
+
+def _check_answer(ask: dict, where: str) -> None:
+    if "answer" in ask and ask["answer"] not in ask["choices"]:
+        raise ScenarioError(f"{where}.answer: '{ask['answer'][:60]}' is not one of the "
+                            "choices")
+
+
 def validate(obj, *, schema: bool = True) -> dict:
     """A complete, normalised copy of a scenario, or ScenarioError naming the field.
 
@@ -316,6 +354,12 @@ def validate(obj, *, schema: bool = True) -> dict:
         raise ScenarioError(f"diverged_ms: {out['diverged_ms']} is after the end of the "
                             f"scenario (duration_ms {out['duration_ms']})")
     node_ids = cls(nodes, out["params"], out["variant"]).node_ids()
+    for i, caption in enumerate(out["narrative"]):
+        if "ask" in caption:
+            if not caption.get("pause"):
+                raise ScenarioError(f"narrative[{i}].ask: a caption that asks a question "
+                                    "pauses the run (\"pause\": true)")
+            question(caption["ask"], node_ids, f"narrative[{i}].ask", schema=schema)
     for i, cmd in enumerate(obj.get("commands", [])):
         where = f"commands[{i}]"
         command(name, cmd, node_ids, where, schema=schema)

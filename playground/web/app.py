@@ -65,7 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SESSION_MEMORY_MB"] is None:
         app.config["SESSION_MEMORY_MB"] = memory_budget_mb(app.config["MAX_SESSIONS"])
     import_models(app.config["EXTRA_MODELS"])
-    from . import events
+    from . import events, rooms  # rooms declares its handlers with events' decorator
     from .fanout import FanoutManager, FanoutRedisManager, JsonPacket
     from .guard import Guard, wire_logger
     from .headers import SecurityHeaders
@@ -83,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["playground_guard"] = Guard(socketio.server)
     app.extensions["playground"] = Registry(socketio, manager, app.config)
     app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
+    app.extensions["playground_rooms"] = rooms.Rooms(app.extensions["playground_store"])
     app.register_blueprint(bp)
     app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config["EMBED_ANCESTORS"])
     return app

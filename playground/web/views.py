@@ -22,9 +22,11 @@ def _flag(name: str) -> bool:
     return flag(request.args.get(name))
 
 
-def _page(share_string=None, watch=None):
+def _page(share_string=None, watch=None, room=None):
     boot = {"share": share_string, "watch": watch, "embed": _flag("embed"),
             "lecture": _flag("lecture")}
+    if room is not None:
+        boot["room"] = room
     return render_template("play.html", boot=boot)
 
 
@@ -82,6 +84,16 @@ def qr_svg():
 def watch(session_id: str):
     """A watch link: the page joins a live session read-only."""
     return _page(watch=session_id)
+
+
+@bp.get("/r/<room>")
+def room(room: str):
+    """A room link: the page follows whatever session the room's presenter runs."""
+    if current_app.extensions["playground_rooms"].get(room) is None:
+        return render_template("missing.html", message=f"no room {room[:64]}: it was "
+                               "never opened on this server, or its store was reset",
+                               room=True), 404
+    return _page(room=room)
 
 
 def _error(status: int, message: str):
