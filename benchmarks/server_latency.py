@@ -313,9 +313,10 @@ def main() -> None:
     parser.add_argument("--server-processes", type=int, default=1,
                         help="server processes sharing a Redis started for the run")
     args = parser.parse_args()
-    # One setup client creates and starts every session: lift the per-client rates.
-    env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "50",
-           "PLAYGROUND_CREATES_PER_SECOND": "1000", "PLAYGROUND_CONTROLS_PER_SECOND": "1000"}
+    # Every client of the run comes from 127.0.0.1, one client address: lift its limits.
+    env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "100000",
+           "PLAYGROUND_CREATES_PER_SECOND": "1000", "PLAYGROUND_CONTROLS_PER_SECOND": "1000",
+           "PLAYGROUND_SESSIONS_PER_ADDRESS": "100000"}
     scenario = args.scenario
     if scenario == "toy":
         env["PLAYGROUND_EXTRA_MODELS"] = "tests.engine.toy"

@@ -20,6 +20,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+LOCAL_LIMITS = {"PLAYGROUND_SESSIONS_PER_ADDRESS": "1000", "PLAYGROUND_CREATES_PER_SECOND": "50"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -62,8 +65,9 @@ def server():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/test installs it)")
     port = free_port()
-    # Every page of a module opens sessions from one address: more than a visitor's cap.
-    proc = start_server(port, {"PLAYGROUND_SESSIONS_PER_ADDRESS": "1000"})
+    # Every page of every test comes from 127.0.0.1: one client address, whose limits
+    # would otherwise refuse the tenth page of a module.
+    proc = start_server(port, LOCAL_LIMITS)
     yield f"http://127.0.0.1:{port}"
     stop_server(proc)
 
