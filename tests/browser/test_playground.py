@@ -391,35 +391,25 @@ def test_violation_banner_jumps_to_the_violation(open_page, server):
     expect(page.locator("#spacetime .violation").first).to_be_attached()
 
 
-def test_25_nodes_and_200_messages_keep_drawing(open_page, server):
-    """Frame rate and script time per frame with 25 nodes and about 200 messages in flight.
-
-    The bound is loose (a shared, GPU-less test machine); it catches a view that stops
-    reusing elements or repaints everything each frame (a few frames per second)."""
+def test_25_nodes_and_200_messages_are_drawn_by_reusing_elements(open_page, server):
+    """With 25 nodes and about 200 messages in flight every message is drawn, and frames
+    update the nodes' elements instead of rebuilding them (what keeps drawing cheap; how
+    fast it draws is measured by ``benchmarks/drawing.py``, not asserted here)."""
     page = open_page(raft_path(server, nodes=23, duration_ms=60_000,
                                network={"latency_ms": [120, 160]}))
     play(page, "1")
     page.wait_for_function("() => window.playground.store.messages.length >= 150", timeout=30_000)
-    stats = page.evaluate("""() => new Promise((done) => {
-        const app = window.playground, times = [], gaps = [], flying = [];
-        const render = app.cluster.render.bind(app.cluster);
-        app.cluster.render = (...a) => { const t = performance.now(); render(...a);
-                                         times.push(performance.now() - t); };
-        let last = performance.now(); const start = last;
-        requestAnimationFrame(function tick(now) {
-            gaps.push(now - last); last = now; flying.push(app.store.messages.length);
-            if (now - start < 3000) requestAnimationFrame(tick);
-            else {
-                const med = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
-                done({fps: gaps.length / 3, frame_p50: med(gaps), ring_ms_p50: med(times),
-                      flying_p50: med(flying), nodes: app.store.order.length});
-            }
-        });
-    })""")
-    print(stats)
-    assert stats["nodes"] == 25 and stats["flying_p50"] >= 150
-    assert stats["ring_ms_p50"] < 12, stats
-    assert stats["frame_p50"] < 125, stats
+    seq = page.evaluate("""() => { for (const el of document.querySelectorAll("[data-node-id]"))
+                                       el._kept = true;
+                                   return window.playground.store.seq; }""")
+    page.wait_for_function(f"() => window.playground.store.seq >= {seq + 10}")
+    page.wait_for_timeout(100)  # a turn of requestAnimationFrame after the newest frame
+    drawn = page.evaluate("""() => {
+        const app = window.playground, els = [...document.querySelectorAll("[data-node-id]")];
+        return {nodes: els.length, kept: els.filter((el) => el._kept).length,
+                flying: app.store.messages.length, drawn: app.cluster.drawn.length}; }""")
+    assert drawn["nodes"] == 25 and drawn["kept"] == 25, drawn
+    assert drawn["flying"] >= 150 and drawn["drawn"] >= 0.9 * drawn["flying"], drawn
 
 
 def test_presenter_keys_walk_the_captions(open_page, server):

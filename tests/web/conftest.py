@@ -63,6 +63,19 @@ def wait_for(client, predicate, timeout=5.0) -> list[dict]:
     raise AssertionError(f"no matching frame within {timeout} s ({len(seen)} frames seen)")
 
 
+def collect(client, count: int, timeout=10.0) -> list[dict]:
+    """At least ``count`` frames, however long they take up to ``timeout`` (a bound on
+    liveness, not a speed: a busy machine only makes them arrive later)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.extend(frames(client))
+        if len(seen) >= count:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"{len(seen)} frames within {timeout} s, expected {count}")
+
+
 def toy_scenario(**overrides) -> dict:
     scenario = {"model": "toy", "seed": 7, "nodes": 5, "duration_ms": 60_000}
     scenario.update(overrides)

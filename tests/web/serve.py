@@ -99,6 +99,17 @@ class Client:
             time.sleep(0.01)
         raise AssertionError(f"no matching frame within {timeout} s ({len(seen)} frames)")
 
+    def collect(self, count: int, timeout: float = 10.0) -> list[dict]:
+        """At least ``count`` frames, however long they take up to ``timeout``."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen.extend(self.take())
+            if len(seen) >= count:
+                return seen
+            time.sleep(0.01)
+        raise AssertionError(f"{len(seen)} frames within {timeout} s, expected {count}")
+
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
