@@ -15,8 +15,9 @@ from playground.models.fsm import IllegalTransition
 from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CANDIDATE,
                                     STORAGE, Raft, RaftTimer, Server, ServerState)
 from playground.models.raft.facts import BecameLeader, ExecutedAgain, ReadAnswered, ReadIssued
-from playground.models.raft.messages import (SENTINEL, AppendEntries, AppendEntriesResult,
-                                             ClientReply, ClientRequest, Entry,
+from playground.models.raft.messages import (SENTINEL, Log, AppendEntries, AppendEntriesResult,
+                                             ClientReply, ClientRequest, Entry, InstallSnapshot,
+                                             InstallSnapshotResult,
                                              ReadIndexHeartbeat, ReadIndexHeartbeatResult,
                                              ReadReply, ReadRequest, RequestVote,
                                              RequestVoteResult, StorageWrite,
@@ -45,7 +46,7 @@ def entry(term, index):
 def server(term=0, terms=(), role=FOLLOWER, **fields):
     """A server whose log holds one entry per term in ``terms`` (index 1, 2, ...)."""
     st = ServerState(current_term=term)
-    st.log = [SENTINEL] + [entry(t, i) for i, t in enumerate(terms, start=1)]
+    st.log = Log([SENTINEL] + [entry(t, i) for i, t in enumerate(terms, start=1)])
     st.role = role
     for name, value in fields.items():
         setattr(st, name, value)
@@ -468,7 +469,7 @@ def test_the_checker_sees_two_leaders_in_one_term():
 def duplicated_log(m, ctx):
     """A leader whose log holds request 1 twice (a retry appended after a lost reply)."""
     st = leader(m, ctx, 1)
-    st.log = [SENTINEL, Entry(1, 1, "k0", 1), Entry(1, 2, "k0", 2), Entry(1, 1, "k0", 1)]
+    st.log = Log([SENTINEL, Entry(1, 1, "k0", 1), Entry(1, 2, "k0", 2), Entry(1, 1, "k0", 1)])
     st.commit_index = 3
     return st
 
@@ -762,3 +763,79 @@ def test_the_leader_role_resolves_to_the_server_leading_the_newest_term():
     states["n4"].current_term, states["n4"].role = 3, LEADER
     assert m.resolve_role(view, "leader") == "n4"
     assert Raft.addressable_roles == ("leader",)
+
+
+# -- log compaction and InstallSnapshot ------------------------------------------------------
+
+def snapshot_model(nodes=5, every=3):
+    return Raft(nodes, {"election_timeout_ms": [150, 300], "heartbeat_ms": 50,
+                        "snapshot_log_length": every}, {})
+
+
+def test_a_server_snapshots_its_state_machine_and_discards_the_applied_log():
+    m = snapshot_model(every=3)
+    ctx = context(m, "n2")
+    st = server(1, terms=(1, 1, 1, 1))
+    st.commit_index = 3
+    m.role_objects["server"].apply(st, ctx)
+    assert st.log.first == 0 and ctx.timers["snapshot"] == 1  # a step of its own
+    m.on_timer(st, Timer(RaftTimer.SNAPSHOT), ctx)
+    assert st.log.first == 3 and len(st.log) == 5 and st.log[3].term == 1
+    assert st.snapshot_kv == {"k1": 1, "k2": 2, "k3": 3} and st.snapshot_executed == {1: 1, 2: 2, 3: 3}
+    assert [type(f).__name__ for f in ctx.facts] == ["SnapshotTaken"]
+    with pytest.raises(IndexError):
+        st.log[2]
+
+
+def test_a_leader_sends_install_snapshot_to_a_follower_behind_its_first_index():
+    m = snapshot_model(every=3)
+    ctx = context(m, "n1")
+    st = leader(m, ctx, 2, terms=(1, 1, 1, 2))
+    st.commit_index = 3
+    m.role_objects["server"].apply(st, ctx)
+    m.on_timer(st, Timer(RaftTimer.SNAPSHOT), ctx)
+    st.next_index["n3"] = 2  # n3 lacks index 2, which the snapshot replaced
+    ctx.clear()
+    m.role_objects["server"].send_append(st, "n3", 0, ctx)
+    [(to, msg)] = ctx.sent
+    assert to == "n3" and msg == InstallSnapshot(2, "n1", 3, 1, (("k1", 1), ("k2", 2), ("k3", 3)),
+                                                 ((1, 1), (2, 2), (3, 3)))
+    ctx.clear()
+    m.on_message(st, InstallSnapshotResult(2, 3), "n3", ctx)
+    assert st.match_index["n3"] == 3 and st.next_index["n3"] == 4
+    assert ctx.sent_of(AppendEntries)[0][1].prev_log_index == 3  # then entries from there
+
+
+def test_a_follower_installs_a_snapshot_and_keeps_only_what_follows_it():
+    m = snapshot_model(every=100)
+    ctx = context(m, "n3")
+    snap = InstallSnapshot(2, "n1", 3, 1, (("k1", 7),), ((9, 1),))
+    st = server(1, terms=(1, 1))  # behind: the whole log goes
+    m.on_message(st, snap, "n1", ctx)
+    assert st.log.first == 3 and len(st.log) == 4 and st.kv == {"k1": 7}
+    assert st.commit_index == st.last_applied == 3 and st.executed == {9: 1}
+    assert ctx.sent == [("n1", InstallSnapshotResult(2, 3))]
+    ctx = context(m, "n3")
+    st = server(2, terms=(1, 1, 1, 2))  # holds index 3 of term 1: keeps index 4
+    m.on_message(st, snap, "n1", ctx)
+    assert st.log.first == 3 and len(st.log) == 5 and st.log[4].term == 2
+
+
+def test_a_restarted_server_loads_its_snapshot():
+    m = snapshot_model(every=2)
+    ctx = context(m, "n2")
+    st = server(1, terms=(1, 1, 1))
+    st.commit_index = 2
+    m.role_objects["server"].apply(st, ctx)
+    m.on_timer(st, Timer(RaftTimer.SNAPSHOT), ctx)
+    fresh = m.init_node("n2")
+    for name in m.durable:
+        if hasattr(st, name):
+            setattr(fresh, name, getattr(st, name))
+    m.on_start(fresh, context(m, "n2"))
+    assert fresh.kv == {"k1": 1, "k2": 2} and fresh.commit_index == fresh.last_applied == 2
+
+
+def test_install_snapshot_preset_brings_a_lagging_follower_up_safely():
+    sim, report = run(presets()["raft-install-snapshot"])
+    assert sim.violations == [] and report["metrics"]["snapshots_installed"] >= 1

@@ -149,3 +149,19 @@ def test_lease_reads_stay_linearizable_while_clocks_keep_time():
         assert found == [], f"seed {seed}: {found}"
         reads += metrics.get("lease_reads", 0)
     assert reads > 0
+
+
+def test_snapshots_and_install_snapshot_keep_every_invariant_under_random_faults():
+    """Servers compact their logs every few entries; followers that fall behind are
+    brought up by InstallSnapshot, and state machine safety compares what a snapshot
+    stands for with what the others applied."""
+    installed = 0
+    params = {"election_timeout_ms": [100, 200], "heartbeat_ms": 40,
+              "requests_per_second": 20, "storage_write_ms": 100, "snapshot_log_length": 5}
+    for seed in range(SAFE_RUNS // 2):
+        variant = {"prevote": seed % 4 == 1, "check_quorum": seed % 4 == 2}
+        found, metrics = fired(scenario(seed, variant, params=params,
+                                        client_in_partitions=seed % 2 == 0))
+        assert found == [], f"seed {seed} {variant}: {found}"
+        installed += metrics.get("snapshots_installed", 0)
+    assert installed > SAFE_RUNS // 10

@@ -56,8 +56,16 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
   may put a request in the log twice; each state machine remembers the request ids it
   has executed and answers a second copy without executing it (never trimmed here).
 
-What is simplified. No membership changes, snapshots or log compaction; one client
-node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
+* **Log compaction** (``snapshot_log_length``, §7 of the paper): a server whose log holds
+  that many applied entries past its snapshot snapshots its state machine and client
+  sessions at its last applied index (a step of its own, on the ``snapshot`` timer) and
+  discards its log up to it; the :class:`~.messages.Log` keeps absolute indexes, with
+  ``log[log.first]`` standing for the snapshot. A leader sends ``InstallSnapshot``
+  (whole, in one message) to a follower whose next index it has compacted; the follower
+  keeps its log after the snapshot's last entry if it holds that entry, else discards it.
+
+What is simplified. No membership changes; snapshots sent whole and taken at once; one
+client node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
 one. The storage is a register with a fencing check, not a database.
 
 Invariants (checked after every event, incrementally, in ``checker.py``):
@@ -76,7 +84,8 @@ Invariants (checked after every event, incrementally, in ``checker.py``):
   (§5.4.2, Figure 8): judged on each ``Committed`` fact from the entry at the new commit
   index in the leader's log, so the unsafe commit itself fires, whether or not a later
   leader then loses the entry.
-* ``state_machine_safety``: no two servers apply different commands at one index.
+* ``state_machine_safety``: no two servers apply different commands at one index (an
+  installed snapshot counts as applying the prefix of the leader's snapshot it came from).
 * ``fencing``: the storage never accepts a token lower than one it already accepted
   (from its ``WriteAccepted`` facts, not from its own highest token).
 * ``at_most_once``: no state machine executes a client request twice (each tells an
@@ -92,8 +101,8 @@ leader_completeness and state_machine_safety), ``multiple_votes_per_term`` (elec
 (at_most_once).
 
 Facts told to the checker (``facts.py``): ``ElectionStarted``, ``VoteGranted``,
-``BecameLeader``, ``SteppedDown``, ``LogTruncated``, ``Committed`` and ``ExecutedAgain``
-(servers), ``WriteAccepted`` (the storage), ``ReadIssued`` and ``ReadAnswered`` (the client).
+``BecameLeader``, ``SteppedDown``, ``LogTruncated``, ``Committed``, ``ExecutedAgain``,
+``SnapshotTaken`` and ``SnapshotInstalled`` (servers), ``WriteAccepted`` (the storage), ``ReadIssued`` and ``ReadAnswered`` (the client).
 
 Modules: ``messages.py`` (the wire, the log entry, roles and timer kinds), ``server.py``
 (Figure 2's rules), ``extensions.py`` (PreVote and CheckQuorum), ``reads.py`` (ReadIndex,
@@ -192,6 +201,9 @@ class Raft(Model):
               {"type": "number", "minimum": 0, "maximum": 1000}),
         Param("keys", 8, "Number of distinct keys the client writes.",
               {"type": "integer", "minimum": 1, "maximum": 1000}),
+        Param("snapshot_log_length", 0, "A server snapshots its state machine and discards "
+              "its log up to the last applied entry once that many applied entries are in "
+              "its log (0: never).", {"type": "integer", "minimum": 0, "maximum": 100_000}),
         Param("storage_write_ms", 500, "A leader writes to the storage this often "
               "(0: never).", {"type": "number", "minimum": 0, "maximum": 60_000}),
     )
@@ -244,6 +256,7 @@ class Raft(Model):
         self.skip_term_check = bool(v["skip_prev_log_term_check"])
         self.commit_by_count = bool(v["commit_old_terms_by_count"])
         self.multi_vote = bool(v["multiple_votes_per_term"])
+        self.snapshot_every = p["snapshot_log_length"]
 
     # -- the cluster -------------------------------------------------------------------
     def node_ids(self):

@@ -17,7 +17,7 @@ from playground.models.base import Checker
 from playground.stats import percentile
 
 from .facts import (BecameLeader, Committed, ElectionStarted, ExecutedAgain, LogTruncated,
-                    ReadAnswered, ReadIssued, WriteAccepted)
+                    ReadAnswered, ReadIssued, SnapshotInstalled, SnapshotTaken, WriteAccepted)
 from .messages import LEADER, SENTINEL
 from .server import ServerState
 
@@ -37,6 +37,7 @@ class RaftGhost:
     commit_terms: list = field(default_factory=lambda: [0])  # term of the leader committing it
     applied: list = field(default_factory=lambda: [SENTINEL])  # entry applied per index
     seen: dict = field(default_factory=dict)  # server -> [log length, last_applied] checked
+    snapshots: dict = field(default_factory=dict)  # (server, index) -> prefix id it holds
     minority: dict = field(default_factory=dict)  # (index, term) appended out of a majority
     minority_appends: int = 0
     commits_in_minority: int = 0
@@ -71,10 +72,15 @@ class RaftChecker(Checker):
         seen = g.seen[node_id]
         found = []
         start = seen[0]
+        installed = False
         for fact in facts:
-            if type(fact) is LogTruncated and fact.from_index < start:
+            kind = type(fact)
+            if kind is LogTruncated and fact.from_index < start:
                 start = fact.from_index
-        if start < seen[0] or len(st.log) != seen[0]:
+            elif kind is SnapshotInstalled:  # the chain is rebuilt up to the snapshot
+                self._installed(g, node_id, fact)
+                start, installed = fact.index + 1, True
+        if installed or start < seen[0] or len(st.log) != seen[0]:
             self._check_log(view, g, node_id, st, start, found)
             seen[0] = len(st.log)
         for fact in facts:
@@ -86,9 +92,26 @@ class RaftChecker(Checker):
             elif kind is Committed:
                 self._check_commit_rule(node_id, st, fact, found)
                 self._check_commit(g, node_id, st, fact)
+            elif kind is SnapshotTaken:
+                g.snapshots[(node_id, fact.index)] = g.chains[node_id][fact.index]
         if st.last_applied != seen[1]:
             self._check_applied(g, node_id, seen, st, facts, found)
         return found
+
+    @staticmethod
+    def _installed(g, nid, fact: SnapshotInstalled) -> None:
+        """A follower's log up to the snapshot's index is now the prefix the leader's
+        snapshot holds (its entries are gone, its prefix ids are not: the chain is rebuilt
+        from the leader's)."""
+        q = g.snapshots[(fact.leader, fact.index)]
+        g.snapshots[(nid, fact.index)] = q
+        prefixes = g.prefixes
+        ids = [q]
+        while q:
+            q = prefixes[q][0]
+            ids.append(q)
+        ids.reverse()
+        g.chains[nid][:] = ids
 
     def _check_log(self, view, g, nid, st, start, found) -> None:
         """Log matching: give each new entry its prefix id; (index, term) fixes the id."""
@@ -197,15 +220,16 @@ class RaftChecker(Checker):
         if chain[c] != committed[c]:
             return  # a conflicting commit: leader_completeness and state_machine_safety
         minority = g.minority
-        log = st.log
+        prefixes = g.prefixes
         commit_terms = g.commit_terms
         write_index, write_value = g.write_index, g.write_value
         requests, sessions = g.committed_requests, self.sessions
         term = max(fact.term, commit_terms[-1])  # kept sorted, for bisect
         for i in range(c + 1, new + 1):
-            committed.append(chain[i])
+            q = chain[i]
+            committed.append(q)
             commit_terms.append(term)
-            entry = log[i]
+            entry = prefixes[q][1]  # the log itself may be compacted past it already
             rid = entry.request_id
             # A write, what a read may return: not a no-op, nor (with client sessions) a
             # second copy of a request, which the state machines answer without executing.
@@ -227,16 +251,16 @@ class RaftChecker(Checker):
         if new < old:
             return  # restarted: it re-applies from the start
         applied = g.applied
-        log = st.log
+        chain, prefixes = g.chains[nid], g.prefixes  # entries a snapshot took are here
         for fact in facts:
             if type(fact) is ExecutedAgain:
-                entry = log[fact.index]
+                entry = prefixes[chain[fact.index]][1]
                 found.append(("at_most_once", f"{nid} executed request {fact.request_id} "
                               f"({entry.key}={entry.value}) at index {fact.first_index} and "
                               f"again at index {fact.index} (a retry after a lost reply, "
                               f"appended twice)"))
         for i in range(old + 1, new + 1):
-            entry = log[i]
+            entry = prefixes[chain[i]][1]
             if i < len(applied):
                 first = applied[i]
                 if first is not entry and first != entry:

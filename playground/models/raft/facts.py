@@ -51,6 +51,26 @@ class LogTruncated(Fact):
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotTaken(Fact):
+    """A server snapshotted its state machine at ``index`` and discarded its log up to it."""
+
+    text = "snapshot taken up to index {index} (term {term})"
+    index: int
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInstalled(Fact):
+    """A follower replaced its state machine (and its log up to ``index``) by the
+    snapshot ``leader`` sent."""
+
+    text = "installed {leader}'s snapshot up to index {index} (term {term})"
+    index: int
+    term: int
+    leader: str
+
+
+@dataclass(frozen=True, slots=True)
 class Committed(Fact):
     """A leader of ``term`` advanced its commit index from ``previous`` to
     ``commit_index`` (the entries in between are in its log)."""

@@ -46,14 +46,15 @@ class RaftTimer(Enum):
     HEARTBEAT = "heartbeat"
     STORAGE_WRITE = "storage_write"
     CHECK_QUORUM = "check_quorum"
+    SNAPSHOT = "snapshot"  # take a snapshot (as its own step, after the entries applied)
     ISSUE = "issue"  # the client's next workload put
     READ = "read"  # the client's next workload get
     RETRY = "retry:"  # + request id
     READ_RETRY = "read_retry:"  # + request id
 
 
-ELECTION, HEARTBEAT, STORAGE_WRITE, CHECK_QUORUM, ISSUE, READ = (
-    Timer(kind) for kind in tuple(RaftTimer)[:6])
+ELECTION, HEARTBEAT, STORAGE_WRITE, CHECK_QUORUM, SNAPSHOT, ISSUE, READ = (
+    Timer(kind) for kind in tuple(RaftTimer)[:7])
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,57 @@ class Entry:
 
 
 SENTINEL = Entry(0, 0, "", 0)  # log[0]: makes the log 1-based with prev_log_term 0 at index 0
+
+
+class Log(list):
+    """A log indexed by absolute log index, holding only the entries from ``first`` on.
+
+    ``first`` is the last index a snapshot includes (0 before any): ``log[first]`` stands
+    for the snapshot and carries its last included term (the sentinel at index 0), so
+    ``log[prev].term`` and ``log[-1]`` read as in the paper whatever was compacted.
+    ``len(log)`` is one past the last index. Reading an index below ``first`` is a bug in
+    the caller, and raises.
+    """
+
+    __slots__ = ("first",)
+
+    def __init__(self, entries=(SENTINEL,), first: int = 0):
+        list.__init__(self, entries)
+        self.first = first
+
+    def __len__(self) -> int:
+        return self.first + list.__len__(self)
+
+    def __getitem__(self, i):
+        first = self.first
+        if type(i) is int:
+            if i < 0:
+                return list.__getitem__(self, i)
+            if i < first:
+                raise IndexError(f"log index {i} is compacted (the snapshot ends at {first})")
+            return list.__getitem__(self, i - first)
+        start = i.start - first if i.start is not None else None
+        stop = i.stop - first if i.stop is not None else None
+        if start is not None and start < 0:
+            raise IndexError(f"log index {i.start} is compacted (the snapshot ends at {first})")
+        return list.__getitem__(self, slice(start, stop))
+
+    def __delitem__(self, i: slice) -> None:
+        if i.start <= self.first:
+            raise IndexError(f"cannot truncate at {i.start}: the snapshot ends at {self.first}")
+        list.__delitem__(self, slice(i.start - self.first, None))
+
+    def compact(self, index: int, entry) -> None:
+        """Discard the entries up to ``index``, which ``entry`` (of its term) stands for."""
+        list.__delitem__(self, slice(None, index - self.first))
+        list.__setitem__(self, 0, entry)
+        self.first = index
+
+    def replace(self, index: int, entry) -> None:
+        """Discard the whole log for a snapshot ending at ``index``."""
+        list.__delitem__(self, slice(None, None))
+        list.append(self, entry)
+        self.first = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +165,28 @@ class AppendEntriesResult:
     success: bool
     match_index: int
     conflict_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot:
+    """The leader's snapshot for a follower whose next entry it has compacted away (§7 of
+    the paper; sent whole, in one message): the state machine and the client sessions as
+    of ``last_included_index``."""
+
+    term: int
+    leader_id: str
+    last_included_index: int
+    last_included_term: int
+    kv: tuple  # (key, value) pairs, sorted
+    executed: tuple  # (request id, index executed at) pairs: the client sessions
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotResult:
+    """The follower's answer: its log now matches the leader's up to ``match_index``."""
+
+    term: int
+    match_index: int
 
 
 @dataclass(frozen=True, slots=True)

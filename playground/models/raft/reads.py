@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from playground.models.base import on
 
-from .messages import (ELECTION, FOLLOWER, LEADER, Entry, ReadIndexHeartbeat,
+from .messages import (LEADER, Entry, ReadIndexHeartbeat,
                        ReadIndexHeartbeatResult, ReadReply, ReadRequest)
 
 
@@ -79,16 +79,9 @@ class Reads:
             ctx.count("stale_messages_rejected")
             ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, False))
             return
-        if m.term > st.current_term:
-            self.adopt_term(st, m.term, ctx)
-        elif st.role is not FOLLOWER:
-            if st.role is LEADER:  # a rival leader of the same term (a broken election)
-                ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, False))
-                return
-            self.become_follower(st, ctx)
-        st.leader_id = m.leader_id
-        st.heard_leader_at = ctx.now
-        ctx.set_timer(ELECTION, st.election_timeout)
+        if not self.follow(st, m.term, m.leader_id, ctx):  # a rival leader of our term
+            ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, False))
+            return
         ctx.send(src, ReadIndexHeartbeatResult(st.current_term, m.read_id, True))
 
     @on(ReadIndexHeartbeatResult)

@@ -16,12 +16,12 @@ from playground.models.base import Role, command, on, timer
 
 from .extensions import Extensions
 from .facts import (BecameLeader, Committed, ElectionStarted, ExecutedAgain, LogTruncated,
-                    SteppedDown, VoteGranted)
+                    SnapshotInstalled, SnapshotTaken, SteppedDown, VoteGranted)
 from .messages import (CANDIDATE, CHECK_QUORUM, CLIENT, ELECTION, FOLLOWER, HEARTBEAT,
-                       LEADER, ROLES, SENTINEL, STORAGE, STORAGE_WRITE, AppendEntries,
-                       AppendEntriesResult, ClientReply, ClientRequest, Entry, RaftTimer,
-                       RequestVote, RequestVoteResult, ServerRole, StorageWrite,
-                       StorageWriteResult)
+                       LEADER, ROLES, SNAPSHOT, STORAGE, STORAGE_WRITE, AppendEntries,
+                       AppendEntriesResult, ClientReply, ClientRequest, Entry, InstallSnapshot,
+                       InstallSnapshotResult, Log, RaftTimer, RequestVote, RequestVoteResult,
+                       ServerRole, StorageWrite, StorageWriteResult)
 from .reads import Reads
 
 
@@ -30,7 +30,9 @@ class ServerState:
     # persistent (Figure 2): survive a crash
     current_term: int = 0
     voted_for: str | None = None
-    log: list = field(default_factory=lambda: [SENTINEL])
+    log: Log = field(default_factory=Log)  # from the snapshot's last included index on
+    snapshot_kv: dict = field(default_factory=dict)  # the state machine at log.first
+    snapshot_executed: dict = field(default_factory=dict)  # and its client sessions
     # volatile
     role: ServerRole = FOLLOWER
     leader_id: str | None = None
@@ -60,7 +62,7 @@ class Server(Extensions, Reads, Role):
 
     name = "server"
     State = ServerState
-    durable = ("current_term", "voted_for", "log")
+    durable = ("current_term", "voted_for", "log", "snapshot_kv", "snapshot_executed")
 
     def __init__(self, model):
         super().__init__(model)
@@ -76,9 +78,14 @@ class Server(Extensions, Reads, Role):
         self.skip_term_check = m.skip_term_check
         self.commit_by_count = m.commit_by_count
         self.multi_vote = m.multi_vote
+        self.snapshot_every = m.snapshot_every
 
     def start(self, st, ctx):
-        """Arm the election timer."""
+        """Arm the election timer; after a restart, load the snapshot into the state
+        machine (what it includes is committed and applied)."""
+        if st.log.first:
+            st.kv, st.executed = dict(st.snapshot_kv), dict(st.snapshot_executed)
+            st.commit_index = st.last_applied = st.log.first
         st.election_timeout = self.draw_timeout(ctx)
         ctx.set_timer(ELECTION, st.election_timeout)
 
@@ -136,6 +143,67 @@ class Server(Extensions, Reads, Role):
                     ctx.tell(ExecutedAgain(rid, first, index))
                 if leading:
                     ctx.send(CLIENT, ClientReply(rid, True, ctx.node))
+        if (self.snapshot_every and st.last_applied - log.first >= self.snapshot_every
+                and not ctx.timer_armed(SNAPSHOT)):
+            ctx.set_timer(SNAPSHOT, 1)  # a step of its own, as a server snapshots apart
+
+    # -- log compaction (§7 of the paper, chapter 5 of the dissertation) ---------------------
+    @timer(RaftTimer.SNAPSHOT)
+    def take_snapshot(self, st: ServerState, _timer, ctx) -> None:
+        """Snapshot the state machine at the last applied index and discard the log up to
+        it."""
+        index = st.last_applied
+        log = st.log
+        if index <= log.first:
+            return
+        st.snapshot_kv, st.snapshot_executed = dict(st.kv), dict(st.executed)
+        log.compact(index, log[index])
+        ctx.count("snapshots")
+        ctx.tell(SnapshotTaken(index, log[index].term))
+
+    def send_snapshot(self, st: ServerState, peer: str, now: int, ctx) -> None:
+        """InstallSnapshot to a follower whose next entry is compacted away."""
+        first = st.log.first
+        ctx.send(peer, InstallSnapshot(st.current_term, ctx.node, first, st.log[first].term,
+                                       tuple(sorted(st.snapshot_kv.items())),
+                                       tuple(st.snapshot_executed.items())))
+        st.last_sent[peer] = now
+        ctx.count("snapshots_sent")
+
+    @on(InstallSnapshot)
+    def install_snapshot(self, st: ServerState, m: InstallSnapshot, src: str, ctx) -> None:
+        """Reply immediately if term < currentTerm; keep the log after the snapshot if it
+        holds the snapshot's last entry, else discard it; reset the state machine from the
+        snapshot."""
+        if m.term < st.current_term:
+            ctx.count("stale_messages_rejected")
+            ctx.send(src, InstallSnapshotResult(st.current_term, 0))
+            return
+        if not self.follow(st, m.term, m.leader_id, ctx):
+            return
+        index = m.last_included_index
+        if index > st.last_applied:  # else its own log already holds what the snapshot does
+            log = st.log
+            term = m.last_included_term
+            if index < len(log) and log[index].term == term:
+                log.compact(index, log[index])
+            else:
+                log.replace(index, Entry(term, 0, "", 0))
+            st.kv, st.executed = dict(m.kv), dict(m.executed)
+            st.snapshot_kv, st.snapshot_executed = dict(m.kv), dict(m.executed)
+            st.last_applied = index
+            if index > st.commit_index:
+                st.commit_index = index
+            ctx.count("snapshots_installed")
+            ctx.tell(SnapshotInstalled(index, term, src))
+        ctx.send(src, InstallSnapshotResult(st.current_term, index))
+
+    @on(InstallSnapshotResult)
+    def install_snapshot_result(self, st: ServerState, m: InstallSnapshotResult, src: str,
+                                ctx) -> None:
+        """The follower holds the snapshot: its match index is the snapshot's last."""
+        if self.leads_in(st, m.term, src, ctx):
+            self.matched(st, src, m.match_index, ctx)
 
     # -- followers and candidates: elections ------------------------------------------------
     @timer(RaftTimer.ELECTION)
@@ -241,29 +309,24 @@ class Server(Extensions, Reads, Role):
             ctx.count("stale_messages_rejected")
             ctx.send(src, AppendEntriesResult(term, False, 0, 0))
             return
-        if m.term > term:
-            self.adopt_term(st, m.term, ctx)
-        elif st.role is not FOLLOWER:
-            if st.role is LEADER:  # a rival leader of the same term (a broken election)
-                ctx.note("ignored AppendEntries from a rival leader", rival=src, term=term)
-                return
-            self.become_follower(st, ctx)
-        st.leader_id = m.leader_id
-        st.heard_leader_at = ctx.now
-        ctx.set_timer(ELECTION, st.election_timeout)
+        if not self.follow(st, m.term, m.leader_id, ctx):
+            return
         log = st.log
         prev = m.prev_log_index
         last = len(log) - 1
-        if prev > last:
+        entries = m.entries
+        if prev < log.first:  # what it sends up to our snapshot is committed: ours too
+            entries = entries[log.first - prev:]
+            prev = log.first
+        elif prev > last:
             ctx.count("log_mismatches")
             ctx.send(src, AppendEntriesResult(st.current_term, False, 0, last + 1))
             return
-        if log[prev].term != m.prev_log_term and not self.skip_term_check:
+        elif log[prev].term != m.prev_log_term and not self.skip_term_check:
             ctx.count("log_mismatches")
             ctx.send(src, AppendEntriesResult(st.current_term, False, 0,
                                               self.conflict_hint(st, prev)))
             return
-        entries = m.entries
         match = prev + len(entries)
         if entries:
             self.store(st, prev, entries, last, ctx)
@@ -276,6 +339,22 @@ class Server(Extensions, Reads, Role):
         if ack is None or ack.match_index != match or ack.term != st.current_term:
             ack = st.last_ack = AppendEntriesResult(st.current_term, True, match, 0)
         ctx.send(src, ack)
+
+    def follow(self, st: ServerState, term: int, leader_id: str, ctx) -> bool:
+        """A message from the leader of ``term`` (not older than ours): adopt the term or
+        stop campaigning, and hear from it (the election timer restarts). False for a
+        rival leader of our own term (only a broken election makes one)."""
+        if term > st.current_term:
+            self.adopt_term(st, term, ctx)
+        elif st.role is not FOLLOWER:
+            if st.role is LEADER:
+                ctx.note("ignored a rival leader", rival=leader_id, term=term)
+                return False
+            self.become_follower(st, ctx)
+        st.leader_id = leader_id
+        st.heard_leader_at = ctx.now
+        ctx.set_timer(ELECTION, st.election_timeout)
+        return True
 
     @staticmethod
     def conflict_hint(st: ServerState, prev: int) -> int:
@@ -330,6 +409,9 @@ class Server(Extensions, Reads, Role):
     def send_append(self, st: ServerState, peer: str, now: int, ctx) -> None:
         log = st.log
         nxt = st.next_index[peer]
+        if nxt <= log.first:
+            self.send_snapshot(st, peer, now, ctx)
+            return
         entries = tuple(log[nxt:nxt + self.max_entries]) if nxt < len(log) else ()
         ctx.send(peer, AppendEntries(st.current_term, ctx.node, nxt - 1, log[nxt - 1].term,
                                      entries, st.commit_index))
@@ -349,9 +431,13 @@ class Server(Extensions, Reads, Role):
         n = len(log)
         made = {}  # next index -> message: followers at the same place share one
         term, node, commit, most = st.current_term, ctx.node, st.commit_index, self.max_entries
+        first = log.first
         for peer in ctx.peers:
             if last_sent[peer] <= idle:
                 nxt = next_index[peer]
+                if nxt <= first:
+                    self.send_snapshot(st, peer, now, ctx)
+                    continue
                 msg = made.get(nxt)
                 if msg is None:
                     entries = tuple(log[nxt:nxt + most]) if nxt < n else ()
@@ -394,28 +480,12 @@ class Server(Extensions, Reads, Role):
                               ctx) -> None:
         """If successful, update nextIndex and matchIndex; if it fails because of log
         inconsistency, decrement nextIndex (to the follower's hint) and retry."""
-        if m.term > st.current_term:
-            self.adopt_term(st, m.term, ctx)
+        if not self.leads_in(st, m.term, src, ctx):
             return
-        if st.role is not LEADER or m.term < st.current_term:
-            if m.term < st.current_term:
-                ctx.count("stale_messages_rejected")
-            return
-        if self.check_quorum:
-            st.recent_active[src] = True
-        next_index = st.next_index
         if m.success:
-            match = m.match_index
-            if match <= st.match_index[src]:
-                return  # a heartbeat's or a duplicate's answer: nothing new
-            st.match_index[src] = match
-            if match + 1 > next_index[src]:
-                next_index[src] = match + 1
-            if match > st.commit_index:
-                self.advance_commit(st, ctx)
-            if next_index[src] < len(st.log):  # still behind: send the next entries now
-                self.send_append(st, src, ctx.now, ctx)
+            self.matched(st, src, m.match_index, ctx)
             return
+        next_index = st.next_index
         floor = st.match_index[src] + 1
         hint = m.conflict_index
         nxt = next_index[src] - 1
@@ -423,6 +493,33 @@ class Server(Extensions, Reads, Role):
             nxt = hint
         next_index[src] = nxt if nxt > floor else floor
         self.send_append(st, src, ctx.now, ctx)
+
+    def leads_in(self, st: ServerState, term: int, src: str, ctx) -> bool:
+        """An answer to this leader in its current term (a newer term deposes it)."""
+        if term > st.current_term:
+            self.adopt_term(st, term, ctx)
+            return False
+        if st.role is not LEADER or term < st.current_term:
+            if term < st.current_term:
+                ctx.count("stale_messages_rejected")
+            return False
+        if self.check_quorum:
+            st.recent_active[src] = True
+        return True
+
+    def matched(self, st: ServerState, src: str, match: int, ctx) -> None:
+        """The follower's log matches ours up to ``match``: advance its next and match
+        indexes, the commit index, and send what it still lacks."""
+        if match <= st.match_index[src]:
+            return  # a heartbeat's or a duplicate's answer: nothing new
+        st.match_index[src] = match
+        next_index = st.next_index
+        if match + 1 > next_index[src]:
+            next_index[src] = match + 1
+        if match > st.commit_index:
+            self.advance_commit(st, ctx)
+        if next_index[src] < len(st.log):  # still behind: send the next entries now
+            self.send_append(st, src, ctx.now, ctx)
 
     def may_commit(self, st: ServerState, n: int) -> bool:
         """log[N].term == currentTerm: the Figure 8 rule (any term, under
@@ -466,11 +563,13 @@ class Server(Extensions, Reads, Role):
     def summary(self, node_id, st):
         """A server's term, vote, commit point and the tail of its log (for the UI)."""
         log = st.log
-        start = max(1, len(log) - 30)
+        first = log.first
+        start = max(first + 1, len(log) - 30)
         out = {"role": st.role.value, "current_term": st.current_term,
                "voted_for": st.voted_for, "leader": st.leader_id,
                "last_log_index": len(log) - 1, "commit_index": st.commit_index,
-               "last_applied": st.last_applied, "log_start": start,
+               "last_applied": st.last_applied, "snapshot_index": first,
+               "snapshot_term": log[first].term, "log_start": start,
                "log": [[e.term, e.key, e.value] for e in log[start:]]}
         if st.role is LEADER:
             out["next_index"] = dict(st.next_index)

@@ -1,12 +1,13 @@
 // Raft: every server's log as cells coloured by term (solid up to the commit index), its
-// term and vote, the leader's next/match indexes per follower, leaders by term, the
-// fenced storage resource, and how reads are answered (leases held, the latest read).
+// term and vote, its snapshot (the last index and term it includes), the leader's
+// next/match indexes per follower, leaders by term, the fenced storage resource, and how reads are answered (leases held, the latest read).
 import { h, hue, fmtValue, fill } from "../dom.js";
 import { table, section, pairs } from "./generic.js";
 
 const SHOWN = 10; // log entries drawn per server (the tail)
 const isServer = (n) => n.summary && "commit_index" in n.summary;
 const termOf = (sm) => sm.current_term ?? sm.term;
+const snapshotOf = (sm) => (sm.snapshot_index ? `≤${sm.snapshot_index} t${sm.snapshot_term}` : "–");
 
 /** A server's log tail as [index, term, key, value] whatever form the summary uses. */
 function entries(sm) {
@@ -29,15 +30,16 @@ export function render(el, store) {
       h("td", { class: "num" }, String(termOf(sm))),
       h("td", {}, sm.voted_for ?? "–"),
       h("td", { class: "num", title: `last applied ${sm.last_applied}` }, String(sm.commit_index)),
+      h("td", { class: "num", title: sm.snapshot_index ? `snapshot of the state machine up to index ${sm.snapshot_index} (term ${sm.snapshot_term}); the log before it is discarded` : "no snapshot yet" }, snapshotOf(sm)),
       h("td", {}, h("div", { class: "cells log" },
-        hidden > 0 ? h("span", { class: "more", title: `${hidden} earlier entries` }, `…${hidden}`) : null,
+        hidden > 0 ? h("span", { class: "more", title: `${hidden} earlier entries${sm.snapshot_index ? `, ${sm.snapshot_index} of them compacted into the snapshot` : ""}` }, `…${hidden}`) : null,
         tail.map(([index, term, key, value]) => h("span", {
           class: index <= sm.commit_index ? "committed" : null, style: `--h:${hue(`term${term}`)}`,
           title: `index ${index}, term ${term}: ${key} = ${value}${index <= sm.commit_index ? " (committed)" : " (not committed)"}` }, String(term))))));
   });
   const parts = [section("Logs (number = term of the entry; solid = committed)",
     h("div", { class: "scroll" }, h("table", { class: "grid raft" },
-      h("thead", {}, h("tr", {}, ["server", "term", "voted for", "commit", "log"].map((c) => h("th", {}, c)))),
+      h("thead", {}, h("tr", {}, ["server", "term", "voted for", "commit", "snapshot", "log"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows))))];
   const lead = leader?.summary || {};
   if (lead.next_index || lead.match_index) {
