@@ -42,8 +42,8 @@ export class Connection {
     }
   }
 
-  async create(scenario) {
-    return this.request("create", { scenario });
+  async create(scenario, extra = {}) {
+    return this.request("create", { scenario, ...extra });
   }
 
   async join(session, token) {

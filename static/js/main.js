@@ -8,6 +8,8 @@ import { panelFor } from "./panels/index.js";
 import { Controls } from "./controls.js";
 import { Actions } from "./actions.js";
 import { Side } from "./side.js";
+import { Compare } from "./compare.js";
+import { Finder } from "./finder.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent || "{}");
 const params = new URLSearchParams(location.search);
@@ -35,6 +37,8 @@ class App {
     this.controls = new Controls(this);
     this.actions = new Actions(this);
     this.side = new Side(this);
+    this.compare = new Compare(this);
+    this.finder = new Finder(this);
     this.lastPanel = 0;
     this.lastSide = 0;
     this.sideDirty = new Set();
@@ -84,8 +88,8 @@ class App {
   }
 
   /** Start a new session from a preset name, share string or scenario object, and join it. */
-  async create(source, keepUrl = false) {
-    const res = await this.conn.create(source);
+  async create(source, keepUrl = false, extra = {}) {
+    const res = await this.conn.create(source, extra);
     if (!res.ok) return this.toast(`Could not start: ${res.error}`, true, keepUrl);
     this.links = { share: abs(res.share_url), watch: abs(res.watch_url) };
     if (!keepUrl) this.followRun(res.share_url, true);
@@ -128,6 +132,8 @@ class App {
     this.actions.modelChanged();
     this.controls.scenarioChanged();
     this.side.scenarioChanged();
+    this.compare.scenarioChanged(sc);
+    this.finder.scenarioChanged(sc);
     const model = sc.model;
     if (model && model !== this.modelName) {
       this.modelName = model;
@@ -241,6 +247,7 @@ class App {
       this.spacetime.render(store, t);
     }
     this.controls.render(t, dirty);
+    this.compare.render(now, t);
     for (const k of dirty) this.sideDirty.add(k);
     if (this.sideDirty.size && now - this.lastSide > 250) {
       this.side.render(this.sideDirty);

@@ -115,3 +115,12 @@ def test_going_back_to_the_script_takes_both_runs_back(connect, app):
     assert a.sim.now == a.twin.sim.now == 1_200_000
     assert str(a.sim.nodes["w1"].status) == str(a.twin.sim.nodes["w1"].status) != "crashed"
     assert a.twin.scenario["variant"]["no_hysteresis"] is False
+
+
+def test_run_b_exports_its_trace_to_run_a_owner(connect, app, http):
+    owner, watcher, a, ids = pair(connect, app)
+    assert owner.emit("control", {**ids, "op": "step", "value": 500}, callback=True)["ok"]
+    answer = http.get(f"/api/sessions/{a.twin.id}/trace.json?token={ids['token']}")
+    assert answer.status_code == 200 and len(answer.get_json()) == len(a.twin.sim.trace)
+    assert http.get(f"/api/sessions/{a.twin.id}/trace.json?token={a.twin.token}"
+                    ).status_code == 403
