@@ -103,6 +103,7 @@ class Finder:
         self.result: dict | None = None
         self.error: str | None = None
         self.done = False
+        self._reaped = False
         self.limit = {"tries": tries, "seconds": seconds}
         ours, theirs = multiprocessing.Pipe(duplex=False)
         self._conn = ours
@@ -149,6 +150,11 @@ class Finder:
         self._reap()
 
     def _reap(self) -> None:
+        # Once: under eventlet a second greenlet waiting on the same process would be a
+        # second simultaneous wait on its sentinel, which eventlet refuses.
+        if self._reaped:
+            return
+        self._reaped = True
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(1)
