@@ -122,30 +122,40 @@ export class ClusterView {
     this.radius = new Map(all.map((id) => [id, r]));
     const rh = radius(apart);
     for (const id of apart) this.radius.set(id, rh);
-    const above = r + 30, below = r + 48, margin = 10;
-    const column = apart.length ? Math.min(240, Math.max(150, ...apart.map((id) => textWidth(id, this.fonts.id(ID_PX)) + 40))) : 0;
+    const above = r + 30, below = r + 28, margin = 10;
+    // Helpers stand in a column to the right, or in a row underneath on a narrow screen.
+    const row = apart.length > 0 && w < 600;
+    const column = apart.length && !row ? Math.min(240, Math.max(150, ...apart.map((id) => textWidth(id, this.fonts.id(ID_PX)) + 40))) : 0;
+    const band = row ? 2 * rh + 90 : 0; // with the legend under it
     const width = w - column;
     const rx = Math.max(0, width / 2 - Math.min(120, width / 6) - margin);
-    const ry = Math.max(0, (hgt - above - below) / 2 - margin);
+    const ry = Math.max(0, (hgt - band - above - below) / 2 - margin);
     const cx = width / 2, cy = above + margin + ry;
     ring.forEach((id, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(ring.length, 1);
       this.pos.set(id, [cx + (ring.length > 1 ? rx * Math.cos(a) : 0), cy + (ring.length > 1 ? ry * Math.sin(a) : 0)]);
     });
     // Helpers one above the other, far enough apart that their labels do not meet.
-    const step = Math.max(2 * rh + 82, (hgt - 20) / (apart.length + 1));
-    apart.forEach((id, i) => this.pos.set(id, [width + column / 2, hgt / 2 + (i - (apart.length - 1) / 2) * step]));
-    // A node's labels may be as wide as the gap to any node whose labels share its height.
+    const step = Math.max(2 * rh + 62, (hgt - 20) / (apart.length + 1));
+    apart.forEach((id, i) => this.pos.set(id, row ? [(w * (i + 1)) / (apart.length + 1), hgt - band / 2 - 10]
+      : [width + column / 2, hgt / 2 + (i - (apart.length - 1) / 2) * step]));
+    // A node's labels may be as wide as the gap to any other node's label or circle at
+    // the same height: each line is checked against the lines and circles beside it.
+    const lines = (nid) => {
+      const [, y] = this.pos.get(nid), rr = this.radius.get(nid);
+      return [y - rr - 10, y + rr + 22].map((base) => [base - LINE_PX, base + 5]);
+    };
     this.room = new Map();
     for (const id of all) {
-      const [x, y] = this.pos.get(id);
+      const [x] = this.pos.get(id);
       let half = Math.min(170, x - 2, w - x - 2);
-      const span = (nid) => [this.radius.get(nid) + 30, this.radius.get(nid) + 48]; // label lines above, below
       for (const other of all) {
         if (other === id) continue;
-        const [ox, oy] = this.pos.get(other);
-        const [up, down] = span(id), [oup, odown] = span(other);
-        if (y - up < oy + odown && oy - oup < y + down) half = Math.min(half, (Math.abs(ox - x) - 12) / 2);
+        const [ox, oy] = this.pos.get(other), orr = this.radius.get(other), dx = Math.abs(ox - x);
+        for (const [top, bottom] of lines(id)) {
+          if (lines(other).some(([t, b]) => t < bottom && top < b)) half = Math.min(half, (dx - 12) / 2);
+          if (oy - orr < bottom && top < oy + orr) half = Math.min(half, dx - orr - 8);
+        }
       }
       this.room.set(id, Math.max(20, half));
     }
@@ -294,10 +304,11 @@ export class ClusterView {
       attrs(g.children[4], { y: r * 0.5 + 2, "font-size": ROLE_PX, visibility: roleFits ? null : "hidden" });
       attrs(g.children[3], { dy: roleFits && roleText ? "-0.25em" : "0.05em" });
       text(g.children[4], roleText);
-      attrs(g.children[5], { y: r + 22, "font-size": LINE_PX });
-      text(g.children[5], clock == null ? "" : fitText(`clock ${fmtMs(clock)}`, f.line, room));
-      attrs(g.children[6], { y: r + 42, "font-size": LINE_PX, class: skewClass });
-      text(g.children[6], fitText(skewText.trim(), f.line, room));
+      // The clock and its skew share one line (a second would crowd the node below).
+      const skewed = skewText.trim();
+      attrs(g.children[5], { y: r + 22, "font-size": LINE_PX, class: `clock${skewed ? " skewed" : ""}` });
+      text(g.children[5], clock == null ? "" : fitText(`clock ${fmtMs(clock)}${skewed ? ` · ${skewed}` : ""}`, f.line, room));
+      text(g.children[6], "");
       attrs(g.children[7], { y: -r - 10, "font-size": LINE_PX });
       text(g.children[7], fitText(label || "", f.line, room));
     } else {
@@ -308,7 +319,7 @@ export class ClusterView {
       text(g.children[4], roleText);
       const crowded = this.pos.size > 12;
       const small = crowded ? 10 : 13;
-      attrs(g.children[5], { y: r + (crowded ? 22 : 30), "font-size": small });
+      attrs(g.children[5], { y: r + (crowded ? 22 : 30), "font-size": small, class: "clock" });
       text(g.children[5], clock == null ? "" : crowded ? fmtMs(clock) : `clock ${fmtMs(clock)}`);
       attrs(g.children[6], { y: r + (crowded ? 33 : 45), "font-size": small - 1, class: skewClass });
       text(g.children[6], skewText);

@@ -181,7 +181,7 @@ export class Controls {
   }
 
   /** PageDown plays to the next caption and stops there (a second press while it plays
-   * skips to it at once); PageUp goes back to the previous caption. */
+   * skips to it at once); PageUp goes back to the previous caption (or the beginning). */
   caption(dir) {
     const st = this.app.store;
     const t = st.t_ms;
@@ -194,10 +194,10 @@ export class Controls {
       return this.app.control("play", c.at_ms);
     }
     const c = [...list].reverse().find((x) => x.at_ms < t - 0.001);
-    if (!c) return this.app.toast("no earlier caption");
+    if (!c && t <= 0) return this.app.toast("no earlier caption");
     this.playingTo = null;
     if (st.playing) this.app.control("pause");
-    this.seek(c.at_ms);
+    this.seek(c ? c.at_ms : 0); // before the first caption: the beginning
   }
 
   skipTo(at) {
