@@ -102,6 +102,7 @@ export class Compare {
     const tb = store.simTime(now);
     run.cluster.colours = app.cluster.colours;
     run.cluster.label = app.cluster.label;
+    run.cluster.helpers = app.cluster.helpers;
     if (store.order.length) {
       run.cluster.render(store, tb);
       run.spacetime.render(store, tb);
@@ -151,11 +152,10 @@ export class Compare {
     const deltas = run.pair?.deltas || {};
     const names = [...new Set([...Object.keys(app.store.metrics), ...Object.keys(run.store.metrics)])].sort();
     const cell = (v) => h("td", { class: "num" }, v && typeof v === "object" && "p50" in v ? `p50 ${fmtValue(v.p50)}` : fmtValue(v));
-    const rows = names.map((n) => {
-      const a = app.store.metrics[n], b = run.store.metrics[n];
-      const differs = n in deltas || JSON.stringify(a) !== JSON.stringify(b);
-      return h("tr", { class: differs ? "differs" : "" }, h("th", { scope: "row" }, humanize(n)), cell(a), cell(b));
-    });
+    const differs = (n) => n in deltas || JSON.stringify(app.store.metrics[n]) !== JSON.stringify(run.store.metrics[n]);
+    const rows = [...names.filter(differs), ...names.filter((n) => !differs(n))].map((n) =>
+      h("tr", { class: differs(n) ? "differs" : "" }, h("th", { scope: "row" }, humanize(n)),
+        cell(app.store.metrics[n]), cell(run.store.metrics[n])));
     fill($("compare-table"), h("table", { class: "grid metrics compare-metrics" },
       h("thead", {}, h("tr", {}, h("th", {}, "metric"), h("th", {}, "a"), h("th", {}, "b"))), h("tbody", {}, rows)));
   }
