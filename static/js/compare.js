@@ -14,7 +14,7 @@ export class Compare {
     this.app = app;
     this.run = null; // run b: {session, conn, store, cluster, spacetime, pair}
     this.lastTable = 0;
-    $("compare").onclick = () => this.dialog();
+    $("compare").onclick = (ev) => this.dialog(ev);
   }
 
   /** The session's scenario changed: enter the split view for a pair, leave it otherwise. */
@@ -161,7 +161,8 @@ export class Compare {
   }
 
   /** Pick one switch or parameter to change, and open the pair. */
-  dialog() {
+  dialog(ev) {
+    ev.stopPropagation(); // the page closes menus on a click elsewhere
     const app = this.app;
     const info = app.models[app.scenario?.model];
     if (!info) return app.toast("the model's switches are not known yet", true);
@@ -180,14 +181,10 @@ export class Compare {
     select.onchange = () => { value.hidden = !select.value.startsWith("p:"); };
     const go = h("button", {}, "Open side by side");
     const close = h("button", {}, "Close");
-    const menu = $("menu");
-    fill(menu, h("h3", {}, "Compare: the same run with one thing changed"),
+    app.actions.openMenu(ev, "Compare: the same run with one thing changed",
       h("p", { class: "small" }, "Both runs share the seed, the scenario and every action you take from now on."),
       h("div", { class: "row" }, select, value), h("div", { class: "row" }, go, close));
-    menu.hidden = false;
-    menu.style.left = "12px";
-    menu.style.top = "12px";
-    close.onclick = () => { menu.hidden = true; };
+    close.onclick = () => app.actions.closeMenu();
     go.onclick = async () => {
       let setting;
       if (select.value.startsWith("p:")) {
@@ -199,7 +196,7 @@ export class Compare {
         if (!n) return;
         setting = { [n]: c };
       }
-      menu.hidden = true;
+      app.actions.closeMenu();
       await app.create(app.links.share || sc.name, false, { compare: setting });
     };
   }

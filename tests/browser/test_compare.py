@@ -74,7 +74,7 @@ def test_a_compare_preset_opens_two_runs_that_act_as_one(open_page, base):
         page.locator('[data-run="a"] [data-node-id]').count())
     expect(page.locator('.runhead[data-side="b"] .setting')).to_have_text("prevote = true")
     page.locator('[data-run="a"] [data-node-id="n5"] circle.body').click()
-    page.locator("#menu").get_by_role("button", name="Crash").click()
+    page.locator("#menu").get_by_role("menuitem", name="Crash").click()
     for run in ("a", "b"):
         expect(page.locator(f'[data-run="{run}"] [data-node-id="n5"]')).to_have_attribute(
             "data-status", "crashed")
@@ -133,3 +133,17 @@ def test_find_a_counterexample_then_open_it_and_a_cancelled_search_ends(open_pag
     expect(page.locator("#find-result")).to_contain_text("Cancelled")
     assert not search_workers(pid)
     assert values
+
+
+def test_compare_from_any_session_picks_a_switch_and_opens_the_pair(open_page, base):
+    page = open_page(share.link_path({"model": "raft", "seed": 2, "duration_ms": 3000}))
+    expect(page.locator('[data-node-id="n5"]')).to_be_visible()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_label("What to change").select_option(label="prevote: false → true")
+    page.get_by_role("menuitem", name="Open side by side").click()
+    expect(page.locator('[data-run="b"] [data-node-id="n5"]')).to_be_visible()
+    expect(page.locator('.runhead[data-side="a"] .setting')).to_have_text("prevote = false")
+    expect(page.locator('.runhead[data-side="b"] .setting')).to_have_text("prevote = true")
+    shared = page.evaluate("location.pathname")
+    again = open_page(shared)
+    expect(again.locator('[data-run="b"] [data-node-id="n5"]')).to_be_visible()
