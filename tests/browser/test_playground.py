@@ -32,8 +32,13 @@ def raft_path(server, **overrides) -> str:
     return share.link_path({**RAFT, **overrides})
 
 
+def single(presets: list) -> list:
+    """The presets that open one run (a compare preset opens a pair, side by side)."""
+    return [p for p in presets if not p["name"].startswith("compare-")]
+
+
 def first_preset_path(server) -> tuple[str, dict]:
-    presets = get_json(server, "/api/presets")
+    presets = single(get_json(server, "/api/presets"))
     assert presets, "the server lists no presets"
     preset = presets[0]
     return get_json(server, f"/api/share?scenario={preset['name']}")["share_url"], preset
@@ -362,7 +367,8 @@ def test_drop_a_message_from_the_keyboard(open_page, server):
 
 
 def test_violation_banner_jumps_to_the_violation(open_page, server):
-    presets = [p for p in get_json(server, "/api/presets") if p["expected"].get("violations")]
+    presets = [p for p in single(get_json(server, "/api/presets"))
+               if p["expected"].get("violations")]
     if not presets:
         pytest.skip("no preset expects an invariant violation in this build")
     preset = presets[0]
