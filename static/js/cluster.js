@@ -115,18 +115,21 @@ export class ClusterView {
    * column at its right, and for each node the width its labels may take (``room``). */
   layoutPixels(ring, apart, w, hgt) {
     const family = getComputedStyle(this.svg).fontFamily;
-    this.fonts = { id: (px) => `700 ${px}px ${family}`, line: `${LINE_PX}px ${family}`, role: `${ROLE_PX}px ${family}` };
+    // Type grows with the screen: 18/16 px at 720 px high, up to 1.4 times that.
+    const k = Math.max(1, Math.min(1.4, innerHeight / 720));
+    const px = (this.px = { id: ID_PX * k, line: LINE_PX * k, role: ROLE_PX * k });
+    this.fonts = { id: (size) => `700 ${size}px ${family}`, line: `${px.line}px ${family}`, role: `${px.role}px ${family}` };
     const all = [...ring, ...apart];
-    const radius = (ids) => Math.max(36, Math.min(58, Math.max(0, ...ids.map((id) => textWidth(id, this.fonts.id(ID_PX)))) / 2 + 8));
+    const radius = (ids) => Math.max(36 * k, Math.min(58 * k, Math.max(0, ...ids.map((id) => textWidth(id, this.fonts.id(px.id)))) / 2 + 8));
     const r = (this.r = radius(ring));
     this.radius = new Map(all.map((id) => [id, r]));
     const rh = radius(apart);
     for (const id of apart) this.radius.set(id, rh);
-    const above = r + 30, below = r + 28, margin = 10;
+    const above = r + 14 + px.line, below = r + 12 + px.line, margin = 10;
     // Helpers stand in a column to the right, or in a row underneath on a narrow screen.
     const row = apart.length > 0 && w < 600;
-    const column = apart.length && !row ? Math.min(240, Math.max(150, ...apart.map((id) => textWidth(id, this.fonts.id(ID_PX)) + 40))) : 0;
-    const band = row ? 2 * rh + 90 : 0; // with the legend under it
+    const column = apart.length && !row ? Math.min(240 * k, Math.max(150 * k, ...apart.map((id) => textWidth(id, this.fonts.id(px.id)) + 40))) : 0;
+    const band = row ? 2 * rh + 58 + 2 * px.line : 0; // with the legend under it
     const width = w - column;
     const rx = Math.max(0, width / 2 - Math.min(120, width / 6) - margin);
     const ry = Math.max(0, (hgt - band - above - below) / 2 - margin);
@@ -136,19 +139,19 @@ export class ClusterView {
       this.pos.set(id, [cx + (ring.length > 1 ? rx * Math.cos(a) : 0), cy + (ring.length > 1 ? ry * Math.sin(a) : 0)]);
     });
     // Helpers one above the other, far enough apart that their labels do not meet.
-    const step = Math.max(2 * rh + 62, (hgt - 20) / (apart.length + 1));
+    const step = Math.max(2 * rh + 30 + 2 * px.line, (hgt - 20) / (apart.length + 1));
     apart.forEach((id, i) => this.pos.set(id, row ? [(w * (i + 1)) / (apart.length + 1), hgt - band / 2 - 10]
       : [width + column / 2, hgt / 2 + (i - (apart.length - 1) / 2) * step]));
     // A node's labels may be as wide as the gap to any other node's label or circle at
     // the same height: each line is checked against the lines and circles beside it.
     const lines = (nid) => {
       const [, y] = this.pos.get(nid), rr = this.radius.get(nid);
-      return [y - rr - 10, y + rr + 22].map((base) => [base - LINE_PX, base + 5]);
+      return [y - rr - 10, y + rr + 6 + px.line].map((base) => [base - px.line, base + 5]);
     };
     this.room = new Map();
     for (const id of all) {
       const [x] = this.pos.get(id);
-      let half = Math.min(170, x - 2, w - x - 2);
+      let half = Math.min(170 * k, x - 2, w - x - 2);
       for (const other of all) {
         if (other === id) continue;
         const [ox, oy] = this.pos.get(other), orr = this.radius.get(other), dx = Math.abs(ox - x);
@@ -163,9 +166,9 @@ export class ClusterView {
     this.idText = new Map();
     for (const id of all) {
       const fitW = 2 * this.radius.get(id) - 8;
-      const wide = textWidth(id, this.fonts.id(ID_PX));
-      const px = wide <= fitW ? ID_PX : Math.max(MIN_PX, (ID_PX * fitW) / wide);
-      this.idText.set(id, { px, text: fitText(id, this.fonts.id(px), fitW) });
+      const wide = textWidth(id, this.fonts.id(px.id));
+      const size = wide <= fitW ? px.id : Math.max(MIN_PX, (px.id * fitW) / wide);
+      this.idText.set(id, { px: size, text: fitText(id, this.fonts.id(size), fitW) });
     }
     this.box = [0, 0, w, hgt];
   }
@@ -301,15 +304,15 @@ export class ClusterView {
       attrs(g.children[3], { "font-size": id.px });
       text(g.children[3], id.text);
       const roleFits = textWidth(roleText, f.role) <= 2 * r - 10;
-      attrs(g.children[4], { y: r * 0.5 + 2, "font-size": ROLE_PX, visibility: roleFits ? null : "hidden" });
+      attrs(g.children[4], { y: r * 0.5 + 2, "font-size": this.px.role, visibility: roleFits ? null : "hidden" });
       attrs(g.children[3], { dy: roleFits && roleText ? "-0.25em" : "0.05em" });
       text(g.children[4], roleText);
       // The clock and its skew share one line (a second would crowd the node below).
       const skewed = skewText.trim();
-      attrs(g.children[5], { y: r + 22, "font-size": LINE_PX, class: `clock${skewed ? " skewed" : ""}` });
+      attrs(g.children[5], { y: r + 6 + this.px.line, "font-size": this.px.line, class: `clock${skewed ? " skewed" : ""}` });
       text(g.children[5], clock == null ? "" : fitText(`clock ${fmtMs(clock)}${skewed ? ` · ${skewed}` : ""}`, f.line, room));
       text(g.children[6], "");
-      attrs(g.children[7], { y: -r - 10, "font-size": LINE_PX });
+      attrs(g.children[7], { y: -r - 10, "font-size": this.px.line });
       text(g.children[7], fitText(label || "", f.line, room));
     } else {
       const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
@@ -426,7 +429,7 @@ export class ClusterView {
   }
 }
 
-const ID_PX = 18, MIN_PX = 16, LINE_PX = 16, ROLE_PX = 13; // lecture type sizes, CSS px
+const ID_PX = 18, MIN_PX = 16, LINE_PX = 16, ROLE_PX = 13; // lecture type at 720 px high, CSS px
 
 /** Enter (on key down) or Space (on key up, as buttons do) acts on a focused element;
  * with Shift it selects. The key goes no further (Space does not also play). */
