@@ -294,14 +294,12 @@ def on_ask(payload: dict) -> dict:
     room = _room(payload)
     rooms = _rooms()
     record = rooms.owned(room, _token(payload))
-    node_ids = []
+    node_ids = []  # the protocol's nodes (not its helpers) are the default choices
     if record["session"]:
         session = _registry().get(record["session"])
-        if session is not None:
-            node_ids = list(session.node_ids)
-        else:
-            entry = _registry().elsewhere(record["session"])
-            node_ids = entry["scenario"].get("node_ids", []) if entry else []
+        entry = None if session is not None else _registry().elsewhere(record["session"])
+        meta = session.metadata() if session is not None else (entry or {}).get("scenario", {})
+        node_ids = [n for n in meta.get("node_ids", []) if n not in meta.get("helpers", [])]
     asked = {k: payload[k] for k in ("question", "choices", "answer") if k in payload}
     asked = rooms.ask(room, record, parse_question(asked, node_ids))
     _emit("question", {"room": room, **_public(asked)}, MEMBERS + room)

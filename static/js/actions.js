@@ -10,7 +10,6 @@ export class Actions {
     $("preset").onchange = () => this.pickPreset($("preset").value);
     $("partition").onclick = () => this.partition();
     $("heal-all").onclick = () => app.act({ type: "heal" }, "healed every link");
-    $("share").onclick = () => this.copy(app.links.share, "share link");
     $("watch").onclick = () => this.copy(app.links.watch, "watch link");
     $("export-svg").onclick = () => this.exportSVG();
     document.addEventListener("click", (ev) => {

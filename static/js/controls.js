@@ -11,7 +11,7 @@ const SPEEDS = [["1", 0.01], ["2", 0.02], ["3", 0.05], ["4", 0.1], ["5", 0.25], 
   ["7", 1], ["8", 2], ["9", 5], ["0", "max"]];
 const $ = (id) => document.getElementById(id);
 // Buttons that leave the bars for the More menu in lecture mode.
-const SECONDARY = ["compare", "find", "share", "watch", "export-trace", "export-svg", "fork", "heal-all"];
+const SECONDARY = ["compare", "find", "share", "room", "watch", "export-trace", "export-svg", "fork", "heal-all"];
 
 export class Controls {
   constructor(app) {

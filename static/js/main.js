@@ -10,6 +10,8 @@ import { Actions } from "./actions.js";
 import { Side } from "./side.js";
 import { Compare } from "./compare.js";
 import { Finder } from "./finder.js";
+import { Room } from "./room.js";
+import { Ask } from "./ask.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent || "{}");
 const params = new URLSearchParams(location.search);
@@ -29,7 +31,7 @@ class App {
     this.conn.onRejoin = (res) => this.onJoined(res);
     this.conn.socket.on("failure", (f) => f?.session === this.conn.session && this.failed(f));
     this.cluster = new ClusterView($("cluster"), {
-      node: (id, ev) => this.actions.nodeClicked(id, ev),
+      node: (id, ev) => this.ask.nodeTapped(id) || this.actions.nodeClicked(id, ev),
       link: (a, b, ev) => this.actions.linkClicked(a, b, ev),
       message: (m) => this.actions.dropMessage(m),
     });
@@ -39,6 +41,8 @@ class App {
     this.side = new Side(this);
     this.compare = new Compare(this);
     this.finder = new Finder(this);
+    this.room = new Room(this);
+    this.ask = new Ask(this);
     this.lastPanel = 0;
     this.lastSide = 0;
     this.sideDirty = new Set();
@@ -63,6 +67,7 @@ class App {
 
   async start() {
     const catalogue = this.loadCatalogue();
+    if (boot.room) return this.room.follow(boot.room);
     if (boot.watch) return this.open(boot.watch, null);
     const source = boot.share || params.get("preset") || (await catalogue, this.defaultPreset());
     if (!source) return this.toast("no preset to start with", true);
@@ -93,7 +98,9 @@ class App {
     if (!res.ok) return this.toast(`Could not start: ${res.error}`, true, keepUrl);
     this.links = { share: abs(res.share_url), watch: abs(res.watch_url) };
     if (!keepUrl) this.followRun(res.share_url, true);
-    return this.open(res.session, res.token);
+    this.room.leave();
+    await this.open(res.session, res.token);
+    if (!document.body.classList.contains("embed")) await this.room.present(res.session, res.token);
   }
 
   async open(session, token) {
@@ -170,7 +177,10 @@ class App {
     }
     if (f.scenario) this.setScenario(f.scenario);
     if (f.failure !== undefined) this.failed(f.failure);
-    if (f.caption !== undefined) this.controls.captionChanged(f.caption);
+    if (f.caption !== undefined) {
+      this.controls.captionChanged(f.caption);
+      this.ask.captionChanged(f.caption);
+    }
   }
 
   /** The session's simulation raised: say so, with the link that reproduces it. */
@@ -255,7 +265,7 @@ class App {
       this.lastSide = now;
     }
     if (dirty.size) {
-      $("share").dataset.url = this.links.share || "";
+      this.room.render();
       $("watch").dataset.url = this.links.watch || "";
     }
     if (dirty.has("skipped") || dirty.has("full")) {

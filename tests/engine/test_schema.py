@@ -1,5 +1,7 @@
 """Scenario validation: every refusal names the field and says what is wrong."""
 
+import re
+
 import pytest
 
 from playground.engine.errors import ScenarioError
@@ -115,3 +117,28 @@ def test_a_spread_expectation_compares_metrics_with_each_other():
         "spread of {'a': 500, 'b': 601, 'c': 550} is 101, expected le 100"]
     assert "every metric must be a number" in check_expected(spread, [], {"a": 1, "b": None,
                                                                           "c": 2})[0]
+
+
+@pytest.mark.parametrize("ask, error", [
+    ({"question": "Who leads?", "choices": ["n1", "n2"], "answer": "n3"},
+     "narrative[0].ask.answer: 'n3' is not one of the choices"),
+    ({"question": "Who leads?", "answer": "n9"}, "'n9' is not one of the choices"),
+    ({"question": "Who leads?", "choices": ["n1"]}, "narrative[0].ask.choices"),
+    ({"question": ""}, "narrative[0].ask.question"),
+    ({"question": "?", "extra": 1}, "narrative[0].ask"),
+])
+def test_a_caption_question_is_checked(ask, error):
+    scenario = {"model": "raft", "seed": 1, "nodes": 3,
+                "narrative": [{"at_ms": 5, "text": "now", "pause": True, "ask": ask}]}
+    with pytest.raises(ScenarioError, match=re.escape(error)):
+        validate(scenario)
+
+
+def test_a_caption_question_pauses_the_run_and_its_choices_default_to_the_nodes():
+    scenario = {"model": "raft", "seed": 1, "nodes": 3,
+                "narrative": [{"at_ms": 5, "text": "now", "ask": {"question": "Who?"}}]}
+    with pytest.raises(ScenarioError, match="pauses the run"):
+        validate(scenario)
+    scenario["narrative"][0]["pause"] = True
+    scenario["narrative"][0]["ask"]["answer"] = "n2"
+    assert validate(scenario)["narrative"][0]["ask"] == {"question": "Who?", "answer": "n2"}

@@ -129,3 +129,14 @@ def test_lecture_speed_is_validated():
     for bad in (0, 0.001, 1000, "fast"):
         with pytest.raises(Exception, match="lecture_speed"):
             validate({**raw, "lecture_speed": bad})
+
+
+def test_presets_of_raft_and_of_other_models_ask_the_room_a_question():
+    asking = [s for s in presets().values() if any("ask" in c for c in s["narrative"])]
+    raft = [s["name"] for s in asking if s["model"] == "raft"]
+    other = [s["name"] for s in asking if s["model"] != "raft"]
+    assert len(raft) >= 3 and len(other) >= 2, (raft, other)
+    for scenario in asking:
+        for caption in scenario["narrative"]:
+            if "ask" in caption:
+                assert caption["pause"] and caption["ask"]["answer"] in caption["ask"]["choices"]
