@@ -6,7 +6,7 @@ import pytest
 
 from playground.engine import commands as C
 from playground.engine.errors import ScenarioError
-from playground.models.lease import LeaseRole
+from playground.models.lease.candidate import LeaseRole
 from playground.scenarios import build, recorded, run
 from playground.scenarios.schema import validate
 

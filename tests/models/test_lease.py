@@ -6,11 +6,15 @@ import pytest
 
 from playground.models.base import MS
 from playground.models.fsm import IllegalTransition
-from playground.models.lease import (
-    ACQUIRE, LEASE_EXPIRY, LOCK, ROLE, STORE, WRITE, CandidateState, LeaseDenied, LeaseGhost, LeaseGrant, LeaseRecord,
-    LeaseRequest, LeaseRole, Leases, LockState, SteppedDown, StoreState, Write, WriteAccepted, WriteAck,
-    overlap,
-)
+from playground.models.lease import Leases
+from playground.models.lease.messages import (LeaseDenied, LeaseGrant, LeaseRequest, LOCK,
+                                              STORE, Write, WriteAck)
+from playground.models.lease.facts import SteppedDown, WriteAccepted
+from playground.models.lease.candidate import (ACQUIRE, CandidateState, LEASE_EXPIRY,
+                                               LeaseRole, ROLE, WRITE)
+from playground.models.lease.service import LeaseRecord, LockState
+from playground.models.lease.store import StoreState
+from playground.models.lease.checker import LeaseGhost, overlap
 from playground.scenarios import presets, run
 from tests.fakes import FakeContext
 

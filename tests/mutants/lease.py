@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from playground.models.base import MS
-from playground.models.lease import (LEASE_EXPIRY, RENEW, ROLE, STORE, WRITE, BecameLeader,
-                                     Candidate, CandidateState, LeaseDenied, LeaseGrant,
-                                     LeaseGranted, LeaseRenewed, LeaseRequest, LeaseRole,
-                                     LockService, Store, Write, WriteAccepted, WriteAck)
+from playground.models.lease.messages import (LeaseDenied, LeaseGrant, LeaseRequest, STORE,
+                                              Write, WriteAck)
+from playground.models.lease.facts import (BecameLeader, LeaseGranted, LeaseRenewed,
+                                           WriteAccepted)
+from playground.models.lease.candidate import (Candidate, CandidateState, LEASE_EXPIRY,
+                                               LeaseRole, RENEW, ROLE, WRITE)
+from playground.models.lease.service import LockService
+from playground.models.lease.store import Store
 
 from . import mutant, replacing
 
