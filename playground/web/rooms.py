@@ -244,7 +244,7 @@ def _emit(event: str, data: dict, to: str) -> None:
 
 @handler("room_open")
 def on_room_open(payload: dict) -> dict:
-    _limit("create", "CREATES_PER_SECOND", "new sessions or rooms")
+    _limit("room", "CREATES_PER_SECOND", "new rooms")
     room, token = _rooms().open()
     _enter(room, presenter=True)
     return {"room": room, "token": token, "room_url": _url(room)}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import time
 
 import pytest
 
+from playground.scenarios import presets, run, share
 from tests.web.serve import Client, free_port, start_server, stop, wait_port
 
 pytestmark = [pytest.mark.e2e,
@@ -138,20 +141,24 @@ def test_the_session_plays_on_for_watchers_elsewhere_when_its_own_process_has_no
 def test_a_short_link_made_on_one_process_opens_on_the_other(two_servers):
     import requests
 
-    from playground.scenarios import presets, share
-
     url_a, url_b = two_servers
     long = share.encode(presets()["raft-election"])
     made = requests.post(f"{url_a}/api/links", json={"share": long}, timeout=10).json()
     page = requests.get(url_b + made["url"], timeout=10)
     assert page.status_code == 200 and long in page.text
+    assert replayed_hash(page.text) == run(presets()["raft-election"])[1]["trace_sha256"]
     assert requests.get(f"{url_b}/s/dddddddddddd", timeout=10).status_code == 404
+
+
+def replayed_hash(page: str) -> str:
+    """The trace hash of the run a playground page boots (its share string, replayed)."""
+    boot = json.loads(re.search(r'<script type="application/json" id="boot">(.*?)</script>',
+                                page, re.S).group(1))
+    return run(share.decode(boot["share"]))[1]["trace_sha256"]
 
 
 def test_the_embedded_store_resolves_a_short_link_after_a_restart(tmp_path):
     import requests
-
-    from playground.scenarios import presets, share
 
     long = share.encode(presets()["lease-drift-margin"])
     env = {"PLAYGROUND_DATA_DIR": str(tmp_path)}
@@ -164,5 +171,49 @@ def test_the_embedded_store_resolves_a_short_link_after_a_restart(tmp_path):
     try:
         page = requests.get(url + made["url"], timeout=10)
         assert page.status_code == 200 and long in page.text
+        assert replayed_hash(page.text) == \
+            run(presets()["lease-drift-margin"])[1]["trace_sha256"]
     finally:
         stop(proc)
+
+
+def test_a_room_opened_on_one_process_is_followed_from_the_other(two_servers):
+    url_a, url_b = two_servers
+    presenter, member = Client(url_a), Client(url_b)
+    try:
+        made = presenter.call("create", {"scenario": SCENARIO})
+        opened = presenter.call("room_open", {})
+        ids = {"room": opened["room"], "token": opened["token"]}
+        assert presenter.call("room_set", {**ids, "session": made["session"],
+                                           "session_token": made["token"]})["ok"]
+        joined = member.call("room_join", {"room": opened["room"]})
+        assert joined["session"] == made["session"], joined
+        moved = []
+        member.sio.on("room", moved.append)
+        other = presenter.call("create", {"scenario": {**SCENARIO, "seed": 4}})
+        assert presenter.call("room_set", {**ids, "session": other["session"],
+                                           "session_token": other["token"]})["ok"]
+        deadline = time.monotonic() + 5
+        while not moved and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert moved and moved[0]["session"] == other["session"]
+        assert member.call("join", {"session": other["session"]})["role"] == "watch"
+        member.wait_for(lambda f: f.get("full") and f["session"] == other["session"])
+        # answers counted in one tally, whichever process they reach
+        asked = presenter.call("ask", {**ids, "question": "Which first?"})
+        assert asked["ok"], asked
+        answer = member.call("answer", {"room": opened["room"], "member": joined["member"],
+                                        "choice": "n2"})
+        assert answer["ok"], answer
+        again = Client(url_a)
+        try:
+            refused = again.call("answer", {"room": opened["room"], "member": joined["member"],
+                                            "choice": "n3"})
+            assert "already" in refused["error"]
+        finally:
+            again.close()
+        revealed = presenter.call("reveal", ids)
+        assert revealed["tally"]["counts"][1] == 1 and revealed["tally"]["total"] == 1
+    finally:
+        presenter.close()
+        member.close()
