@@ -2,7 +2,7 @@
 
     python benchmarks/server_latency.py [--scenario raft-bench] [--sessions 1,50]
                                         [--watchers 500] [--seconds 10]
-                                        [--server-processes 2]
+                                        [--server-processes 2] [--searches 2]
 
 Starts ``python app.py`` (eventlet, the production path) on a free port of 127.0.0.1 (or
 several, sharing a Redis it starts, with ``--server-processes``), drives it, prints the
@@ -21,6 +21,9 @@ Redis to reach the watchers of the other processes).
   was when the run stopped, and how its lag grew from the first half to the second.
 * **Frame sizes**: the JSON size of every frame the latency clients received (median,
   p90, max; full frames apart).
+* With ``--searches K``, K counterexample searches ("Find a counterexample", on sessions
+  of their own of a correct two-phase-commit scenario, where nothing breaks) run in their
+  worker processes for the whole measurement: what they cost the playing sessions.
 """
 
 from __future__ import annotations
@@ -191,6 +194,23 @@ def latency(urls: list, scenario, n_sessions: int, seconds: float, server_pids: 
                             "max": max(sizes) if sizes else None, "count": len(sizes)}}
 
 
+def start_searches(url: str, n: int) -> list:
+    """``n`` searches that run past the measurement, each on a session of its own; the
+    clients that own them (closing them ends the searches)."""
+    owners = []
+    for _ in range(n):
+        owner = Client(url)
+        made = owner.call("create", {"scenario": {"model": "twopc", "seed": 1}})
+        ids = {"session": made["session"], "token": made["token"]}
+        owner.call("join", ids)
+        found = owner.call("find", ids)
+        if not found.get("ok"):
+            raise SystemExit(f"find failed: {found.get('error')}")
+        owners.append(owner)
+    time.sleep(2.0)  # the workers have started and are searching
+    return owners
+
+
 def _watch_many(url: str, session_id: str, n: int, seconds: float, ready, go, out) -> None:
     """n watchers on one thread (a selector); report (seqs, arrival times) of each."""
     import selectors
@@ -312,11 +332,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--server-processes", type=int, default=1,
                         help="server processes sharing a Redis started for the run")
+    parser.add_argument("--searches", type=int, default=0,
+                        help="counterexample searches running meanwhile (in the first "
+                             "server process)")
     args = parser.parse_args()
     # Every client of the run comes from 127.0.0.1, one client address: lift its limits.
     env = {"PLAYGROUND_MAX_SESSIONS": "300", "PLAYGROUND_ACTIONS_PER_SECOND": "100000",
            "PLAYGROUND_CREATES_PER_SECOND": "1000", "PLAYGROUND_CONTROLS_PER_SECOND": "1000",
-           "PLAYGROUND_SESSIONS_PER_ADDRESS": "100000"}
+           "PLAYGROUND_SESSIONS_PER_ADDRESS": "100000",
+           "PLAYGROUND_MAX_SEARCHES": str(max(2, args.searches)),
+           "PLAYGROUND_SEARCH_SECONDS": "3600", "PLAYGROUND_SEARCH_TRIES": "100000000"}
     scenario = args.scenario
     if scenario == "toy":
         env["PLAYGROUND_EXTRA_MODELS"] = "tests.engine.toy"
@@ -331,7 +356,9 @@ def main() -> None:
             procs.append(proc)
             urls.append(url)
         pids = [p.pid for p in procs]
-        print(f"servers {', '.join(urls)}, scenario {args.scenario}")
+        print(f"servers {', '.join(urls)}, scenario {args.scenario}, "
+              f"{args.searches} searches running")
+        searching = start_searches(urls[0], args.searches)
         for n in (int(x) for x in args.sessions.split(",") if x):
             figures = latency(urls, scenario, n, args.seconds, pids)
             print(json.dumps({"latency": figures}), flush=True)
@@ -339,6 +366,8 @@ def main() -> None:
             print(json.dumps({"fanout": fanout(urls, scenario, args.watchers, args.seconds,
                                                args.watcher_processes, pids)}),
                   flush=True)
+        for owner in searching:
+            owner.close()
     finally:
         for proc in procs:
             stop(proc)

@@ -2,11 +2,12 @@
 
 A :class:`Finder` runs ``playground.search`` on a session's scenario in a process of its
 own (``multiprocessing``, spawned), never on the server's event loop, so the search's
-minutes of CPU do not slow any session's frames. The worker reports over a pipe: its
-progress every quarter of a second (tries, elapsed seconds, and once something breaks,
-the size of the smallest counterexample so far while it shrinks), then its result. The
-web layer polls a finder from a background task and forwards what it reads; ``cancel``
-ends the worker process at once.
+minutes of CPU do not slow any session's frames; the worker also lowers its own CPU
+priority (``os.nice``), so that on a machine short of cores the sessions come first. The
+worker reports over a pipe: its progress every quarter of a second (tries, elapsed
+seconds, and once something breaks, the size of the smallest counterexample so far while
+it shrinks), then its result. The web layer polls a finder from a background task
+(:class:`Searches`) and forwards what it reads; ``cancel`` ends the worker process at once.
 
 A found counterexample comes back as a scenario whose narrative says it was found by
 search and names each fault at its time, ready to open as a new session and share.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 
 from ..engine.errors import ScenarioError
@@ -25,11 +27,17 @@ from ..scenarios.schema import validate
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.25  # s between progress reports
+WORKER_NICE = 10  # how much lower the worker's CPU priority is than the server's
 
 
 def _work(scenario: dict, invariants, tries: int, seconds: float, conn) -> None:
     """The worker process: search, shrink, report; never raises across the pipe."""
     from .. import search
+
+    try:  # below the server: its sessions' frames come first when the cores are busy
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
 
     start = time.monotonic()
     last = 0.0

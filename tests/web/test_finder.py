@@ -10,7 +10,7 @@ import pytest
 from playground.engine.errors import ScenarioError
 from playground.scenarios import run
 from playground.scenarios.schema import validate
-from playground.web.finder import Finder, check_limits
+from playground.web.finder import WORKER_NICE, Finder, check_limits
 
 BROKEN = validate({"model": "raft", "seed": 1, "duration_ms": 3000,
                    "variant": {"multiple_votes_per_term": True}})
@@ -54,6 +54,8 @@ def test_progress_moves_and_a_cancelled_search_stops_its_worker():
     tries = [p["tries"] for p in seen]
     assert tries == sorted(tries) and tries[-1] > tries[0] and 0 < finder.fraction() < 1
     pid = finder.process.pid
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + WORKER_NICE)
     finder.cancel()
     assert finder.done and finder.error == "cancelled"
     assert not finder.process.is_alive()
