@@ -120,15 +120,19 @@ export class ClusterView {
     const px = (this.px = { id: ID_PX * k, line: LINE_PX * k, role: ROLE_PX * k });
     this.fonts = { id: (size) => `700 ${size}px ${family}`, line: `${px.line}px ${family}`, role: `${px.role}px ${family}` };
     const all = [...ring, ...apart];
-    const radius = (ids) => Math.max(36 * k, Math.min(58 * k, Math.max(0, ...ids.map((id) => textWidth(id, this.fonts.id(px.id)))) / 2 + 8));
-    const r = (this.r = radius(ring));
-    this.radius = new Map(all.map((id) => [id, r]));
-    const rh = radius(apart);
-    for (const id of apart) this.radius.set(id, rh);
+    // Each circle fits its own name (so one long name does not swell the whole ring).
+    const radius = (id) => Math.max(36 * k, Math.min(58 * k, textWidth(id, this.fonts.id(px.id)) / 2 + 8));
+    this.radius = new Map(all.map((id) => [id, radius(id)]));
+    const r = (this.r = Math.max(36 * k, ...ring.map((id) => this.radius.get(id))));
+    const rh = Math.max(36 * k, ...apart.map((id) => this.radius.get(id)));
     const above = r + 14 + px.line, below = r + 12 + px.line, margin = 10;
-    // Helpers stand in a column to the right, or in a row underneath on a narrow screen.
+    // Helpers stand in columns to the right, or in a row underneath on a narrow screen.
     const row = apart.length > 0 && w < 600;
-    const column = apart.length && !row ? Math.min(240 * k, Math.max(150 * k, ...apart.map((id) => textWidth(id, this.fonts.id(px.id)) + 40))) : 0;
+    const step = 2 * rh + 30 + 2 * px.line; // one helper with its labels
+    const perColumn = Math.max(1, Math.floor((hgt - 20) / step));
+    const columns = Math.ceil(apart.length / perColumn);
+    const colW = Math.min(240 * k, Math.max(150 * k, ...apart.map((id) => textWidth(id, this.fonts.id(px.id)) + 40)));
+    const column = apart.length && !row ? columns * colW : 0;
     const band = row ? 2 * rh + 58 + 2 * px.line : 0; // with the legend under it
     const width = w - column;
     const rx = Math.max(0, width / 2 - Math.min(120, width / 6) - margin);
@@ -138,30 +142,35 @@ export class ClusterView {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(ring.length, 1);
       this.pos.set(id, [cx + (ring.length > 1 ? rx * Math.cos(a) : 0), cy + (ring.length > 1 ? ry * Math.sin(a) : 0)]);
     });
-    // Helpers one above the other, far enough apart that their labels do not meet.
-    const step = Math.max(2 * rh + 30 + 2 * px.line, (hgt - 20) / (apart.length + 1));
-    apart.forEach((id, i) => this.pos.set(id, row ? [(w * (i + 1)) / (apart.length + 1), hgt - band / 2 - 10]
-      : [width + column / 2, hgt / 2 + (i - (apart.length - 1) / 2) * step]));
-    // A node's labels may be as wide as the gap to any other node's label or circle at
-    // the same height: each line is checked against the lines and circles beside it.
+    apart.forEach((id, i) => {
+      if (row) return this.pos.set(id, [(w * (i + 1)) / (apart.length + 1), hgt - band / 2 - 10]);
+      const col = Math.floor(i / perColumn), inCol = Math.min(perColumn, apart.length - col * perColumn);
+      const gap = Math.max(step, (hgt - 20) / (inCol + 1));
+      this.pos.set(id, [width + (col + 0.5) * colW, hgt / 2 + ((i % perColumn) - (inCol - 1) / 2) * gap]);
+    });
+    // A node's label lines (its summary above, its clock below) may be as wide as the gap
+    // to any other node's line or circle at the same height. A line that would have no
+    // room (a node right above another on a flat ring) is left out instead.
     const lines = (nid) => {
       const [, y] = this.pos.get(nid), rr = this.radius.get(nid);
       return [y - rr - 10, y + rr + 6 + px.line].map((base) => [base - px.line, base + 5]);
     };
-    this.room = new Map();
-    for (const id of all) {
+    this.hidden = new Set(); // "id/0" (summary) and "id/1" (clock) left out
+    const halves = (id) => {
       const [x] = this.pos.get(id);
-      let half = Math.min(170 * k, x - 2, w - x - 2);
-      for (const other of all) {
-        if (other === id) continue;
-        const [ox, oy] = this.pos.get(other), orr = this.radius.get(other), dx = Math.abs(ox - x);
-        for (const [top, bottom] of lines(id)) {
-          if (lines(other).some(([t, b]) => t < bottom && top < b)) half = Math.min(half, (dx - 12) / 2);
+      return lines(id).map(([top, bottom]) => {
+        let half = Math.min(170 * k, x - 2, w - x - 2);
+        for (const other of all) {
+          if (other === id) continue;
+          const [ox, oy] = this.pos.get(other), orr = this.radius.get(other), dx = Math.abs(ox - x);
+          if (lines(other).some(([t, b], j) => !this.hidden.has(`${other}/${j}`) && t < bottom && top < b)) half = Math.min(half, (dx - 12) / 2);
           if (oy - orr < bottom && top < oy + orr) half = Math.min(half, dx - orr - 8);
         }
-      }
-      this.room.set(id, Math.max(20, half));
-    }
+        return half;
+      });
+    };
+    for (const id of all) halves(id).forEach((half, j) => { if (half < 28) this.hidden.add(`${id}/${j}`); });
+    this.room = new Map(all.map((id) => [id, halves(id).map((half) => Math.max(20, half))]));
     // Each name in the largest type that fits its circle, down to 16 px, then shortened.
     this.idText = new Map();
     for (const id of all) {
@@ -300,7 +309,8 @@ export class ClusterView {
     const skewClass = `skew${Math.abs(skew) >= 0.05 || drift ? " on" : ""}`;
     if (this.pixels) {
       // Lecture: sizes in CSS pixels; each line shortened to the room beside its neighbours.
-      const room = 2 * this.room.get(n.id), f = this.fonts, id = this.idText.get(n.id);
+      const [above, below] = this.room.get(n.id), f = this.fonts, id = this.idText.get(n.id);
+      const shown = (j, line) => (this.hidden.has(`${n.id}/${j}`) ? "" : line);
       attrs(g.children[3], { "font-size": id.px });
       text(g.children[3], id.text);
       const roleFits = textWidth(roleText, f.role) <= 2 * r - 10;
@@ -310,10 +320,10 @@ export class ClusterView {
       // The clock and its skew share one line (a second would crowd the node below).
       const skewed = skewText.trim();
       attrs(g.children[5], { y: r + 6 + this.px.line, "font-size": this.px.line, class: `clock${skewed ? " skewed" : ""}` });
-      text(g.children[5], clock == null ? "" : fitText(`clock ${fmtMs(clock)}${skewed ? ` · ${skewed}` : ""}`, f.line, room));
+      text(g.children[5], clock == null ? "" : shown(1, fitText(`clock ${fmtMs(clock)}${skewed ? ` · ${skewed}` : ""}`, f.line, 2 * below)));
       text(g.children[6], "");
       attrs(g.children[7], { y: -r - 10, "font-size": this.px.line });
-      text(g.children[7], fitText(label || "", f.line, room));
+      text(g.children[7], shown(0, fitText(label || "", f.line, 2 * above)));
     } else {
       const fs = Math.max(8, Math.min(r * 0.62, (1.8 * r) / (0.64 * Math.max(2, n.id.length))));
       attrs(g.children[3], { "font-size": fs, dy: "0.05em" });

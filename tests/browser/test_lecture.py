@@ -98,6 +98,33 @@ def test_the_stage_gets_the_screen_and_labels_can_be_read(open_page, size):
     page.screenshot(path=str(DOCS / f"lecture-{width}.png"))
 
 
+def label_overlaps(page) -> list[str]:
+    """Pairs of nodes whose label boxes (name, summary, clock) intersect."""
+    return page.evaluate("""(sel) => {
+        const boxes = [...document.querySelectorAll(sel)].filter((e) => e.textContent)
+          .map((e) => [e.closest('[data-node-id]').dataset.nodeId, e.getBoundingClientRect()]);
+        const out = [];
+        boxes.forEach(([a, r], i) => boxes.slice(i + 1).forEach(([b, q]) => {
+          if (a !== b && !(r.right <= q.left || q.right <= r.left || r.bottom <= q.top
+                           || q.bottom <= r.top)) out.push(`${a}/${b}`);
+        }));
+        return out; }""", "#cluster " + LABELS.replace(", ", ", #cluster "))
+
+
+@pytest.mark.parametrize("preset", sorted({p["model"]: name for name, p in
+                                          sorted(presets().items(), reverse=True)}.values()))
+def test_every_model_lays_out_without_overlapping_labels(open_page, preset):
+    page = open_lecture(open_page, preset=preset)
+    page.keyboard.press("PageDown")
+    page.wait_for_function("() => !window.playground.store.playing && window.playground.store.t_ms > 0",
+                           timeout=60_000)
+    page.wait_for_timeout(300)
+    assert label_overlaps(page) == [], preset
+    fonts = page.eval_on_selector_all("#cluster .node .nid",
+                                      "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert min(fonts) >= 16, (preset, fonts)
+
+
 def test_a_phone_sees_the_stage_too(open_page):
     page = open_lecture(open_page, (390, 844))
     page.keyboard.press("PageDown")
