@@ -12,6 +12,7 @@ from ..engine.errors import ScenarioError
 from ..engine.trace import record_json
 from ..models import MODELS
 from ..scenarios import links, presets, share
+from ..scenarios.schema import parse
 from . import serializer
 from .headers import flag
 
@@ -55,7 +56,13 @@ def _store():
 @bp.post("/api/links")
 def api_links():
     """Keep a scenario (a share string, or a preset's name) and answer its short link."""
-    body = request.get_json(silent=True)
+    limit = current_app.config["MAX_PAYLOAD_BYTES"]
+    if (request.content_length or 0) > limit:
+        return _error(413, f"the request body is larger than {limit} bytes")
+    try:  # Werkzeug's get_json lets a RecursionError of a deeply nested body through
+        body = parse(request.get_data(cache=False)[:limit + 1] or b"null", "the request body")
+    except ScenarioError:
+        body = None
     if not isinstance(body, dict) or not isinstance(body.get("share"), str):
         return _error(400, 'send {"share": "<share string>"}')
     registry = current_app.extensions["playground"]

@@ -63,6 +63,17 @@ def test_progress_moves_and_a_cancelled_search_stops_its_worker():
         os.kill(pid, 0)
 
 
+def test_the_worker_is_reaped_once_whoever_asks(monkeypatch):
+    finder = Finder(validate({"model": "toy", "seed": 1}), tries=10_000, seconds=30)
+    joins = []
+    join = finder.process.join
+    monkeypatch.setattr(finder.process, "join", lambda *a: joins.append(a) or join(*a))
+    finder.cancel()
+    finder.cancel()
+    assert finder.poll() is False  # the pipe is closed: nothing more to read
+    assert len(joins) == 1 and not finder.process.is_alive()
+
+
 def test_a_search_that_finds_nothing_says_so_within_its_bounds():
     finder = Finder(CORRECT, tries=5, seconds=60)
     wait(finder)

@@ -137,3 +137,12 @@ def decode_modules(svg: str) -> list[list[bool]]:
                 grid[int(y) - 4][col - 4] = True
             x = end
     return grid
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"{", b"null", b'{"share": 5}',
+                                  '{"share": "\\ud800"}'.encode(), b"\xff\xfe",
+                                  b'{"share": "' + b"x" * 200_000 + b'"}'])
+def test_a_bad_links_body_is_a_clear_refusal(http, body):
+    response = http.post("/api/links", data=body, content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert response.get_json()["ok"] is False and response.get_json()["error"]
