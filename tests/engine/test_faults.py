@@ -1,10 +1,15 @@
 """Crash, restart, pause and resume; and the random fault-schedule generator."""
 
+import hypothesis.strategies as st
+from hypothesis import given, settings
+
 from playground.engine import commands as C
 from playground.engine.faults import random_schedule
 from playground.scenarios.schema import validate
 
 from .helpers import records, toy_sim
+
+SEEDS = st.integers(0, 2**63 - 1)  # any scenario seed
 
 
 def test_crash_keeps_durable_state_and_loses_the_rest():
@@ -81,27 +86,28 @@ def test_random_schedule_is_deterministic_and_valid():
     validate({"model": "toy", "seed": 1, "nodes": 5, "duration_ms": 10_000, "commands": a})
 
 
-def test_random_schedule_respects_max_down_and_repairs_everything():
+@given(seed=SEEDS)
+def test_random_schedule_respects_max_down_and_repairs_everything(seed):
     ids = ["n1", "n2", "n3", "n4", "n5"]
-    for seed in range(200):
-        cmds = random_schedule(seed, ids, 6_000, faults=10)
-        down: set = set()
-        for c in cmds:
-            if c["type"] in ("crash", "pause"):
-                down.add(c["node"])
-                assert len(down) <= 2, (seed, c)
-            elif c["type"] in ("restart", "resume"):
-                down.discard(c["node"])
-        assert down == set(), seed
-        assert cmds[-1]["at_ms"] <= 4_000 and any(c["type"] == "heal" for c in cmds)
+    cmds = random_schedule(seed, ids, 6_000, faults=10)
+    down: set = set()
+    for c in cmds:
+        if c["type"] in ("crash", "pause"):
+            down.add(c["node"])
+            assert len(down) <= 2, c
+        elif c["type"] in ("restart", "resume"):
+            down.discard(c["node"])
+    assert down == set()
+    assert cmds[-1]["at_ms"] <= 4_000 and any(c["type"] == "heal" for c in cmds)
 
 
-def test_random_schedules_run_without_breaking_the_toy_model():
-    for seed in range(50):
-        sim = toy_sim(nodes=4, duration_ms=3000,
-                      commands=random_schedule(seed, ["n1", "n2", "n3", "n4"], 3000))
-        sim.run_until(3_000_000)
-        assert sim.violations == []
+@given(seed=SEEDS)
+@settings(max_examples=20)
+def test_random_schedules_run_without_breaking_the_toy_model(seed):
+    sim = toy_sim(nodes=4, duration_ms=3000,
+                  commands=random_schedule(seed, ["n1", "n2", "n3", "n4"], 3000))
+    sim.run_until(3_000_000)
+    assert sim.violations == []
 
 
 def test_a_pause_with_a_duration_ends_by_itself_and_the_recording_replays_it():
