@@ -49,6 +49,7 @@ import io
 import pickle
 import zlib
 import inspect
+import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -687,11 +688,16 @@ class Simulation:
         node = self.nodes[nid]
         return sorted((name, node.true_at(armed[1])) for name, armed in node.timers.items())
 
-    def messages_in_flight(self) -> list[tuple[int, str, str, str, int, int]]:
+    def messages_in_flight(self, limit: int | None = None) -> list[tuple]:
         """The messages on the wire as ``(id, from, to, kind, sent µs, due µs)``, in the
-        order they were sent."""
+        order they were sent (the first ``limit`` of them)."""
         return [(mid, src, dst, type(msg).__name__, sent, due)
-                for mid, (src, dst, msg, sent, due) in self.in_flight.items()]
+                for mid, (src, dst, msg, sent, due)
+                in itertools.islice(self.in_flight.items(), limit)]
+
+    def messages_count(self) -> int:
+        """How many messages are on the wire."""
+        return len(self.in_flight)
 
     def link_state(self) -> dict:
         """Cut directed links ``[(from, to)]``, the partition's groups (lists of node ids,

@@ -1,23 +1,26 @@
-"""Snapshots of a running session as JSON frames, and the deltas between them.
+"""Snapshots of a running session as one JSON document, and frames that patch it.
 
 One serializer turns engine objects into the wire format of ``docs/protocol.md``; nothing
-else in the web layer reads simulation internals for display. A :class:`FrameBuilder`
-belongs to one session and remembers what it sent last, so each frame after a full one
-carries only what changed:
+else in the web layer reads simulation internals for display. The state of a session is
+one JSON **document** (:meth:`FrameBuilder.document`): the session's sections, ``nodes``
+keyed by node id, the list of ``messages`` in flight, ``links``, ``violations``,
+``metrics``, ``panel``. A frame is a **JSON Merge Patch** (RFC 7396) of that document:
 
-* a node entry with its ``id`` and the fields that changed (``summary`` by key), and
-  ``clock_ms``, which a client can also compute from ``offset_ms`` and ``rate``;
-* the trace records appended since the previous frame, in the compact array form of
-  :func:`compact` (message bodies stay on the server: see the ``inspect`` request);
-* ``metrics`` by key; ``links``, ``panel``, ``violations`` and the session's own sections
-  whole, only when they changed;
-* the complete list of messages in flight, when it changed;
-* nothing else: ``session`` and ``full`` are in full frames only, and a delta leaves out
-  ``nodes`` and ``events`` when they are empty.
+* a full frame (``"full": true``) is the whole document, to be merged onto nothing;
+* a delta (:func:`diff`) holds only the members that changed, ``null`` for a member that
+  is gone (a disarmed timer, a node's summary field); an array (the messages in flight,
+  the violations) is sent whole when it changed; an unchanged node or section is left
+  out, and a delta that changed nothing is ``{"seq", "t_ms"}`` alone (``t_ms`` is in
+  every frame);
+* besides the patch, a frame carries the **stream** of trace records appended since the
+  previous frame (``events``, compact arrays of :func:`compact`; ``events_skipped``
+  counts those left out), which is not part of the document.
 
-``merge`` is the inverse used by the fan-out (``playground.web.fanout``): it folds a delta
-into the last full picture so that any server process can hand a late or slow client a
-full frame of its own.
+:func:`merge_patch` is the one merge (RFC 7396); :func:`merge` folds a frame into a
+picture with it, which the fan-out (``playground.web.fanout``) uses to hand any late or
+slow client a full frame of its own (:func:`full_from`), and the browser's
+``static/js/store.js`` has the same function. A member whose value is ``null`` and an
+absent member mean the same (merge patches cannot tell them apart).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..engine.trace import plain
 
 MAX_EVENTS_PER_FRAME = 300
 FULL_EVENTS = 500  # trace records a full frame carries (the space-time diagram's history)
+MAX_MESSAGES = 200  # messages in flight a frame shows (the oldest); messages_total counts all
 
 
 def _ms(us: int | float) -> float:
@@ -37,11 +41,11 @@ def _ms(us: int | float) -> float:
 
 
 def node_entry(sim, nid: str) -> dict:
-    """One node as the UI sees it (without ``clock_ms``, which moves every frame)."""
+    """One node as the UI sees it (its id is its key in the document; its clock reads
+    ``offset_ms + rate × t_ms``)."""
     node = sim.nodes[nid]
     model = sim.model
     return {
-        "id": nid,
         "status": str(node.status),
         "offset_ms": _ms(node.offset),
         "rate": node.rate / PPM,
@@ -63,10 +67,18 @@ def links(sim) -> dict:
     }
 
 
-def messages(sim) -> list:
-    return [{"id": mid, "from": src, "to": dst, "kind": kind, "sent_ms": _ms(sent),
-             "due_ms": _ms(due)}
-            for mid, src, dst, kind, sent, due in sim.messages_in_flight()]
+def messages(sim, previous: dict | None = None) -> tuple[list, dict]:
+    """The oldest ``MAX_MESSAGES`` messages in flight, in the order they were sent, and
+    the same keyed by id (entries of ``previous``, such a dict, reused: an unchanged list
+    compares equal at once)."""
+    previous = previous or {}
+    by_id = {}
+    for mid, src, dst, kind, sent, due in sim.messages_in_flight(MAX_MESSAGES):
+        entry = previous.get(mid)
+        by_id[mid] = entry if entry is not None else {
+            "id": mid, "from": src, "to": dst, "kind": kind, "sent_ms": _ms(sent),
+            "due_ms": _ms(due)}
+    return list(by_id.values()), by_id
 
 
 def violations(sim) -> list:
@@ -120,100 +132,139 @@ def _touched(records: list) -> set | None:
     return touched
 
 
-def node_delta(old: dict | None, new: dict) -> dict | None:
-    """The fields of a node entry that changed (``summary`` by key); None if nothing did."""
-    if old is None:
-        return new
-    out = {}
+_MISSING = object()
+_SAME = object()
+
+
+def diff(old, new):
+    """The RFC 7396 merge patch that turns ``old`` into ``new``; ``_SAME`` if none is
+    needed. Objects are compared member by member (an identical object is skipped at
+    once), anything else replaced whole when it differs."""
+    if old is new:
+        return _SAME
+    if type(new) is not dict or type(old) is not dict:
+        return _SAME if old == new and type(old) is type(new) else new
+    patch = {}
     for key, value in new.items():
-        if old.get(key) == value:
-            continue
-        if key in ("summary", "timers") and isinstance(value, dict) \
-                and isinstance(old.get(key), dict):
-            before = old[key]
-            value = {k: v for k, v in value.items() if before.get(k) != v}
-            value.update({k: None for k in before if k not in new[key]})
-        out[key] = value
-    if not out:
+        before = old.get(key, _MISSING)
+        if before is _MISSING:
+            if value is not None:
+                patch[key] = value
+        else:
+            change = diff(before, value)
+            if change is not _SAME:
+                patch[key] = change
+    for key, before in old.items():
+        if key not in new and before is not None:
+            patch[key] = None
+    return patch if patch else _SAME
+
+
+def merge_patch(target, patch):
+    """RFC 7396: ``target`` with ``patch`` applied (an object target is changed in
+    place; a member patched to ``null`` is removed)."""
+    if type(patch) is not dict:
+        return patch
+    if type(target) is not dict:
+        target = {}
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = merge_patch(target.get(key), value)
+    return target
+
+
+STREAM = ("full", "events", "events_skipped")  # frame members that are not the patch
+
+
+def merge(picture: dict | None, frame: dict) -> dict | None:
+    """Fold ``frame`` into ``picture`` (the merged document, with the newest records under
+    ``events``); None when a delta has no base (a frame was missed)."""
+    if frame.get("full"):
+        picture, events = {}, deque(maxlen=FULL_EVENTS)
+    elif picture is None or frame.get("seq") != picture.get("seq", 0) + 1:
         return None
-    out["id"] = new["id"]
+    else:
+        events = picture.pop("events")
+    picture = merge_patch(picture, {k: v for k, v in frame.items() if k not in STREAM})
+    events.extend(frame.get("events", ()))
+    picture["events"] = events
+    return picture
+
+
+def full_from(picture: dict) -> dict:
+    """A full frame equivalent to the merged ``picture``."""
+    out = {"full": True}  # first, where a reader of the frame's start finds it
+    out.update((k, v) for k, v in picture.items() if k != "events")
+    out["events"] = list(picture["events"])
     return out
 
 
-def keyed_delta(old: dict | None, new: dict) -> dict | None:
-    """The keys of a flat dict that changed (a removed key as None); None if nothing did."""
-    if old is None:
-        return new
-    out = {k: v for k, v in new.items() if old.get(k, _MISSING) != v}
-    out.update({k: None for k in old if k not in new})
-    return out or None
-
-
-_MISSING = object()
-
-
-def _clock(old: dict, delta: dict, t_ms: float) -> float:
-    offset = delta.get("offset_ms", old["offset_ms"])
-    rate = delta.get("rate", old["rate"])
-    return round(offset + rate * t_ms, 3)
-
-
-def with_clocks(nodes: list, t_ms: float) -> list:
-    """Node entries with ``clock_ms`` filled in for time ``t_ms``."""
-    return [{**n, "clock_ms": round(n["offset_ms"] + n["rate"] * t_ms, 3)} for n in nodes]
-
-
 class FrameBuilder:
-    """Builds one session's frames; remembers the previous one to send deltas."""
+    """Builds one session's frames; remembers the document it sent last."""
 
-    # Sections sent only when their content changed (compared as built values).
-    _SECTIONS = ("links", "violations", "caption", "script", "share_url", "failure",
-                 "frontier_ms", "duration_ms", "playing", "speed", "scenario", "busy",
-                 "slowed", "notice", "pair")
-    _KEYED = ("metrics", "panel")
+    _STICKY = ("scenario",)  # sections given in full frames only, kept in between
 
     def __init__(self, session_id: str):
         self.session_id = session_id
         self.seq = 0
+        self._doc: dict = {}
         self._nodes: dict[str, dict] = {}
-        self._sections: dict[str, object] = {}
+        self._messages: dict[str, dict] = {}
         self._trace_end = 0
         self._n_violations = -1
-        self._keyed: dict[str, dict] = {}
-        self._messages: list | None = None
+
+    def document(self, sim, sections: dict, *, rewound: bool, new_records, slow: bool) -> dict:
+        """The session's state as one document. Node entries the new trace records do not
+        touch, messages still in flight and, unless ``slow``, metrics and the panel are
+        the very objects of the previous document (``diff`` skips them at once)."""
+        old = self._doc
+        touched = None if rewound else _touched(new_records)
+        nodes = {nid: node_entry(sim, nid) if touched is None or nid in touched
+                 else self._nodes[nid] for nid in sim.node_ids}
+        self._nodes = nodes
+        shown, self._messages = messages(sim, self._messages)
+        total = sim.messages_count()
+        doc = {"session": self.session_id, "seq": self.seq, "t_ms": _ms(sim.now)}
+        doc.update(sections)
+        for key in self._STICKY:
+            if key not in sections and key in old:
+                doc[key] = old[key]
+        doc["nodes"] = nodes
+        doc["messages"] = shown
+        if total > len(shown):  # only when some are not shown
+            doc["messages_total"] = total
+        doc["links"] = links(sim)
+        if rewound or len(sim.violations) != self._n_violations:
+            doc["violations"] = violations(sim)
+            self._n_violations = len(sim.violations)
+        else:
+            doc["violations"] = old["violations"]
+        if slow or rewound or "metrics" not in old:
+            doc["metrics"] = sim.metrics()
+            doc["panel"] = sim.model.panel(sim)
+        else:
+            doc["metrics"], doc["panel"] = old["metrics"], old.get("panel")
+        return doc
 
     def build(self, sim, *, full: bool, sections: dict, slow: bool = True) -> dict:
         """The next frame. ``sections`` (playing, speed, caption, share_url, failure...) are
-        sent when they changed, or always if full; metrics and the panel only when ``slow``
+        members of the document; metrics and the panel are recomputed only when ``slow``
         (they cost more than the rest and change the charts only)."""
         self.seq += 1
-        t_ms = _ms(sim.now)
-        frame = ({"session": self.session_id, "seq": self.seq, "full": True, "t_ms": t_ms}
-                 if full else {"seq": self.seq, "t_ms": t_ms})
         end = len(sim.trace)
         rewound = full or end < self._trace_end
         new_records = None if rewound else sim.trace[self._trace_end:end]
-        touched = None if rewound else _touched(new_records)
-        if touched is None:
-            nodes = [node_entry(sim, nid) for nid in sim.node_ids]
-        else:
-            nodes = [node_entry(sim, nid) if nid in touched else self._nodes[nid]
-                     for nid in sim.node_ids]
+        doc = self.document(sim, sections, rewound=rewound, new_records=new_records,
+                            slow=slow or full)
         if full:
-            frame["nodes"] = with_clocks(nodes, t_ms)
+            frame = merge_patch({"full": True}, doc)  # a copy without null members
         else:
-            changed = [node_delta(self._nodes.get(n["id"]), n) for n in nodes
-                       if touched is None or n["id"] in touched]
-            changed = [{**n, "clock_ms": _clock(self._nodes[n["id"]], n, t_ms)}
-                       if "offset_ms" in n or "rate" in n else n
-                       for n in changed if n is not None]
-            if changed:
-                frame["nodes"] = changed
-        self._nodes = {n["id"]: n for n in nodes}
-        in_flight = messages(sim)
-        if full or in_flight != self._messages:
-            frame["messages"] = in_flight
-        self._messages = in_flight
+            frame = diff(self._doc, doc)
+            frame = {"seq": self.seq} if frame is _SAME else frame
+            frame["t_ms"] = doc["t_ms"]  # always: the moment the frame shows
+        self._doc = doc
         if rewound:
             first = max(0, end - FULL_EVENTS)
             frame["events"], _ = events(sim.trace[first:end], first, FULL_EVENTS)
@@ -224,81 +275,7 @@ class FrameBuilder:
             if skipped:
                 frame["events_skipped"] = skipped
         self._trace_end = end
-        current = dict(sections)
-        current["links"] = links(sim)
-        for key, compute in (("metrics", sim.metrics), ("panel", sim.model.panel)):
-            if not (slow or full):
-                continue
-            value = compute() if key == "metrics" else compute(sim)
-            changed = value if full else keyed_delta(self._keyed.get(key), value)
-            if changed:
-                frame[key] = changed
-            self._keyed[key] = value
-        if full or len(sim.violations) != self._n_violations:
-            current["violations"] = violations(sim)
-            self._n_violations = len(sim.violations)
-        else:
-            current["violations"] = self._sections.get("violations")
-        for key in self._SECTIONS:
-            if key not in current:
-                continue
-            value = current[key]
-            if full or self._sections.get(key) != value:
-                frame[key] = value
-            self._sections[key] = value
         return frame
-
-
-def merge(picture: dict | None, frame: dict) -> dict | None:
-    """Fold ``frame`` into the last full ``picture`` (None when a delta has no base)."""
-    if frame.get("full"):
-        out = dict(frame)
-        out["events"] = deque(frame.get("events", ()), maxlen=FULL_EVENTS)
-        out.pop("events_skipped", None)
-        return out
-    if picture is None or frame.get("seq") != picture.get("seq", 0) + 1:
-        return None
-    for key, value in frame.items():
-        if key == "nodes":
-            by_id = {n["id"]: n for n in picture["nodes"]}
-            for n in value:
-                by_id[n["id"]] = merge_node(by_id[n["id"]], n)
-            picture["nodes"] = [by_id[n["id"]] for n in picture["nodes"]]
-        elif key in ("metrics", "panel"):
-            picture[key] = merge_keys(picture.get(key, {}), value)
-        elif key == "events":
-            picture["events"].extend(value)
-        elif key not in ("events_skipped", "full"):
-            picture[key] = value
-    return picture
-
-
-def merge_keys(old: dict, delta: dict) -> dict:
-    """A flat dict with a keyed delta applied; a key set to null is gone."""
-    out = {**old, **delta}
-    for k, v in delta.items():
-        if v is None:
-            del out[k]
-    return out
-
-
-def merge_node(old: dict, delta: dict) -> dict:
-    """A node entry with a node delta applied (``summary`` merged by key)."""
-    out = {**old, **delta}
-    if "summary" in delta and isinstance(old.get("summary"), dict):
-        out["summary"] = merge_keys(old["summary"], delta["summary"])
-    if "timers" in delta and isinstance(old.get("timers"), dict):
-        out["timers"] = merge_keys(old["timers"], delta["timers"])
-    return out
-
-
-def full_from(picture: dict) -> dict:
-    """A full frame equivalent to the merged ``picture``."""
-    out = dict(picture)
-    out["full"] = True
-    out["events"] = list(picture["events"])
-    out["nodes"] = with_clocks(picture["nodes"], picture["t_ms"])
-    return out
 
 
 def model_info(cls) -> dict:

@@ -24,6 +24,9 @@ A session that cannot keep up with its speed falls behind instead of catching up
 frames carry ``slowed`` with the speed it actually reaches, and other sessions are not
 touched.
 
+A playing session's frames are paced by their cost too: one that takes c seconds to
+build and send comes at most every ``c / FRAME_COST_SHARE`` seconds.
+
 **Memory.** A session's memory (trace records, checkpoints, live state) is estimated by
 ``History.memory_bytes`` and kept under ``memory_budget``: past it the session stops with
 a ``notice`` that says so; seeking back and forking frees what lay beyond. A control or an action emits a
@@ -76,6 +79,7 @@ PROGRESS_EVERY = 0.25  # s between frames that show the progress of long work
 CALL_SECONDS = (0.002, 0.006)  # the time one engine call aims at (queue entries tuned)
 MIN_SPEED = 0.01
 SLOWED_FOR = 15  # ticks a session must keep up before it is no longer shown as slowed
+FRAME_COST_SHARE = 0.25  # of the wall time a playing session may spend on its frames
 SLOW_EVERY = 6  # frames between recomputing metrics and the panel while playing (5 per s)
 DWELL = 3.0  # s of wall time a caption stays on screen in lecture mode before the next one
 _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
@@ -130,6 +134,8 @@ class Session:
         self._slow_ticks = 0
         self._reached = [0.0, 0.0]  # simulated and wall seconds of recent ticks (decaying)
         self._last_cost = 0.0  # s the last tick computed
+        self._frame_cost = 0.0  # s a frame takes to build and send (decaying average)
+        self._last_frame = 0.0  # when the last frame was sent (time.monotonic)
 
     # -- links -------------------------------------------------------------------------
     @property
@@ -197,7 +203,7 @@ class Session:
                         self._tick(started)
                     else:
                         self._wall = started
-                    if watched and (active or self.want_frame):
+                    if watched and (self.want_frame or active and self._frame_due(started)):
                         self._emit_frame()
                 except OverBudget as exc:
                     self._stop_over_budget(exc)
@@ -393,6 +399,7 @@ class Session:
     def _emit_frame(self) -> None:
         """Build the next frame and hand it to the fan-out (holding the lock, so frames
         leave in ``seq`` order whoever emits them)."""
+        started = time.monotonic()
         frame = self._frame()
         try:
             self.socketio.emit("frame", frame, to=room_of(self.id))
@@ -400,6 +407,15 @@ class Session:
             log.exception("session %s: frame %d could not be delivered", self.id,
                           frame["seq"])
             self.want_full = True
+        done = time.monotonic()
+        self._frame_cost = 0.7 * self._frame_cost + 0.3 * (done - started)
+        self._last_frame = done
+
+    def _frame_due(self, now: float) -> bool:
+        """Whether a playing session's next frame is due: frames that cost c seconds to
+        build and send come at most every FRAME_COST_SHARE⁻¹ × c (a 101-node session's
+        frames are costly; a 5-node session's come on every tick)."""
+        return now - self._last_frame >= self._frame_cost / FRAME_COST_SHARE
 
     def _frame(self) -> dict:
         full = self.want_full

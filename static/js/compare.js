@@ -71,7 +71,7 @@ export class Compare {
     run.spacetime = new SpaceTime(box, (t) => app.seek(t));
     run.conn = new Connection((f) => {
       store.apply(f);
-      if (f.pair) run.pair = f.pair;
+      if (store.pair) run.pair = store.pair;
       run.dirty = true;
     }, () => {});
     this.run = run;

@@ -170,16 +170,18 @@ class App {
   }
 
   onFrame(f) {
-    for (const k of this.store.apply(f)) this.dirty.add(k);
-    if (f.share_url) {
-      this.links.share = abs(f.share_url);
+    const changed = this.store.apply(f);
+    for (const k of changed) this.dirty.add(k);
+    const st = this.store;
+    if (changed.has("share_url") && st.share_url) {
+      this.links.share = abs(st.share_url);
       this.followRun();
     }
-    if (f.scenario) this.setScenario(f.scenario);
-    if (f.failure !== undefined) this.failed(f.failure);
-    if (f.caption !== undefined) {
-      this.controls.captionChanged(f.caption);
-      this.ask.captionChanged(f.caption);
+    if (changed.has("scenario") && st.scenario) this.setScenario(st.scenario);
+    if (changed.has("failure")) this.failed(st.failure);
+    if (changed.has("caption")) {
+      this.controls.captionChanged(st.caption);
+      this.ask.captionChanged(st.caption);
     }
   }
 

@@ -10,72 +10,64 @@ export class Store {
   }
 
   reset() {
-    this.nodes = new Map();
+    this.doc = {}; // the session's document, as the frames patched it
+    this.nodes = new Map(); // id -> node entry (with its id and timerList)
     this.order = [];
-    this.messages = [];
+    this.messages = []; // the messages in flight the server shows, oldest first
     this.events = [];
     this.gen = (this.gen || 0) + 1; // bumped whenever events are replaced rather than appended
-    this.violations = [];
-    this.metrics = {};
     this.history = new Map(); // metric -> [[t_ms, value]]
-    this.panel = null;
-    this.links = { cut: [], groups: null };
-    this.caption = null;
-    this.busy = null; // long work under way on the server: {op, done}
-    this.slowed = null; // {speed}: the session cannot keep up with its speed
-    this.notice = null; // why the session stopped by itself (a limit)
-    this.script = null; // {diverged_ms, can_return}: where the run left its script
-    this.t_ms = 0;
-    this.frontier_ms = 0;
-    this.duration_ms = 0;
-    this.playing = false;
-    this.speed = 1;
+    for (const [k, v] of Object.entries(DEFAULTS)) this[k] = v;
     this.seq = -1;
     this.at = performance.now();
     this.timerSetAt = new Map(); // "node/timer" -> [due_ms, set_ms]
     this.skipped = 0; // trace records the server left out of frames (too many at once)
   }
 
-  /** Merge one frame; returns the set of parts that changed. */
+  /** Merge one frame (a JSON Merge Patch of the session's document, plus the trace
+   * records appended since the previous frame); returns the set of parts that changed. */
   apply(f) {
     const changed = new Set(["time"]);
-    const back = f.t_ms < this.t_ms;
-    if (f.full) {
+    const { full, events, events_skipped: skippedNow, ...patch } = f;
+    const back = patch.t_ms !== undefined && patch.t_ms < this.t_ms;
+    if (full) {
+      this.doc = {};
       this.nodes = new Map();
-      this.order = [];
       this.events = [];
       this.skipped = 0;
       this.gen++;
       changed.add("full");
     }
-    for (const k of ["t_ms", "frontier_ms", "duration_ms", "playing", "speed", "seq"]) {
-      if (f[k] !== undefined) this[k] = f[k];
-    }
+    this.doc = mergePatch(this.doc, patch);
+    const d = this.doc;
     this.at = performance.now();
-    if (f.nodes) {
-      for (const n of f.nodes) {
-        const old = this.nodes.get(n.id);
-        if (!old) { this.nodes.set(n.id, normalize({ ...n })); this.order.push(n.id); continue; }
-        for (const [k, v] of Object.entries(n)) {
-          if ((k === "summary" || k === "timers") && isPlain(v) && isPlain(old[k])) old[k] = mergeKeys(old[k], v);
-          else old[k] = v;
-        }
-        normalize(old);
+    for (const k of Object.keys(full ? { ...DEFAULTS, ...d } : patch)) {
+      if (k === "nodes") continue;
+      this[k] = d[k] ?? DEFAULTS[k] ?? null;
+      changed.add(k);
+    }
+    if (patch.nodes || full) {
+      const nodes = d.nodes || {};
+      for (const [id, n] of Object.entries(full ? nodes : patch.nodes)) {
+        if (n === null) { this.nodes.delete(id); continue; }
+        const node = nodes[id];
+        node.id = id;
+        this.nodes.set(id, normalize(node));
       }
+      this.order = Object.keys(nodes);
       changed.add("nodes");
     }
-    if (f.messages) { this.messages = f.messages; changed.add("messages"); }
-    if (f.events_skipped) { this.skipped += f.events_skipped; changed.add("skipped"); }
-    if (f.events && f.events.length) {
+    if (skippedNow) { this.skipped += skippedNow; changed.add("skipped"); }
+    if (events && events.length) {
       const last = this.events.length ? this.events[this.events.length - 1].i : -1;
-      for (const raw of f.events) {
-        const e = Array.isArray(raw) ? expand(raw) : raw;
+      for (const raw of events) {
+        const e = expand(raw);
         if (e.i > last) this.events.push(e);
       }
       if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
       changed.add("events");
     }
-    if (f.full || back) {
+    if (full || back) {
       // A seek into the past: forget what has not happened yet at the new time.
       const cut = this.t_ms * 1000;
       const kept = this.events.filter((e) => e.t_us <= cut);
@@ -86,18 +78,7 @@ export class Store {
       }
       changed.add("events");
     }
-    for (const k of ["violations", "links", "caption", "script", "busy", "slowed", "notice"]) {
-      if (f[k] !== undefined) { this[k] = f[k]; changed.add(k); }
-    }
-    if (f.panel !== undefined) {
-      this.panel = f.full || !isPlain(this.panel) ? f.panel : mergeKeys(this.panel, f.panel);
-      changed.add("panel");
-    }
-    if (f.metrics) {
-      this.metrics = f.full ? f.metrics : mergeKeys(this.metrics, f.metrics);
-      this.recordMetrics();
-      changed.add("metrics");
-    }
+    if (changed.has("metrics")) this.recordMetrics();
     this.trackTimers();
     return changed;
   }
@@ -160,14 +141,25 @@ export class Store {
 
 const isPlain = (v) => v != null && typeof v === "object" && !Array.isArray(v);
 
-/** A flat dict with a keyed delta applied; a key set to null is gone. */
-function mergeKeys(old, delta) {
-  const out = { ...old };
-  for (const [k, v] of Object.entries(delta)) {
-    if (v === null) delete out[k];
-    else out[k] = v;
+/** What a member of the document means while it is absent (null and absent are one). */
+const DEFAULTS = {
+  t_ms: 0, frontier_ms: 0, duration_ms: 0, playing: false, speed: 1, violations: [],
+  metrics: {}, panel: null, links: { cut: [], groups: null, custom: [] }, caption: null,
+  busy: null, slowed: null, notice: null, failure: null, script: null, pair: null, messages: [],
+  messages_total: null,
+};
+
+/** RFC 7396 JSON Merge Patch: ``target`` with ``patch`` applied (an object target is
+ * changed in place; a member patched to null is removed). The server's
+ * ``serializer.merge_patch`` is the same function. */
+export function mergePatch(target, patch) {
+  if (!isPlain(patch)) return patch;
+  if (!isPlain(target)) target = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete target[k];
+    else target[k] = mergePatch(target[k], v);
   }
-  return out;
+  return target;
 }
 
 /** Timers as a list of {name, due_ms}, whether they came as a map or a list. */

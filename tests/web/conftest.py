@@ -80,3 +80,8 @@ def toy_scenario(**overrides) -> dict:
     scenario = {"model": "toy", "seed": 7, "nodes": 5, "duration_ms": 60_000}
     scenario.update(overrides)
     return scenario
+
+
+def status_of(frame: dict, node_id: str) -> str | None:
+    """The status a frame patches node ``node_id`` to (None if it does not)."""
+    return (frame.get("nodes") or {}).get(node_id, {}).get("status")

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from playground.scenarios import presets, run, share
+from tests.web.conftest import status_of
 from tests.web.serve import Client, free_port, start_server, stop, wait_port
 
 pytestmark = [pytest.mark.e2e,
@@ -76,8 +77,7 @@ def test_a_watcher_on_another_process_follows_the_session(two_servers):
         assert seqs == sorted(seqs)
 
         assert lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n4"}})["ok"]
-        student.wait_for(lambda f: any(n["id"] == "n4" and n.get("status") == "crashed"
-                                       for n in f.get("nodes", ())))
+        student.wait_for(lambda f: status_of(f, "n4") == "crashed")
 
         # Control reaching the wrong process is refused with a clear error.
         refused = student.call("control", {**ids, "op": "pause"})

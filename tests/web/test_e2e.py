@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from tests.web.conftest import status_of
 from tests.web.serve import Client, start_server, stop
 
 pytestmark = pytest.mark.e2e
@@ -66,8 +67,7 @@ def test_lecture_flow(server, clients):
 
     crash = lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n3"}})
     assert crash["ok"], crash
-    seen = student.wait_for(lambda f: any(n["id"] == "n3" and n.get("status") == "crashed"
-                                          for n in f.get("nodes", ())))
+    seen = student.wait_for(lambda f: status_of(f, "n3") == "crashed")
     assert any(e[2] == "command" and e[5] == {"type": "crash", "node": "n3"}
                for f in seen for e in f.get("events", ()))
 
@@ -240,8 +240,7 @@ def test_the_threading_switch_serves_the_same_protocol(tmp_path):
         assert client.call("control", {**ids, "op": "play"})["ok"]
         client.wait_for(lambda f: f["t_ms"] > 300)
         assert client.call("act", {**ids, "action": {"type": "crash", "node": "n2"}})["ok"]
-        client.wait_for(lambda f: any(n["id"] == "n2" and n.get("status") == "crashed"
-                                      for n in f.get("nodes", ())))
+        client.wait_for(lambda f: status_of(f, "n2") == "crashed")
     finally:
         if client is not None:
             client.close()

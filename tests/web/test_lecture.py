@@ -84,7 +84,7 @@ def test_acting_against_the_script_drops_its_later_commands_and_marks_later_capt
 
     control(client, ids, "script")  # back to the script, at the moment it was left
     got = frames(client)
-    assert got[-1]["t_ms"] == 450.0 and last(got, "script")["diverged_ms"] is None
+    assert got[-1]["t_ms"] == 450.0 and last(got, "script").get("diverged_ms") is None
     assert last(got, "caption")["diverged"] is False
     control(client, ids, "step", 1100)
     commands = [(d[0]["type"], d[0]["node"]) for t, kind, _n, _c, d in session.sim.trace
@@ -122,7 +122,7 @@ def test_a_fork_that_drops_scripted_commands_leaves_the_script(connect):
     _made, bare_ids, _ = open_session(bare, toy_scenario())
     control(bare, bare_ids, "step", 200)
     control(bare, bare_ids, "fork")  # nothing scripted to drop: still on script
-    assert last(frames(bare), "script")["diverged_ms"] is None
+    assert last(frames(bare), "script").get("diverged_ms") is None
     refused = bare.emit("control", {**bare_ids, "op": "script"}, callback=True)
     assert refused["ok"] is False and "has not left its script" in refused["error"]
 

@@ -15,12 +15,9 @@ SECTIONS = {"frontier_ms": 0.0, "duration_ms": 10_000, "playing": True, "speed":
 
 
 def comparable(frame: dict) -> dict:
-    """A frame without its sequence number, null summary values read as absent."""
-    out = {k: (list(v) if k == "events" else v) for k, v in frame.items()
-           if k not in ("seq", "full")}
-    out["nodes"] = [{**n, "summary": {k: v for k, v in n["summary"].items() if v is not None}}
-                    for n in out["nodes"]]
-    return out
+    """A frame without its sequence number and marker, its records as a list."""
+    return {k: (list(v) if k == "events" else v) for k, v in frame.items()
+            if k not in ("seq", "full")}
 
 
 def test_merged_deltas_equal_a_full_frame_at_every_moment():
@@ -51,14 +48,64 @@ def test_delta_omits_unchanged_nodes_and_sections():
     builder = serializer.FrameBuilder("s")
     builder.build(sim, full=True, sections=SECTIONS)
     frame = builder.build(sim, full=False, sections=SECTIONS)
-    assert set(frame) == {"seq", "t_ms"}  # nothing changed: nothing else is sent
+    assert frame == {"seq": 2, "t_ms": 0.0}  # nothing changed: nothing else is sent
     sim.apply(C.Crash("n2"))
     frame = builder.build(sim, full=False, sections=SECTIONS)
-    assert [n["id"] for n in frame["nodes"]] == ["n2"]
-    assert frame["nodes"][0]["status"] == "crashed"
-    assert frame["nodes"][0]["timers"] == {"tick": None}  # disarmed by the crash
-    assert "rate" not in frame["nodes"][0] and "clock_ms" not in frame["nodes"][0]
+    assert list(frame["nodes"]) == ["n2"]
+    assert frame["nodes"]["n2"]["status"] == "crashed"
+    assert frame["nodes"]["n2"]["timers"] == {"tick": None}  # disarmed by the crash
+    assert "rate" not in frame["nodes"]["n2"]
     assert frame["events"][-1][2:] == ["command", "n2", -1, {"type": "crash", "node": "n2"}]
+
+
+def test_merge_patch_is_rfc_7396():
+    # The examples of RFC 7396, appendix A.
+    cases = [({"a": "b"}, {"a": "c"}, {"a": "c"}), ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+             ({"a": "b"}, {"a": None}, {}), ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+             ({"a": ["b"]}, {"a": "c"}, {"a": "c"}), ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+             ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+             ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}), (["a", "b"], ["c", "d"], ["c", "d"]),
+             ({"a": "b"}, ["c"], ["c"]), ({"a": "foo"}, None, None), ({"a": "foo"}, "bar", "bar"),
+             ({"e": None}, {"a": 1}, {"e": None, "a": 1}), ([1, 2], {"a": "b", "c": None},
+                                                            {"a": "b"}),
+             ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}})]
+    for target, patch, result in cases:
+        assert serializer.merge_patch(target, patch) == result
+    # diff is its inverse: the patch it makes turns the old document, as a client holds
+    # it (null members are absent), into the new one.
+    old = {"a": 1, "b": {"c": 2, "d": [1, 2]}, "e": None, "f": {"g": 1}}
+    new = {"a": 1, "b": {"c": 3, "d": [1, 2]}, "h": {"i": None, "j": 0}, "f": {"g": True}}
+    patch = serializer.diff(old, new)
+    assert patch == {"b": {"c": 3}, "h": {"i": None, "j": 0}, "f": {"g": True}}
+    assert serializer.merge_patch(serializer.merge_patch({}, old), patch) == \
+        serializer.merge_patch({}, new)
+
+
+def test_the_messages_in_flight_are_sent_whole_when_they_changed():
+    sim = build(validate({"model": "toy", "seed": 3, "nodes": 4}))
+    builder = serializer.FrameBuilder("s")
+    picture = serializer.merge(None, builder.build(sim, full=True, sections=SECTIONS))
+    changes = 0
+    for _ in range(40):
+        before = sim.messages_in_flight()
+        sim.run_until(sim.now + 5_000)
+        frame = builder.build(sim, full=False, sections=SECTIONS)
+        changes += "messages" in frame
+        assert ("messages" in frame) == (sim.messages_in_flight() != before)
+        picture = serializer.merge(picture, frame)
+        assert [m["id"] for m in picture.get("messages", [])] == \
+            [m[0] for m in sim.messages_in_flight()]
+        assert picture.get("messages_total") is None  # all of them are shown
+    assert changes >= 5
+
+
+def test_a_frame_shows_at_most_max_messages(monkeypatch):
+    monkeypatch.setattr(serializer, "MAX_MESSAGES", 2)
+    sim = build(validate({"model": "toy", "seed": 3, "nodes": 6}))
+    sim.run_until(100_000)
+    frame = serializer.FrameBuilder("s").build(sim, full=True, sections=SECTIONS)
+    assert sim.messages_count() > 2 and frame["messages_total"] == sim.messages_count()
+    assert [m["id"] for m in frame["messages"]] == [m[0] for m in sim.messages_in_flight(2)]
 
 
 def test_a_delta_without_its_base_is_not_merged():

@@ -1,0 +1,213 @@
+"""Isolation: heavy work in one session must not starve another session's watcher.
+
+    python benchmarks/isolation.py [--play-seconds 6] [--sessions 50] [--seconds 10]
+                                   [--skip-many]
+
+Starts ``python app.py`` (eventlet, the production path) on a free port of 127.0.0.1.
+A 5-node Raft session (``raft-bench``) plays at speed 1 to one watcher: a minimal
+websocket reader in its own process that notes when each frame arrives. Meanwhile a
+controlling client runs, one after another:
+
+1. **heavy heartbeat**: create a heartbeat scenario of 101 nodes, ``interval_ms`` 1,
+   ``service_ms`` 0.001 and 1,000 commands (crash and restart of workers, one every
+   60 ms), ``control step`` 60000, then ``play`` at speed 100 for ``--play-seconds`` and
+   ``pause``;
+2. **51-node Raft** with ``heartbeat_ms`` 5: ``step`` 20000, ``seek`` far back (1 s),
+   ``play`` at speed 100 for ``--play-seconds``, ``pause``.
+
+For each phase it prints the watcher's frames per second and its largest gap between two
+frames (the target: at least 25 fps, no gap over 100 ms), each request's answer and how
+long it took, and the server's resident memory. Then (unless ``--skip-many``)
+``--sessions`` sessions play at once and the figure of ``server_latency.latency`` is
+printed: action → frame p50/p99 and frames per second per session.
+
+Every loop is bounded in time; the server and the watcher stop by themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from server_latency import latency, long_run  # noqa: E402
+from tests.web.serve import Client, RawClient, start_server, stop  # noqa: E402
+
+FPS_TARGET = 25
+GAP_TARGET_MS = 100
+
+
+def heavy_heartbeat() -> dict:
+    commands = [{"at_ms": 50 + 60 * i, "type": "crash" if i % 2 == 0 else "restart",
+                 "node": f"w{1 + (i // 2) % 100}"} for i in range(1000)]
+    return {"model": "heartbeat", "seed": 1, "nodes": 101, "duration_ms": 3_600_000,
+            "params": {"interval_ms": 1, "service_ms": 0.001}, "commands": commands}
+
+
+def big_raft() -> dict:
+    return {"model": "raft", "seed": 1, "nodes": 51, "duration_ms": 3_600_000,
+            "params": {"heartbeat_ms": 5}}
+
+
+def _watch(url: str, session_id: str, seconds: float, ready, out) -> None:
+    """One watcher; report the arrival times of its frames (time.monotonic, which is
+    the same clock in every process of the machine)."""
+    import selectors
+
+    host, port = url.split("//")[1].split(":")
+    watcher = RawClient(host, int(port), session_id)
+    sel = selectors.DefaultSelector()
+    sel.register(watcher.sock, selectors.EVENT_READ)
+    ready.set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for _key, _ev in sel.select(timeout=0.05):
+            try:
+                watcher.feed(time.monotonic())
+            except ConnectionError:
+                out.put(watcher.times)
+                return
+    out.put(watcher.times)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def window(times: list, start: float, end: float) -> dict:
+    """The watcher's frame rate and largest gap within [start, end]."""
+    inside = [t for t in times if start <= t <= end]
+    marks = [start] + inside + [end]
+    gap = max(b - a for a, b in zip(marks, marks[1:]))
+    return {"fps": round(len(inside) / max(1e-9, end - start), 1),
+            "max_gap_ms": round(1000 * gap, 1), "frames": len(inside)}
+
+
+class Phases:
+    """Runs the heavy requests, noting when each phase began and ended."""
+
+    def __init__(self, url: str, pid: int):
+        self.client = Client(url)
+        self.pid = pid
+        self.marks: list[tuple[str, float, float, list]] = []
+
+    def call(self, log: list, event: str, payload: dict, timeout: float = 300) -> dict:
+        started = time.monotonic()
+        try:
+            answer = self.client.call(event, payload, timeout=timeout)
+        except Exception as exc:  # a timeout is a figure too
+            answer = {"ok": False, "error": f"no answer: {type(exc).__name__}"}
+        took = time.monotonic() - started
+        brief = {k: v for k, v in answer.items() if k in ("ok", "t_ms", "superseded")}
+        if not answer.get("ok"):
+            brief["error"] = str(answer.get("error"))[:110]
+        label = event if event != "control" else payload.get("op")
+        if "value" in payload:
+            label += f" {payload['value']}"
+        log.append({"request": label, "answer_s": round(took, 2), **brief})
+        return answer
+
+    def run(self, name: str, scenario: dict, steps: list, play_seconds: float) -> None:
+        log: list = []
+        start = time.monotonic()
+        made = self.call(log, "create", {"scenario": scenario})
+        if made.get("ok"):
+            ids = {"session": made["session"], "token": made["token"]}
+            self.call(log, "join", ids)
+            for op, value in steps:
+                payload = {**ids, "op": op} if value is None else {**ids, "op": op,
+                                                                    "value": value}
+                self.call(log, "control", payload)
+            self.call(log, "control", {**ids, "op": "speed", "value": 100})
+            self.call(log, "control", {**ids, "op": "play"})
+            time.sleep(play_seconds)
+            self.call(log, "control", {**ids, "op": "pause"})
+            frames = self.client.take()
+            slowed = [f["slowed"] for f in frames if f.get("slowed")]
+            notices = [f["notice"] for f in frames if f.get("notice")]
+            log.append({"slowed_frames": len(slowed),
+                        "slowed_to": slowed[-1]["speed"] if slowed else None,
+                        "t_ms_reached": max((f["t_ms"] for f in frames), default=None),
+                        "notice": notices[-1][:90] if notices else None})
+            self.call(log, "leave", {"session": made["session"]})
+        log.append({"server_rss_mib": rss_mib(self.pid)})
+        self.marks.append((name, start, time.monotonic(), log))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--play-seconds", type=float, default=6.0)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="length of the many-sessions measurement")
+    parser.add_argument("--skip-many", action="store_true")
+    args = parser.parse_args()
+
+    proc, url = start_server(env={"PLAYGROUND_CREATES_PER_SECOND": "100",
+                                  "PLAYGROUND_SESSIONS_PER_ADDRESS": "200",
+                                  "PLAYGROUND_CONTROLS_PER_SECOND": "1000"})
+    try:
+        presenter = Client(url)
+        made = presenter.call("create", {"scenario": long_run("raft-bench")})
+        ids = {"session": made["session"], "token": made["token"]}
+        presenter.call("control", {**ids, "op": "play"})
+        ctx = multiprocessing.get_context("spawn")
+        ready, out = ctx.Event(), ctx.Queue()
+        budget = 600.0
+        watcher = ctx.Process(target=_watch, args=(url, made["session"], budget, ready, out),
+                              daemon=True)
+        watcher.start()
+        ready.wait(30)
+        time.sleep(2.0)
+        phases = Phases(url, proc.pid)
+        quiet = time.monotonic()
+        time.sleep(3.0)
+        phases.marks.append(("quiet (the watched session alone)", quiet, time.monotonic(),
+                             [{"server_rss_mib": rss_mib(proc.pid)}]))
+        phases.run("heavy heartbeat: 101 nodes, 1 ms pulses, 1000 commands",
+                   heavy_heartbeat(), [("step", 60_000)], args.play_seconds)
+        phases.run("51-node Raft, 5 ms heartbeats", big_raft(),
+                   [("step", 20_000), ("seek", 1000)], args.play_seconds)
+        presenter.call("control", {**ids, "op": "pause"})
+        time.sleep(0.2)
+        watcher.terminate()
+        times = out.get(timeout=10) if not out.empty() else []
+        if not times:
+            watcher.join(5)
+            times = out.get(timeout=5) if not out.empty() else []
+        print(f"watcher: a 5-node Raft at speed 1; targets >= {FPS_TARGET} fps, no gap over "
+              f"{GAP_TARGET_MS} ms")
+        for name, start, end, log in phases.marks:
+            figures = window(times, start, end)
+            verdict = "met" if figures["fps"] >= FPS_TARGET and \
+                figures["max_gap_ms"] <= GAP_TARGET_MS else "NOT met"
+            print(f"\n== {name} ({end - start:.1f} s): watcher {figures['fps']} fps, largest "
+                  f"gap {figures['max_gap_ms']} ms ({verdict})")
+            for entry in log:
+                print("   ", json.dumps(entry))
+        presenter.close()
+        phases.client.close()
+        if not args.skip_many:
+            figures = latency([url], "raft-bench", args.sessions, args.seconds, [proc.pid])
+            print(f"\n== {args.sessions} sessions playing at speed 1 on one process")
+            print("   ", json.dumps({k: figures[k] for k in (
+                "p50_ms", "p99_ms", "max_ms", "frames_per_s_per_session",
+                "server_cpu_percent", "machine_busy_percent")}))
+            print("    server_rss_mib", rss_mib(proc.pid))
+    finally:
+        stop(proc)
+
+
+if __name__ == "__main__":
+    main()
