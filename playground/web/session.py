@@ -203,7 +203,9 @@ class Session:
                         self._tick(started)
                     else:
                         self._wall = started
-                    if watched and (self.want_frame or active and self._frame_due(started)):
+                    stopped = active and not self.playing  # its last frame always goes
+                    if watched and (self.want_frame or stopped
+                                    or active and self._frame_due(started)):
                         self._emit_frame()
                 except OverBudget as exc:
                     self._stop_over_budget(exc)

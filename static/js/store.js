@@ -43,7 +43,9 @@ export class Store {
     this.at = performance.now();
     for (const k of Object.keys(full ? { ...DEFAULTS, ...d } : patch)) {
       if (k === "nodes") continue;
-      this[k] = d[k] ?? DEFAULTS[k] ?? null;
+      // A fresh object for each patched member: views compare by identity to redraw.
+      const v = d[k] ?? DEFAULTS[k] ?? null;
+      this[k] = isPlain(v) ? { ...v } : v;
       changed.add(k);
     }
     if (patch.nodes || full) {
