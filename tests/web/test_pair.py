@@ -7,7 +7,7 @@ import time
 from playground.compare import first_difference
 from playground.scenarios import presets, run
 from playground.web.pair import PairSession, Twin
-from tests.web.conftest import frames
+from tests.web.conftest import frames, status_of
 
 PRESET = "compare-heartbeat-hysteresis"
 
@@ -48,9 +48,9 @@ def test_a_compare_preset_opens_two_runs_that_move_and_act_as_one(connect, app):
     times = [t for t, _ in b.history.kept_commands()]
     assert times == [t for t, _ in a.history.kept_commands()] and 700_000 in times
     seen = frames(watcher)
-    crashed = [n for f in seen for n in f.get("nodes", []) if n["id"] == "w3"]
-    assert crashed and crashed[-1]["status"] == "crashed"
-    assert [f["pair"] for f in seen if "pair" in f][-1]["side"] == "b"
+    crashed = [status_of(f, "w3") for f in seen if status_of(f, "w3")]
+    assert crashed and crashed[-1] == "crashed"
+    assert [f["pair"]["side"] for f in seen if "side" in f.get("pair", {})][-1] == "b"
     refused = watcher.emit("control", {"session": b.id, "token": ids["token"], "op": "play"},
                            callback=True)
     assert not refused["ok"] and "run b of a comparison" in refused["error"]
