@@ -78,6 +78,12 @@ def test_a_compare_preset_opens_two_runs_that_act_as_one(open_page, base):
     for run in ("a", "b"):
         expect(page.locator(f'[data-run="{run}"] [data-node-id="n5"]')).to_have_attribute(
             "data-status", "crashed")
+    watch = page.locator("#watch").get_attribute("data-url")
+    audience = open_page(watch[watch.index("/w/"):])
+    for run in ("a", "b"):  # the audience follows the pair
+        expect(audience.locator(f'[data-run="{run}"] [data-node-id="n5"]')).to_have_attribute(
+            "data-status", "crashed")
+    expect(audience.get_by_role("button", name="Find a counterexample")).to_be_visible()
     page.select_option("#speed", "max")
     mark = page.locator(".diffmark")
     deadline = time.monotonic() + 30
