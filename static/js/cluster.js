@@ -9,7 +9,7 @@ import { h, s, attrs, text, keyed, hue, fmtMs, lazyTips } from "./dom.js";
 // Roles and phases every model shares keep their colour; any other label takes the next
 // free colour of the palette in the order it first appears.
 const ROLE_COLOURS = { leader: "#e8a317", candidate: "#a35de0", follower: "#4a8fe7",
-  "in doubt": "#e8793a", blocked: "#d2333f", idle: "#7d8ba1" };
+  "in doubt": "#e8793a", blocked: "#d2333f", idle: "#7d8ba1", outside: "#a3abb8" };
 const PALETTE = ["#2a9d60", "#5b5fd6", "#c2417f", "#1fa3a3", "#d2593f", "#7a8c2a", "#8e5bd0",
   "#b07a3a", "#3a86b0", "#9a4a4a"];
 

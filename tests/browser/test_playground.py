@@ -455,3 +455,25 @@ def test_a_damaged_share_link_says_what_is_wrong(open_page, server):
     expect(page.locator("#toast")).to_contain_text(
         re.compile(r"Could not start: the share link (was altered|is damaged)"))
     assert page.locator("[data-node-id]").count() == 0
+
+
+def test_remove_a_server_from_its_menu_and_add_one_from_the_client_card(open_page, server):
+    """n5 starts outside the configuration (drawn as such); a server's menu removes it
+    from the cluster, the client card's Add server brings n5 in."""
+    page = open_page(raft_path(server, duration_ms=20000, params={"initial_members": 4}))
+    expect(page.locator('[data-node-id="n5"]')).to_have_attribute("data-role", "outside")
+    play(page, "0.5")
+    leader = page.locator(LEADER)
+    expect(leader).to_have_count(1, timeout=30_000)
+    follower = page.evaluate("""() => ['n1', 'n2', 'n3', 'n4'].find(
+        (id) => window.playground.store.node(id).role === 'follower')""")
+    node_menu(page, follower).get_by_role("menuitem", name="Remove from cluster").click()
+    expect(page.locator(f'[data-node-id="{follower}"]')).to_have_attribute(
+        "data-role", "outside", timeout=30_000)
+    form = page.locator("#client form.cmd", has=page.get_by_text("Add server"))
+    form.locator("select").select_option("n5")
+    form.get_by_role("button").click()
+    expect(page.locator('[data-node-id="n5"]')).to_have_attribute("data-role", "follower",
+                                                                   timeout=30_000)
+    expect(page.locator("#panel table.raft tr.outside")).to_have_count(1)
+    expect(page.locator("#panel")).to_contain_text("Outside")

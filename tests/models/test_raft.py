@@ -16,12 +16,14 @@ from playground.models.raft import (CANDIDATE, CLIENT, FOLLOWER, LEADER, PRE_CAN
                                     STORAGE, Raft, RaftTimer, Server, ServerState)
 from playground.models.raft.facts import BecameLeader, ExecutedAgain, ReadAnswered, ReadIssued
 from playground.models.raft.messages import (SENTINEL, Log, AppendEntries, AppendEntriesResult,
-                                             ClientReply, ClientRequest, Entry, InstallSnapshot,
+                                             ClientReply, ClientRequest, ConfigEntry, Entry,
+                                             InstallSnapshot,
                                              InstallSnapshotResult,
                                              ReadIndexHeartbeat, ReadIndexHeartbeatResult,
                                              ReadReply, ReadRequest, RequestVote,
                                              RequestVoteResult, StorageWrite,
                                              StorageWriteResult)
+from playground.engine.commands import ScenarioError
 from playground.scenarios import presets, run
 from playground.scenarios.schema import validate
 from tests.fakes import FakeContext
@@ -45,7 +47,8 @@ def entry(term, index):
 
 def server(term=0, terms=(), role=FOLLOWER, **fields):
     """A server whose log holds one entry per term in ``terms`` (index 1, 2, ...)."""
-    st = ServerState(current_term=term)
+    st = ServerState(current_term=term, config=SERVERS, everyone=True, member=True,
+                     snapshot_config=SERVERS)
     st.log = Log([SENTINEL] + [entry(t, i) for i, t in enumerate(terms, start=1)])
     st.role = role
     for name, value in fields.items():
@@ -799,7 +802,7 @@ def test_a_leader_sends_install_snapshot_to_a_follower_behind_its_first_index():
     m.role_objects["server"].send_append(st, "n3", 0, ctx)
     [(to, msg)] = ctx.sent
     assert to == "n3" and msg == InstallSnapshot(2, "n1", 3, 1, (("k1", 1), ("k2", 2), ("k3", 3)),
-                                                 ((1, 1), (2, 2), (3, 3)))
+                                                 ((1, 1), (2, 2), (3, 3)), SERVERS)
     ctx.clear()
     m.on_message(st, InstallSnapshotResult(2, 3), "n3", ctx)
     assert st.match_index["n3"] == 3 and st.next_index["n3"] == 4
@@ -809,7 +812,7 @@ def test_a_leader_sends_install_snapshot_to_a_follower_behind_its_first_index():
 def test_a_follower_installs_a_snapshot_and_keeps_only_what_follows_it():
     m = snapshot_model(every=100)
     ctx = context(m, "n3")
-    snap = InstallSnapshot(2, "n1", 3, 1, (("k1", 7),), ((9, 1),))
+    snap = InstallSnapshot(2, "n1", 3, 1, (("k1", 7),), ((9, 1),), SERVERS)
     st = server(1, terms=(1, 1))  # behind: the whole log goes
     m.on_message(st, snap, "n1", ctx)
     assert st.log.first == 3 and len(st.log) == 4 and st.kv == {"k1": 7}
@@ -839,3 +842,90 @@ def test_a_restarted_server_loads_its_snapshot():
 def test_install_snapshot_preset_brings_a_lagging_follower_up_safely():
     sim, report = run(presets()["raft-install-snapshot"])
     assert sim.violations == [] and report["metrics"]["snapshots_installed"] >= 1
+
+
+# -- membership changes ----------------------------------------------------------------------
+
+def test_add_server_makes_a_learner_then_a_voter_once_it_has_caught_up():
+    m = model()
+    ctx = context(m, "n1")
+    st = leader(m, ctx, 2, terms=(1, 2))
+    st.config = ("n1", "n2", "n3", "n4")
+    st.everyone, st.commit_index = False, 2
+    m.role_objects["server"].retarget(st, ctx)
+    m.on_command(st, {"type": "add_server", "node": "n5"}, ctx)
+    assert st.learners == {"n5": 2} and "n5" in st.targets and st.config_index == 0
+    assert [to for to, _ in ctx.sent] == ["n5"]  # replicated to, not counted
+    ctx.clear()
+    m.on_message(st, AppendEntriesResult(2, True, 2, 0), "n5", ctx)
+    assert st.learners == {} and st.config == SERVERS and st.config_index == 3
+    assert type(st.log[3]) is ConfigEntry and st.log[3].servers == SERVERS
+    assert len(ctx.sent_of(AppendEntries)) == 4  # the new configuration to every member
+
+
+def test_a_change_waits_for_an_entry_of_the_leaders_term_unless_broken():
+    for broken in (False, True):
+        m = model(change_before_term_commit=broken)
+        ctx = context(m, "n1")
+        st = leader(m, ctx, 2, terms=(1,))
+        m.on_command(st, {"type": "remove_server", "node": "n5"}, ctx)
+        if broken:  # the 2015 bug: the new configuration at once
+            assert st.config == ("n1", "n2", "n3", "n4") and type(st.log[2]) is ConfigEntry
+        else:  # a no-op of its term first; the change starts when it commits
+            assert st.config == SERVERS and st.log[2] == Entry(2, 0, "", 0)
+            assert st.pending_change == ("remove", "n5")
+            for peer in ("n2", "n3"):
+                m.on_message(st, AppendEntriesResult(2, True, 2, 0), peer, ctx)
+            assert st.pending_change is None and st.config == ("n1", "n2", "n3", "n4")
+
+
+def test_a_leader_that_removed_itself_steps_down_once_the_change_commits():
+    m = model()
+    ctx = context(m, "n1")
+    st = leader(m, ctx, 2, terms=(2,))
+    st.commit_index = 1
+    m.on_command(st, {"type": "remove_server", "node": "n1"}, ctx)
+    assert st.config == ("n2", "n3", "n4", "n5") and st.role is LEADER
+    for peer in ("n2", "n3"):
+        m.on_message(st, AppendEntriesResult(2, True, 2, 0), peer, ctx)
+    assert st.role is LEADER and st.commit_index == 1  # n1's own copy does not count
+    m.on_message(st, AppendEntriesResult(2, True, 2, 0), "n4", ctx)
+    assert st.commit_index == 2 and st.role is FOLLOWER
+    assert m.role(st) == "outside"
+    m.on_timer(st, Timer(RaftTimer.ELECTION), ctx)
+    assert st.role is FOLLOWER  # a server outside its configuration never campaigns
+
+
+def test_a_followers_configuration_takes_effect_on_append_and_reverts_on_truncation():
+    m = model()
+    ctx = context(m, "n2")
+    st = server(1, terms=(1,))
+    smaller = ConfigEntry(1, ("n1", "n2", "n3"))
+    m.on_message(st, AppendEntries(1, "n1", 1, 1, (smaller,), 1), "n1", ctx)
+    assert st.config == ("n1", "n2", "n3") and st.config_index == 2
+    m.on_message(st, AppendEntries(2, "n3", 1, 1, (entry(2, 2),), 1), "n3", ctx)
+    assert st.config == SERVERS and st.config_index == 0
+
+
+def test_membership_commands_are_validated_and_refused_with_a_reason():
+    with pytest.raises(ScenarioError, match="unknown node 'n9'"):
+        run(validate({"model": "raft", "seed": 1, "nodes": 3,
+                      "commands": [{"at_ms": 1, "type": "add_server", "node": "n9"}]}))
+    m = model()
+    ctx = context(m, "n1")
+    st = leader(m, ctx, 1, terms=(1,))
+    st.commit_index = 1
+    m.on_command(st, {"type": "add_server", "node": "n2"}, ctx)
+    m.on_command(st, {"type": "remove_server", "node": "n2"}, ctx)
+    m.on_command(st, {"type": "remove_server", "node": "n3"}, ctx)
+    assert len(st.log) == 3 and ctx.counters["membership_changes_refused"] == 1
+    assert ["already a member" in n[0] for n in ctx.notes][:1] == [True]
+
+
+def test_the_membership_incident_is_caught_broken_and_safe_fixed():
+    sim, _ = run(presets()["incident-raft-membership-change"])
+    assert {v.invariant for v in sim.violations} == {"election_safety", "leader_completeness"}
+    fixed = dict(presets()["incident-raft-membership-change"])
+    fixed["variant"] = {"change_before_term_commit": False}
+    sim, report = run(fixed)
+    assert sim.violations == [] and report["metrics"]["membership_changes"] >= 1

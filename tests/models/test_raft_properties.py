@@ -16,6 +16,7 @@ search uses more faults, a busier client and a larger budget.
 from __future__ import annotations
 
 from playground.engine.faults import random_schedule
+from playground.search import client_commands
 from playground.scenarios import run
 from playground.scenarios.schema import validate
 
@@ -165,3 +166,47 @@ def test_snapshots_and_install_snapshot_keep_every_invariant_under_random_faults
         assert found == [], f"seed {seed} {variant}: {found}"
         installed += metrics.get("snapshots_installed", 0)
     assert installed > SAFE_RUNS // 10
+
+
+def membership_scenario(seed, variant=None):
+    """Four or five servers, one of them outside the initial configuration; the random
+    schedule mixes add_server and remove_server (the model's own command schema, as the
+    search and the soak draw them) with every fault kind; a third compact their logs."""
+    nodes = 4 + seed % 2
+    servers = [f"n{i}" for i in range(1, nodes + 1)]
+    base = {"model": "raft", "seed": seed, "nodes": nodes, "duration_ms": 3000,
+            "variant": variant or {}, "network": {"latency_ms": [5, 20]},
+            "params": {"election_timeout_ms": [100, 200], "heartbeat_ms": 40,
+                       "requests_per_second": 20, "storage_write_ms": 100,
+                       "initial_members": nodes - 1,
+                       "snapshot_log_length": 5 if seed % 3 == 0 else 0}}
+    changes = [c for c in client_commands(validate(dict(base)))
+               if c[0] in ("add_server", "remove_server")]
+    commands = random_schedule(seed, servers, 3000, faults=12, kinds=KINDS + ("client",),
+                               all_nodes=servers + (["client"] if seed % 2 else []),
+                               clients=changes)
+    return validate({**base, "commands": commands})
+
+
+def test_membership_changes_keep_every_invariant_under_random_faults():
+    changes = learners = 0
+    seen = set()
+    for seed in range(SAFE_RUNS):
+        variant = {"prevote": seed % 4 == 1, "check_quorum": seed % 4 == 2}
+        scn = membership_scenario(seed, variant)
+        seen |= {c["type"] for c in scn["commands"]}
+        found, metrics = fired(scn)
+        assert found == [], f"seed {seed} {variant}: {found}"
+        changes += metrics.get("membership_changes", 0)
+        learners += metrics.get("learners_added", 0)
+    assert {"add_server", "remove_server", "crash", "restart", "pause", "cut", "partition",
+            "skew", "drift", "heal"} <= seen
+    # The changes did happen, not only their refusals: about one run in two commits one.
+    assert changes > SAFE_RUNS // 4 and learners > SAFE_RUNS // 10
+
+
+def test_the_search_draws_membership_changes_from_the_command_schema():
+    scn = membership_scenario(1)
+    drawn = {c[0]: c[2] for c in client_commands(scn)}
+    servers = ["n1", "n2", "n3", "n4", "n5"]  # seed 1: five servers
+    assert drawn["add_server"]["node"] == drawn["remove_server"]["node"] == servers

@@ -67,7 +67,7 @@ def test_acting_against_the_script_drops_its_later_commands_and_marks_later_capt
     assert joined["scenario"]["helpers"] == ["client", "storage"]
     assert joined["scenario"]["node_roles"]["n1"] == "server"
     actions = joined["models"]["raft"]["node_actions"]
-    assert {a["command"] for a in actions} == {"timeout_now", "put"}
+    assert {a["command"] for a in actions} == {"timeout_now", "put", "remove_server", "add_server"}
     control(client, ids, "step", 450)
     answer = client.emit("act", {**ids, "action": {"type": "crash", "node": "n1"}},
                          callback=True)

@@ -64,8 +64,19 @@ What is modelled. Servers ``n1`` … ``nN`` (3 to 51) run Raft as in Figure 2 of
   (whole, in one message) to a follower whose next index it has compacted; the follower
   keeps its log after the snapshot's last entry if it holds that entry, else discards it.
 
-What is simplified. No membership changes; snapshots sent whole and taken at once; one
-client node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
+* **Membership changes** (``membership.py``, dissertation chapter 4): one server at a
+  time, through the log. A ``ConfigEntry`` takes effect on append (a truncated one gives
+  back the one before); quorums for votes, commitment, CheckQuorum and ReadIndex are the
+  configuration's; a server outside its configuration never campaigns.
+  ``add_server`` makes a learner that the leader replicates to without counting, and
+  appends the new configuration once it has caught up (one round); ``remove_server``
+  appends it at once; a leader that removed itself steps down when the entry commits.
+  Servers n1 … nK (``initial_members``) form the initial configuration. A leader starts
+  a change only after committing an entry of its own term (the 2015 fix); the broken
+  ``change_before_term_commit`` skips that and two leaders of one term follow.
+
+What is simplified. Single-server changes only (no joint consensus); catch-up in one
+round, however long it takes; snapshots sent whole and taken at once; one client node; no drift bound subtracted from a read lease; a no-op entry only when a read needs
 one. The storage is a register with a fencing check, not a database.
 
 Invariants (checked after every event, incrementally, in ``checker.py``):
@@ -94,7 +105,8 @@ Invariants (checked after every event, incrementally, in ``checker.py``):
   between its start and its answer (ghost: the committed index when the client told
   ``ReadIssued``, and each key's committed writes in log order).
 
-Broken variants, each caught by one of them: ``skip_prev_log_term_check`` (log_matching),
+Broken variants, each caught by one of them: ``change_before_term_commit``
+(election_safety and leader_completeness), ``skip_prev_log_term_check`` (log_matching),
 ``commit_old_terms_by_count`` (the Figure 8 bug: commit_rule at once, then
 leader_completeness and state_machine_safety), ``multiple_votes_per_term`` (election_safety), ``fencing`` off
 (fencing), ``read_mode`` ``local`` (linearizable_reads), ``client_sessions`` off
@@ -102,10 +114,11 @@ leader_completeness and state_machine_safety), ``multiple_votes_per_term`` (elec
 
 Facts told to the checker (``facts.py``): ``ElectionStarted``, ``VoteGranted``,
 ``BecameLeader``, ``SteppedDown``, ``LogTruncated``, ``Committed``, ``ExecutedAgain``,
-``SnapshotTaken`` and ``SnapshotInstalled`` (servers), ``WriteAccepted`` (the storage), ``ReadIssued`` and ``ReadAnswered`` (the client).
+``SnapshotTaken``, ``SnapshotInstalled`` and ``ConfigurationChanged`` (servers), ``WriteAccepted`` (the storage), ``ReadIssued`` and ``ReadAnswered`` (the client).
 
-Modules: ``messages.py`` (the wire, the log entry, roles and timer kinds), ``server.py``
-(Figure 2's rules), ``extensions.py`` (PreVote and CheckQuorum), ``reads.py`` (ReadIndex,
+Modules: ``messages.py`` (the wire, the log entries, roles and timer kinds), ``server.py``
+(Figure 2's rules and log compaction), ``extensions.py`` (PreVote and CheckQuorum),
+``membership.py`` (configurations and their changes), ``reads.py`` (ReadIndex,
 lease and local reads), ``client.py``, ``storage.py``, ``facts.py``, ``checker.py`` (the
 invariants and metrics), ``panel.py``.
 
@@ -177,6 +190,10 @@ class Raft(Model):
                 "executed (the dissertation's client sessions): a request that a retry after "
                 "a lost reply put in the log twice is answered again but executed once.",
                 broken=(False,)),
+        Variant("change_before_term_commit", False, "A new leader starts a membership change "
+                "before it has committed an entry of its own term (the 2015 single-server "
+                "change bug: two configurations whose majorities do not overlap).",
+                broken=(True,)),
         Variant("read_mode", "read_index", "How a leader answers a read. read_index: it "
                 "confirms it still leads with a round of heartbeats, then answers once it has "
                 "applied its commit index (linearizable). lease: a confirmed round also gives "
@@ -201,6 +218,9 @@ class Raft(Model):
               {"type": "number", "minimum": 0, "maximum": 1000}),
         Param("keys", 8, "Number of distinct keys the client writes.",
               {"type": "integer", "minimum": 1, "maximum": 1000}),
+        Param("initial_members", 0, "Servers n1 … nK form the initial configuration; the "
+              "others start outside it, to be added (0, or more than the servers: all).",
+              {"type": "integer", "minimum": 0, "maximum": 51}),
         Param("snapshot_log_length", 0, "A server snapshots its state machine and discards "
               "its log up to the last applied entry once that many applied entries are in "
               "its log (0: never).", {"type": "integer", "minimum": 0, "maximum": 100_000}),
@@ -217,10 +237,16 @@ class Raft(Model):
         "get": {"properties": {"key": {"type": "string", "minLength": 1, "maxLength": 40},
                                "node": {"type": "string", "pattern": "^n[0-9]+$"}},
                 "required": ["key"]},  # node: the server to ask (default: the leader)
+        "add_server": {"properties": {"node": {"type": "string", "pattern": "^n[0-9]+$"}},
+                       "required": ["node"]},  # to the leader: node becomes a member
+        "remove_server": {"properties": {"node": {"type": "string", "pattern": "^n[0-9]+$"}},
+                          "required": ["node"]},  # to the leader: node leaves
     }
     node_actions = (
         NodeAction("timeout_now", "Time out now", ("server",)),
         NodeAction("put", "Client request to this server", ("server",)),
+        NodeAction("remove_server", "Remove from cluster", ("server",)),
+        NodeAction("add_server", "Add to cluster", ("server",)),
     )
     addressable_roles = ("leader",)
     roles = (Server, Client, Storage)
@@ -233,6 +259,8 @@ class Raft(Model):
     def setup(self):
         p, v, nodes = self.p, self.v, self.n
         self.servers = tuple(f"n{i}" for i in range(1, nodes + 1))
+        k = p["initial_members"]
+        self.members = self.servers[:k] if 0 < k < nodes else self.servers
         self.majority = nodes // 2 + 1
         lo, hi = p["election_timeout_ms"]
         self.timeout_lo = int(lo * MS)
@@ -257,6 +285,7 @@ class Raft(Model):
         self.commit_by_count = bool(v["commit_old_terms_by_count"])
         self.multi_vote = bool(v["multiple_votes_per_term"])
         self.snapshot_every = p["snapshot_log_length"]
+        self.change_early = bool(v["change_before_term_commit"])
 
     # -- the cluster -------------------------------------------------------------------
     def node_ids(self):
@@ -290,6 +319,11 @@ class Raft(Model):
         return best[1] if best else None
 
     def command_target(self, command, view):
-        """``timeout_now`` goes to the server it names; a put or a get to the client, which
-        sends it like any other request (to the server it names, if it names one)."""
-        return command["node"] if command["type"] == "timeout_now" else CLIENT
+        """``timeout_now`` goes to the server it names; a membership change to the leader
+        (to the server it names when there is none, which refuses it); a put or a get to
+        the client, which sends it like any other request (to the server it names, if it
+        names one)."""
+        kind = command["type"]
+        if kind in ("add_server", "remove_server"):
+            return self.resolve_role(view, "leader") or command["node"]
+        return command["node"] if kind == "timeout_now" else CLIENT

@@ -53,7 +53,7 @@ class Extensions:
         if st.role is PRE_CANDIDATE and m.vote_granted and m.term == st.current_term + 1:
             if src not in st.votes:
                 st.votes.append(src)
-                if len(st.votes) >= self.majority:
+                if self.has_quorum(st, st.votes):
                     self.start_election(st, ctx)
         elif m.term > st.current_term and not m.vote_granted:
             self.adopt_term(st, m.term, ctx)
@@ -72,8 +72,10 @@ class Extensions:
         """Step down unless a majority answered since the last check."""
         if st.role is not LEADER:
             return
-        active = 1 + sum(1 for v in st.recent_active.values() if v)
-        if active < self.majority:
+        heard = [p for p, v in st.recent_active.items() if v]
+        heard.append(ctx.node)
+        active = len(heard)
+        if not self.has_quorum(st, heard):
             ctx.count("check_quorum_step_downs")
             ctx.tell(SteppedDown(st.current_term, f"lost contact with a majority (heard "
                                                   f"{active})"))

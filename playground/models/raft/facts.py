@@ -51,6 +51,15 @@ class LogTruncated(Fact):
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigurationChanged(Fact):
+    """A leader appended a configuration entry at ``index``: ``servers`` vote from now."""
+
+    text = "configuration at index {index}: {servers}"
+    index: int
+    servers: tuple
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotTaken(Fact):
     """A server snapshotted its state machine at ``index`` and discarded its log up to it."""
 

@@ -70,6 +70,23 @@ class Entry:
     value: int
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    """A configuration in the log: the voting servers from the moment it is appended
+    (the dissertation's single-server changes). It runs no command: a no-op to the state
+    machine, with the fields an ``Entry`` has for the log's readers."""
+
+    term: int
+    servers: tuple  # in the model's server order
+
+    request_id = 0
+    key = "config"
+
+    @property
+    def value(self) -> str:
+        return " ".join(self.servers)
+
+
 SENTINEL = Entry(0, 0, "", 0)  # log[0]: makes the log 1-based with prev_log_term 0 at index 0
 
 
@@ -179,6 +196,7 @@ class InstallSnapshot:
     last_included_term: int
     kv: tuple  # (key, value) pairs, sorted
     executed: tuple  # (request id, index executed at) pairs: the client sessions
+    config: tuple  # the configuration as of last_included_index
 
 
 @dataclass(frozen=True, slots=True)

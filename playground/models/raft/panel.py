@@ -21,8 +21,26 @@ class RaftDisplay(Display):
                         "writes": [{"at_ms": at, "writer": w, "token": tok, "accepted": ok}
                                    for at, w, tok, ok in store.writes]},
             "client_pending": len(view.nodes[CLIENT].state.pending),
+            **self._configuration(view),
             "reads": self._reads_panel(view),
         }
+
+    def _configuration(self, view) -> dict:
+        """The leader's configuration, when the cluster is not simply every server."""
+        leader = self.model.resolve_role(view, "leader")
+        if leader is None:
+            return {}
+        st = view.nodes[leader].state
+        if st.everyone and not st.learners:
+            return {}
+        out = {"configuration": " ".join(st.config) + (
+            "" if st.config_index <= st.commit_index else " (not committed yet)")}
+        if st.learners:
+            out["learners"] = " ".join(st.learners)
+        outside = [s for s in self.model.servers if s not in st.config]
+        if outside:
+            out["outside"] = " ".join(outside)
+        return out
 
     def _reads_panel(self, view) -> dict:
         """How reads are answered, the leases held now, and the client's latest read."""

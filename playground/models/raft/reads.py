@@ -49,7 +49,7 @@ class Reads:
         st.reads[read_id] = [rid, key, st.commit_index, [ctx.node], client, ctx.now]
         ctx.count("read_index_rounds")
         msg = ReadIndexHeartbeat(st.current_term, ctx.node, read_id)
-        for peer in ctx.peers:
+        for peer in st.targets:
             ctx.send(peer, msg)
 
     def committed(self, st, n: int, ctx) -> None:
@@ -99,7 +99,7 @@ class Reads:
         if read is None or src in read[3]:
             return
         read[3].append(src)
-        if len(read[3]) == self.majority:
+        if self.quorum_reached(st, read[3], src):
             if self.read_lease:  # a majority heard it at or after read[5]: none of them
                 lease = read[5] + self.timeout_lo  # times out before then (their clocks)
                 if st.lease_until is None or lease > st.lease_until:
@@ -110,6 +110,6 @@ class Reads:
         """Answer every confirmed read whose read index is applied (on a leader, which
         applies as it commits, that is at once)."""
         for read_id, (rid, key, read_index, confirmed, client, _sent) in list(st.reads.items()):
-            if len(confirmed) >= self.majority and read_index <= st.last_applied:
+            if read_index <= st.last_applied and self.has_quorum(st, confirmed):
                 del st.reads[read_id]
                 ctx.send(client, ReadReply(rid, True, st.kv.get(key), ctx.node))

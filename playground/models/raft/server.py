@@ -19,9 +19,11 @@ from .facts import (BecameLeader, Committed, ElectionStarted, ExecutedAgain, Log
                     SnapshotInstalled, SnapshotTaken, SteppedDown, VoteGranted)
 from .messages import (CANDIDATE, CHECK_QUORUM, CLIENT, ELECTION, FOLLOWER, HEARTBEAT,
                        LEADER, ROLES, SNAPSHOT, STORAGE, STORAGE_WRITE, AppendEntries,
-                       AppendEntriesResult, ClientReply, ClientRequest, Entry, InstallSnapshot,
+                       AppendEntriesResult, ClientReply, ClientRequest, ConfigEntry, Entry,
+                       InstallSnapshot,
                        InstallSnapshotResult, Log, RaftTimer, RequestVote, RequestVoteResult,
                        ServerRole, StorageWrite, StorageWriteResult)
+from .membership import Membership
 from .reads import Reads
 
 
@@ -33,8 +35,13 @@ class ServerState:
     log: Log = field(default_factory=Log)  # from the snapshot's last included index on
     snapshot_kv: dict = field(default_factory=dict)  # the state machine at log.first
     snapshot_executed: dict = field(default_factory=dict)  # and its client sessions
+    snapshot_config: tuple | None = None  # and its configuration (None: not started yet)
     # volatile
     role: ServerRole = FOLLOWER
+    config: tuple = ()  # the voting servers: the latest configuration in the log
+    config_index: int = 0  # the index of its entry (log.first: from the snapshot)
+    everyone: bool = False  # config holds every server (quorums take the short way)
+    member: bool = False  # this server is in config
     leader_id: str | None = None
     commit_index: int = 0
     last_applied: int = 0
@@ -49,6 +56,10 @@ class ServerState:
     last_sent: dict = field(default_factory=dict)  # local µs of the last AppendEntries
     recent_active: dict = field(default_factory=dict)  # check_quorum: heard since last check
     last_ack: AppendEntriesResult | None = None  # resent as is while term and match hold
+    targets: tuple = ()  # whom it replicates to: members, learners, leaving servers
+    learners: dict = field(default_factory=dict)  # server being added -> index to reach
+    leaving: tuple = ()  # removed by a configuration not yet committed
+    pending_change: tuple | None = None  # (kind, server) waiting for a commit of its term
     # ReadIndex, on a leader: read id -> [request id, key, read index, who confirmed, client,
     # local time its heartbeats went out]
     reads: dict = field(default_factory=dict)
@@ -57,12 +68,13 @@ class ServerState:
     next_read: int = 1
 
 
-class Server(Extensions, Reads, Role):
+class Server(Extensions, Reads, Membership, Role):
     """One of ``n1`` … ``nN``."""
 
     name = "server"
     State = ServerState
-    durable = ("current_term", "voted_for", "log", "snapshot_kv", "snapshot_executed")
+    durable = ("current_term", "voted_for", "log", "snapshot_kv", "snapshot_executed",
+               "snapshot_config")
 
     def __init__(self, model):
         super().__init__(model)
@@ -79,13 +91,18 @@ class Server(Extensions, Reads, Role):
         self.commit_by_count = m.commit_by_count
         self.multi_vote = m.multi_vote
         self.snapshot_every = m.snapshot_every
+        self.servers, self.members = m.servers, m.members
+        self.change_early = m.change_early
 
     def start(self, st, ctx):
         """Arm the election timer; after a restart, load the snapshot into the state
         machine (what it includes is committed and applied)."""
+        if st.snapshot_config is None:  # a server outside the initial one knows none
+            st.snapshot_config = self.members if ctx.node in self.members else ()
         if st.log.first:
             st.kv, st.executed = dict(st.snapshot_kv), dict(st.snapshot_executed)
             st.commit_index = st.last_applied = st.log.first
+        self.reconfigure(st, ctx)
         st.election_timeout = self.draw_timeout(ctx)
         ctx.set_timer(ELECTION, st.election_timeout)
 
@@ -116,6 +133,7 @@ class Server(Extensions, Reads, Role):
             ctx.cancel_timer(STORAGE_WRITE)
             ctx.cancel_timer(CHECK_QUORUM)
             self.drop_reads(st, ctx)
+            st.learners, st.leaving, st.pending_change = {}, (), None
         self.become(st, FOLLOWER)
         st.votes = []
         st.election_timeout = self.draw_timeout(ctx)
@@ -157,6 +175,7 @@ class Server(Extensions, Reads, Role):
         if index <= log.first:
             return
         st.snapshot_kv, st.snapshot_executed = dict(st.kv), dict(st.executed)
+        st.snapshot_config = self.config_at(st, index)[0]
         log.compact(index, log[index])
         ctx.count("snapshots")
         ctx.tell(SnapshotTaken(index, log[index].term))
@@ -166,7 +185,8 @@ class Server(Extensions, Reads, Role):
         first = st.log.first
         ctx.send(peer, InstallSnapshot(st.current_term, ctx.node, first, st.log[first].term,
                                        tuple(sorted(st.snapshot_kv.items())),
-                                       tuple(st.snapshot_executed.items())))
+                                       tuple(st.snapshot_executed.items()),
+                                       st.snapshot_config))
         st.last_sent[peer] = now
         ctx.count("snapshots_sent")
 
@@ -191,9 +211,11 @@ class Server(Extensions, Reads, Role):
                 log.replace(index, Entry(term, 0, "", 0))
             st.kv, st.executed = dict(m.kv), dict(m.executed)
             st.snapshot_kv, st.snapshot_executed = dict(m.kv), dict(m.executed)
+            st.snapshot_config = m.config
             st.last_applied = index
             if index > st.commit_index:
                 st.commit_index = index
+            self.reconfigure(st, ctx)
             ctx.count("snapshots_installed")
             ctx.tell(SnapshotInstalled(index, term, src))
         ctx.send(src, InstallSnapshotResult(st.current_term, index))
@@ -208,8 +230,9 @@ class Server(Extensions, Reads, Role):
     # -- followers and candidates: elections ------------------------------------------------
     @timer(RaftTimer.ELECTION)
     def election_timeout(self, st: ServerState, _timer, ctx) -> None:
-        """No leader heard within the timeout: campaign (after a pre-vote if enabled)."""
-        if st.role is LEADER:
+        """No leader heard within the timeout: campaign (after a pre-vote if enabled); a
+        server outside its configuration never does."""
+        if st.role is LEADER or ctx.node not in st.config:
             return
         if self.prevote and st.role is not CANDIDATE:
             self.start_pre_vote(st, ctx)
@@ -221,6 +244,8 @@ class Server(Extensions, Reads, Role):
         """The user's "time out now": the election timer fires at once."""
         if st.role is LEADER:
             ctx.note("timeout_now ignored: a leader has no election timer to fire")
+        elif ctx.node not in st.config:
+            ctx.note("timeout_now ignored: not a member of its configuration")
         else:
             self.election_timeout(st, ELECTION, ctx)
 
@@ -240,10 +265,13 @@ class Server(Extensions, Reads, Role):
 
     @staticmethod
     def ask_votes(st: ServerState, term: int, pre_vote: bool, ctx) -> None:
+        """RequestVote to the other members of its configuration."""
         log = st.log
         msg = RequestVote(term, ctx.node, len(log) - 1, log[-1].term, pre_vote)
-        for peer in ctx.peers:
-            ctx.send(peer, msg)
+        me = ctx.node
+        for peer in ctx.peers if st.everyone else st.config:
+            if peer != me:
+                ctx.send(peer, msg)
 
     @staticmethod
     def up_to_date(st: ServerState, m: RequestVote) -> bool:
@@ -295,7 +323,7 @@ class Server(Extensions, Reads, Role):
             return
         if st.role is CANDIDATE and m.vote_granted and src not in st.votes:
             st.votes.append(src)
-            if len(st.votes) >= self.majority:
+            if self.has_quorum(st, st.votes):
                 self.become_leader(st, ctx)
 
     # -- followers: AppendEntries --------------------------------------------------------------
@@ -367,23 +395,33 @@ class Server(Extensions, Reads, Role):
             i -= 1
         return i
 
-    @staticmethod
-    def store(st: ServerState, prev: int, entries: tuple, last: int, ctx) -> None:
-        """Append entries after ``prev``, truncating only at the first conflict."""
+    def store(self, st: ServerState, prev: int, entries: tuple, last: int, ctx) -> None:
+        """Append entries after ``prev``, truncating only at the first conflict; a
+        configuration appended or cut off takes effect at once."""
         log = st.log
         index = prev + 1
         for k, entry in enumerate(entries):
             if index > last:
                 log.extend(entries[k:])
-                return
+                break
             if log[index].term != entry.term:
                 removed = last - index + 1
+                cut = any(type(e) is ConfigEntry for e in log[index:])
                 del log[index:]
                 ctx.count("truncated_entries", removed)
                 ctx.tell(LogTruncated(index, removed))
                 log.extend(entries[k:])
-                return
+                if cut:
+                    self.reconfigure(st, ctx)
+                    return
+                break
             index += 1
+        else:
+            return
+        for entry in entries[k:]:
+            if type(entry) is ConfigEntry:
+                self.reconfigure(st, ctx)
+                return
 
     # -- leaders ---------------------------------------------------------------------------------
     def become_leader(self, st: ServerState, ctx) -> None:
@@ -399,6 +437,7 @@ class Server(Extensions, Reads, Role):
         st.match_index = dict.fromkeys(peers, 0)
         st.last_sent = dict.fromkeys(peers, -self.heartbeat)
         st.recent_active = dict.fromkeys(peers, False)
+        self.retarget(st, ctx)
         ctx.tell(BecameLeader(st.current_term))
         self.heartbeat_due(st, HEARTBEAT, ctx)
         if self.storage_every:
@@ -432,7 +471,7 @@ class Server(Extensions, Reads, Role):
         made = {}  # next index -> message: followers at the same place share one
         term, node, commit, most = st.current_term, ctx.node, st.commit_index, self.max_entries
         first = log.first
-        for peer in ctx.peers:
+        for peer in st.targets:
             if last_sent[peer] <= idle:
                 nxt = next_index[peer]
                 if nxt <= first:
@@ -459,11 +498,13 @@ class Server(Extensions, Reads, Role):
         log = st.log
         index = len(log)
         log.append(entry)
+        if type(entry) is ConfigEntry:
+            self.appended_config(st, ctx)
         msg = None
         next_index = st.next_index
         everyone = True
         now = ctx.now
-        for peer in ctx.peers:
+        for peer in st.targets:
             if next_index[peer] == index:
                 if msg is None:
                     msg = AppendEntries(st.current_term, ctx.node, index - 1,
@@ -510,16 +551,19 @@ class Server(Extensions, Reads, Role):
     def matched(self, st: ServerState, src: str, match: int, ctx) -> None:
         """The follower's log matches ours up to ``match``: advance its next and match
         indexes, the commit index, and send what it still lacks."""
-        if match <= st.match_index[src]:
-            return  # a heartbeat's or a duplicate's answer: nothing new
-        st.match_index[src] = match
-        next_index = st.next_index
-        if match + 1 > next_index[src]:
-            next_index[src] = match + 1
-        if match > st.commit_index:
-            self.advance_commit(st, ctx)
-        if next_index[src] < len(st.log):  # still behind: send the next entries now
-            self.send_append(st, src, ctx.now, ctx)
+        if match > st.match_index[src]:  # else a heartbeat's or a duplicate's answer
+            st.match_index[src] = match
+            next_index = st.next_index
+            if match + 1 > next_index[src]:
+                next_index[src] = match + 1
+            if match > st.commit_index:
+                self.advance_commit(st, ctx)
+                if st.role is not LEADER:  # it committed its own removal
+                    return
+            if next_index[src] < len(st.log):  # still behind: send the next entries now
+                self.send_append(st, src, ctx.now, ctx)
+        if st.learners:
+            self.caught_up(st, src, ctx)
 
     def may_commit(self, st: ServerState, n: int) -> bool:
         """log[N].term == currentTerm: the Figure 8 rule (any term, under
@@ -529,14 +573,23 @@ class Server(Extensions, Reads, Role):
     def advance_commit(self, st: ServerState, ctx) -> None:
         """If there exists an N > commitIndex such that a majority of matchIndex[i] >= N and
         log[N].term == currentTerm: set commitIndex = N."""
-        matches = sorted(st.match_index.values())
-        # The leader holds its whole log; with it, the majority's lowest match is:
-        n = matches[len(matches) + 1 - self.majority]
+        if st.everyone:
+            matches = sorted(st.match_index.values())
+            # The leader holds its whole log; with it, the majority's lowest match is:
+            n = matches[len(matches) + 1 - self.majority]
+        else:  # the members' matches (the leader's own only if it is one)
+            me, match_index = ctx.node, st.match_index
+            matches = sorted(match_index[p] for p in st.config if p != me)
+            need = len(st.config) // 2 + 1 - (me in st.config)
+            n = (len(st.log) - 1 if need <= 0 else
+                 matches[len(matches) - need] if len(matches) >= need else 0)
         if n > st.commit_index and self.may_commit(st, n):
             ctx.tell(Committed(st.current_term, st.commit_index, n))
             st.commit_index = n
             self.apply(st, ctx)
             self.committed(st, n, ctx)
+            if not st.everyone or st.pending_change:
+                self.membership_committed(st, ctx)
 
     # -- the fenced storage --------------------------------------------------------------------
     @timer(RaftTimer.STORAGE_WRITE)
@@ -558,7 +611,8 @@ class Server(Extensions, Reads, Role):
 
     # -- display ---------------------------------------------------------------------------------
     def label(self, st):
-        return st.role.value
+        """The role; a follower outside its configuration is "outside"."""
+        return st.role.value if st.member or st.role is not FOLLOWER else "outside"
 
     def summary(self, node_id, st):
         """A server's term, vote, commit point and the tail of its log (for the UI)."""
@@ -569,9 +623,12 @@ class Server(Extensions, Reads, Role):
                "voted_for": st.voted_for, "leader": st.leader_id,
                "last_log_index": len(log) - 1, "commit_index": st.commit_index,
                "last_applied": st.last_applied, "snapshot_index": first,
+               "member": node_id in st.config, "config": list(st.config),
                "snapshot_term": log[first].term, "log_start": start,
                "log": [[e.term, e.key, e.value] for e in log[start:]]}
         if st.role is LEADER:
             out["next_index"] = dict(st.next_index)
             out["match_index"] = dict(st.match_index)
+            if st.learners:
+                out["learners"] = list(st.learners)
         return out

@@ -25,7 +25,8 @@ export function render(el, store) {
     const sm = n.summary;
     const tail = entries(sm).slice(-SHOWN);
     const hidden = tail.length ? tail[0][0] - 1 : sm.last_log_index ?? sm.log_length ?? 0;
-    return h("tr", { class: n.status },
+    const outside = sm.member === false;
+    return h("tr", { class: outside ? `${n.status} outside` : n.status, title: outside ? `${n.id} is outside its configuration (${(sm.config || []).join(" ") || "none known"}): it votes if asked, never campaigns` : null },
       h("th", { scope: "row" }, n.id, h("div", { class: "small" }, n.status === "alive" ? n.role : n.status)),
       h("td", { class: "num" }, String(termOf(sm))),
       h("td", {}, sm.voted_for ?? "–"),
@@ -69,7 +70,8 @@ export function render(el, store) {
 
 export function nodeLabel(sm) {
   if ("commit_index" in sm) {
-    return `term ${termOf(sm)} · log ${sm.last_log_index ?? sm.log_length} · commit ${sm.commit_index}`;
+    const where = sm.member === false ? " · outside the configuration" : "";
+    return `term ${termOf(sm)} · log ${sm.last_log_index ?? sm.log_length} · commit ${sm.commit_index}${where}`;
   }
   if ("highest_token" in sm) return `token ${sm.highest_token} · ok ${sm.accepted} · refused ${sm.rejected}`;
   if ("answered" in sm) return `answered ${sm.answered} · pending ${sm.pending}`;
