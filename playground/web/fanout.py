@@ -128,6 +128,26 @@ class FanoutMixin(Manager):
         self.stats["full"] += 1
         return True
 
+    def watch_many(self, sids: list[str], session_id: str) -> bool:
+        """``watch`` for a crowd at once (a room's members moving to another session):
+        one full frame, encoded once for all of them; False when the session must be
+        asked for one (it then goes to them all as one message too)."""
+        room = room_of(session_id)
+        with self._lock:
+            mirror = self._mirrors.setdefault(room, Mirror())
+            for sid in sids:
+                self._cursors[sid] = None
+            if mirror.picture is None or not sids:
+                return False
+            full = serializer.full_from(mirror.picture)
+            chosen = set(sids)
+            others = [sid for sid, _ in self.get_participants("/", room) if sid not in chosen]
+            for sid in sids:
+                self._cursors[sid] = full["seq"]
+            super().emit(FRAME, full, "/", room=room, skip_sid=others)
+        self.stats["full"] += len(sids)
+        return True
+
     def unwatch(self, sid: str) -> None:
         with self._lock:
             self._cursors.pop(sid, None)

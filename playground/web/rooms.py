@@ -12,10 +12,12 @@ bits; its link is ``/r/<room>``. Only the token that opened it changes it.
   then points it at each session it runs with ``room_set`` (proving it controls that
   session with the session's token). Every member of the room (a Socket.IO room
   ``r:<room>``, which a message queue spans across processes) gets a ``room`` event
-  naming the new session and the notice ("now: Raft: leader election with prevote"),
-  and joins that session as any watcher does (``join``), so frames reach it through
-  the session's own fan-out. A member who joins late (``room_join``) is told the
-  current session in the answer.
+  naming the new session and the notice ("now: Raft: leader election with prevote").
+  The members connected to the process that took ``room_set`` are then moved to the
+  new session at once, as ``join`` would move each, but with one full frame encoded
+  once for them all (``FanoutMixin.watch_many``); members on other processes get the
+  event and ``join`` by themselves. A member who joins late (``room_join``) is told
+  the current session in the answer.
 * **Questions** (peer instruction): the presenter asks (``ask``: a caption's ``ask``,
   or one on the spot whose choices default to the node ids); the room's members get a
   ``question`` event and answer once each (``answer``). A member is an id the server
@@ -46,6 +48,7 @@ from ..models import MODELS
 from ..scenarios.schema import question as parse_question
 from .events import (RequestError, _field, _limit, _registry, _session_id, _token,
                      handler)
+from .fanout import room_of
 
 PREFIX = "room:"  # store keys
 MEMBERS = "r:"  # the Socket.IO room of a room's members
@@ -238,6 +241,28 @@ def _enter(room: str, presenter: bool) -> None:
         join_room(PRESENTERS + room)
 
 
+def _move_members(room: str, session_id: str) -> None:
+    """Make this process's members of ``room`` watch ``session_id`` (as ``join`` would,
+    for all of them at once: one full frame for the crowd). Members on other processes
+    join by themselves when the ``room`` event reaches them."""
+    registry = _registry()
+    manager = registry.manager
+    server = registry.socketio.server
+    presenters = {sid for sid, _ in manager.get_participants("/", PRESENTERS + room)}
+    moving = [sid for sid, _ in manager.get_participants("/", MEMBERS + room)
+              if sid not in presenters]
+    for sid in moving:
+        previous = registry.unwatch(sid)
+        if previous is not None:
+            server.leave_room(sid, room_of(previous))
+        server.enter_room(sid, room_of(session_id))
+        registry.clients[sid] = session_id
+    if moving:
+        if not manager.watch_many(moving, session_id):
+            registry.want_frame(session_id, full=True)
+        registry.announce(session_id)
+
+
 def _emit(event: str, data: dict, to: str) -> None:
     _registry().socketio.emit(event, data, to=to)
 
@@ -265,7 +290,10 @@ def on_room_set(payload: dict) -> dict:
         text = notice(metadata, record.get("shown"))
         record["shown"] = {"model": metadata["model"], "variant": metadata.get("variant", {})}
         _rooms().point(room, record, session_id, text)
+        # First the news (to every process's members), then this process's members move
+        # to the new session: their first frame of it comes after the news, not before.
         _emit("room", {"room": room, "session": session_id, "notice": text}, MEMBERS + room)
+        _move_members(room, session_id)
     _enter(room, presenter=True)
     return {"room": room, "room_url": _url(room), "session": session_id, "notice": text}
 

@@ -54,6 +54,28 @@ export class Connection {
     return this.request("join", this.tokened({}));
   }
 
+  /** Take frames of ``session``, which the server made this client watch (a room moved
+   * it); falls back to joining it when no full frame of it comes within ``wait`` ms. */
+  adopt(session, wait = 400) {
+    this.session = session;
+    this.token = null;
+    this.synced = false;
+    return new Promise((resolve) => {
+      const done = (f) => {
+        if (!f?.full || f.session !== session) return;
+        this.socket.off("frame", done);
+        clearTimeout(timer);
+        resolve({ ok: true, role: "watch" });
+      };
+      const timer = setTimeout(() => {
+        this.socket.off("frame", done);
+        if (this.session === session) resolve(this.request("join", { session }));
+        else resolve({ ok: false, error: "another session was chosen meanwhile" });
+      }, wait);
+      this.socket.on("frame", done);
+    });
+  }
+
   control(op, value) {
     const p = { op };
     if (value !== undefined) p.value = value;

@@ -103,12 +103,14 @@ class App {
     if (!document.body.classList.contains("embed")) await this.room.present(res.session, res.token);
   }
 
-  async open(session, token) {
+  /** Watch or control ``session``; ``moved``: the server has made this client watch it
+   * already (a room it follows moved to it). */
+  async open(session, token, moved = false) {
     this.store.reset();
     this.cluster.selected.clear();
     this.failed(null);
     this.dirty.add("full");
-    const res = await this.conn.join(session, token);
+    const res = moved ? await this.conn.adopt(session) : await this.conn.join(session, token);
     if (!res.ok) return this.toast(`Could not join: ${res.error}`, true);
     if (!this.links.watch) this.links.watch = abs(`/w/${session}`);
     this.onJoined(res);

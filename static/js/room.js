@@ -86,7 +86,7 @@ export class Room {
   moved(m) {
     if (!this.following || m?.room !== this.room) return;
     this.app.links = { share: null, watch: null };
-    this.app.open(m.session, null);
+    this.app.open(m.session, null, true);
     this.app.toast(m.notice || "the presenter started another run");
     this.app.ask.opened(null);
   }

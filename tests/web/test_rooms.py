@@ -49,7 +49,7 @@ def test_a_room_id_carries_128_random_bits_and_its_page_boots_the_room(presenter
     assert missing.status_code == 404 and "no room" in missing.text
 
 
-def test_members_follow_the_presenter_to_a_new_session_with_a_notice(presenter, connect):
+def test_members_follow_the_presenter_to_a_new_session_with_a_notice(presenter, connect, app):
     member = connect()
     joined = ask(member, "room_join", {"room": presenter.room})
     assert joined["ok"] and joined["session"] == presenter.made["session"]
@@ -64,10 +64,14 @@ def test_members_follow_the_presenter_to_a_new_session_with_a_notice(presenter, 
     moved = received(member, "room")
     assert moved == [{"room": presenter.room, "session": other["session"],
                       "notice": "now: Ping-pong (engine test model) with extra_pong"}]
-    ask(member, "join", {"session": other["session"]})
+    # the server moved the member already: the new session's frames come without a join
+    wait_for(member, lambda f: f.get("full") and f["session"] == other["session"])
     ask(presenter, "control", {"session": other["session"], "token": other["token"],
                                "op": "step"})
-    wait_for(member, lambda f: f.get("full") and f["session"] == other["session"])
+    assert wait_for(member, lambda f: not f.get("full") and f["seq"] > 1)
+    registry = app.extensions["playground"]
+    assert registry.audience(other["session"]) == 1  # the member; no longer the old one
+    assert registry.audience(presenter.made["session"]) == 0
     late = connect()
     assert ask(late, "room_join", {"room": presenter.room})["session"] == other["session"]
 
