@@ -1,11 +1,12 @@
 """A small key-value store that outlives a process: short links, and what else must.
 
 Two backends behind one interface (``get``, ``put``, and for counting ``add``, which
-keeps a value only under a new key, and ``incr``): an embedded SQLite file by default
+keeps a value only under a new key, and ``incr``; ``delete``): an embedded SQLite file by default
 (created on first use under the data directory, in WAL mode so the server's processes
 and the command line can use it at once), and Redis when ``MESSAGE_QUEUE`` is a
 ``redis://`` URL, so that every process of a deployment sees every key. Keys are short
-ASCII strings with a namespace prefix (``link:``, ``room:``); values are bytes.
+ASCII strings with a namespace prefix (``link:``, ``room:``, ``session:``); values are
+bytes.
 
 The data directory is ``PLAYGROUND_DATA_DIR`` (the web app's ``DATA_DIR`` setting), by
 default ``instance/`` at the repository's root.
@@ -39,6 +40,9 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            # Durable when the process dies (what session records are for), without a
+            # disk flush on every write of the event loop's thread.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB "
                        "NOT NULL)")
             self._local.db = db
@@ -53,6 +57,9 @@ class SqliteStore:
     def put(self, key: str, value: bytes) -> None:
         self._db().execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)",
                            (key, value))
+
+    def delete(self, key: str) -> None:
+        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
 
     def add(self, key: str, value: bytes) -> bool:
         """Keep ``value`` under ``key`` unless the key exists; whether it was kept."""
@@ -82,6 +89,9 @@ class RedisStore:
 
     def put(self, key: str, value: bytes) -> None:
         self.redis.set(key, value)
+
+    def delete(self, key: str) -> None:
+        self.redis.delete(key)
 
     def add(self, key: str, value: bytes) -> bool:
         return bool(self.redis.set(key, value, nx=True))

@@ -81,8 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                       serializer=JsonPacket, logger=wire_logger(), engineio_logger=wire_logger(),
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
     app.extensions["playground_guard"] = Guard(socketio.server)
-    app.extensions["playground"] = Registry(socketio, manager, app.config)
-    app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
+    store = app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
+    app.extensions["playground"] = Registry(socketio, manager, app.config, store)
     app.extensions["playground_rooms"] = rooms.Rooms(app.extensions["playground_store"])
     app.register_blueprint(bp)
     app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config["EMBED_ANCESTORS"])

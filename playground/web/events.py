@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import re
-import secrets
 import weakref
 
 from flask import current_app, request
@@ -145,7 +144,7 @@ def _session_id(payload: dict) -> str:
 
 def _token(payload: dict) -> str | None:
     """The payload's token, if any; one that no session could have is refused here, so
-    it is never compared (``secrets.compare_digest`` takes ASCII only)."""
+    it is never hashed and compared."""
     token = _field(payload, "token", str, "the session's control token", required=False)
     if token is not None and not TOKEN.match(token):
         raise RequestError("wrong token: a control token is letters, digits, '-' and '_'")
@@ -172,7 +171,7 @@ def _controlled(payload: dict):
     if token is None:
         raise RequestError("this client watches read-only: controlling a session needs its "
                            "token")
-    if not secrets.compare_digest(token, session.token):
+    if not session.token_ok(token):
         raise RequestError(f"wrong token for session {session_id}: only its owner controls "
                            "it")
     return session
@@ -220,7 +219,7 @@ def on_join(payload: dict) -> dict:
     session = registry.get(session_id)
     extra = {}
     if session is not None:
-        if token is not None and not secrets.compare_digest(token, session.token):
+        if token is not None and not session.token_ok(token):
             raise RequestError(f"wrong token for session {session_id}; join without a token "
                                "to watch")
         role = "watch" if token is None else "control"
@@ -288,7 +287,9 @@ def on_control(payload: dict) -> dict:
                                f"simulated ms from 0 to {MAX_STEP_MS}")
     elif value is not None:
         raise RequestError(f"'{op}' takes no 'value'")
-    return session.control(op, value)
+    answer = session.control(op, value)
+    _registry().changed(session)  # its record, so that it survives this process
+    return answer
 
 
 @handler("act")
@@ -301,7 +302,9 @@ def on_act(payload: dict) -> dict:
         raise RequestError("action: live actions happen now; 'at_ms' belongs in scenario "
                            "files")
     command = parse_command(session.scenario["model"], action, session.sim.node_ids)
-    return session.act(command)
+    answer = session.act(command)
+    _registry().changed(session)
+    return answer
 
 
 @handler("inspect")

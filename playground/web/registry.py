@@ -25,9 +25,10 @@ import threading
 import time
 
 from ..engine.errors import ScenarioError
-from ..scenarios import event_rate
+from ..scenarios import event_rate, share
 from .fanout import CLUSTER_PREFIX
 from .limits import Limiter, client_address, trusted_networks
+from .records import Records
 from .finder import Searches
 from .pair import PairSession
 from .session import Session
@@ -39,6 +40,7 @@ FREEZE_EVERY = 2.0  # s between moving the long-lived heap out of the collector'
 REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
+SAVE_EVERY = 5.0  # s between saving the records of sessions that run on
 ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
 # The process has one heap: a freeze by one registry's upkeep must not fall between
 # another's unfreeze and collection (tests run several apps in one process).
@@ -70,7 +72,7 @@ class Directory:
         self._cache: dict[str, tuple[float, dict | None]] = {}
 
     def put(self, session: Session, host: str) -> None:
-        entry = {"host": host, "token_sha256": _digest(session.token),
+        entry = {"host": host, "token_sha256": session.token_sha256,
                  "scenario": session.metadata()}
         self.redis.set(DIRECTORY_PREFIX + session.id, json.dumps(entry), ex=DIRECTORY_TTL)
 
@@ -93,7 +95,7 @@ class Directory:
 class Registry:
     """The app's sessions; see the module docstring."""
 
-    def __init__(self, socketio, manager, config):
+    def __init__(self, socketio, manager, config, store=None):
         self.socketio = socketio
         self.manager = manager
         self.config = config
@@ -114,6 +116,9 @@ class Registry:
         if hasattr(manager, "watched_elsewhere"):
             manager.watched_elsewhere = self.watched_elsewhere
         self._started = False
+        # Each session's recording, so that it survives its process (web/records.py).
+        self.records = (Records(store, config["SESSION_IDLE_SECONDS"]) if store is not None
+                        else None)
 
     # -- sessions ----------------------------------------------------------------------
     def address(self, environ: dict) -> str:
@@ -138,9 +143,7 @@ class Registry:
                                     "server, its limit; close one (or let it expire) first")
             self._start_maintenance()
             sid = new_id(16)
-            common = {"socketio": self.socketio, "audience": lambda: self.audience(sid),
-                      "max_speed": self.config["MAX_SPEED"],
-                      "memory_budget": int(self.config["SESSION_MEMORY_MB"] * 2**20)}
+            common = self._session_args(sid)
             if "compare" in scenario:  # a pair: run b counts as a session too
                 if len(self.sessions) + 1 >= self.config["MAX_SESSIONS"]:
                     raise ScenarioError(f"this server already runs {len(self.sessions)} "
@@ -159,10 +162,62 @@ class Registry:
             if isinstance(session, PairSession):
                 self.directory.put(session.twin, self.host)
         session.start()
+        self.changed(session)
         return session
 
+    def _session_args(self, sid: str) -> dict:
+        return {"socketio": self.socketio, "audience": lambda: self.audience(sid),
+                "max_speed": self.config["MAX_SPEED"],
+                "memory_budget": int(self.config["SESSION_MEMORY_MB"] * 2**20)}
+
     def get(self, session_id: str) -> Session | None:
-        return self.sessions.get(session_id)
+        """The session, if this process runs it or can take it over from its record."""
+        session = self.sessions.get(session_id)
+        if session is None and self.records is not None:
+            session = self._rebuild(session_id)
+        return session
+
+    def changed(self, session: Session) -> None:
+        """Save the record of a session that was created, controlled or acted on."""
+        if self.records is not None and type(session) is Session:
+            self.records.save(session)
+
+    def _rebuild(self, session_id: str) -> Session | None:
+        """Take over a session nobody runs from its record (see web/records.py)."""
+        record = self.records.load(session_id)
+        if record is None:
+            return None
+        if self.directory is not None:
+            entry = self.directory.get(session_id)
+            if entry is not None and entry["host"] != self.host:
+                return None  # its owner is alive
+        with self.lock:
+            if session_id in self.sessions:
+                return self.sessions[session_id]
+            if len(self.sessions) >= self.config["MAX_SESSIONS"]:
+                return None
+            try:
+                scenario = share.decode(record["share"])
+                session = Session(session_id, None, scenario,
+                                  token_sha256=record["token_sha256"],
+                                  **self._session_args(session_id))
+                session.history.advance(int(round(float(record["t_ms"]) * 1000)))
+            except (ScenarioError, KeyError, TypeError, ValueError):
+                log.warning("the record of session %s does not rebuild it; deleted",
+                            session_id, exc_info=True)
+                self.records.delete(session_id)
+                return None
+            session.speed = record.get("speed", 1.0)
+            session.playing = bool(record.get("playing")) and session.sim.now < session.end_us
+            self._start_maintenance()
+            self.sessions[session_id] = session
+            self.owners[session_id] = "rebuilt"
+        log.info("session %s rebuilt from its record at %g ms", session_id,
+                 session.sim.now / 1000)
+        if self.directory is not None:
+            self.directory.put(session, self.host)
+        session.start()
+        return session
 
     def elsewhere(self, session_id: str) -> dict | None:
         """The directory entry of a session another process runs, if any."""
@@ -189,6 +244,8 @@ class Registry:
                 self.sessions.pop(twin.id, None)
         self.searches.cancel(session.id)
         session.close()
+        if self.records is not None:
+            self.records.delete(session.id)
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.
         with _HEAP:
@@ -305,7 +362,7 @@ class Registry:
         objects; closing a session unfreezes everything and collects once, so its memory is
         freed.
         """
-        last_announce = last_directory = last_freeze = time.monotonic()
+        last_announce = last_directory = last_freeze = last_save = time.monotonic()
         while True:
             self.socketio.sleep(1.0)
             try:
@@ -325,6 +382,11 @@ class Registry:
                     elif now - session.last_active > idle:
                         log.info("session %s expired after %g s idle", session.id, idle)
                         self.close(session.id)
+                        continue
+                    if now - last_save >= SAVE_EVERY:
+                        self.changed(session)
+                if now - last_save >= SAVE_EVERY:
+                    last_save = now
                 if self.directory is not None:
                     if now - last_announce >= ANNOUNCE_EVERY:
                         last_announce = now

@@ -210,7 +210,7 @@ def _metadata(session_id: str, token: str | None) -> dict:
     registry = _registry()
     session = registry.get(session_id)
     if session is not None:
-        if token is None or not secrets.compare_digest(token, session.token):
+        if token is None or not session.token_ok(token):
             raise RequestError(f"wrong token for session {session_id}: a room shows the "
                                "sessions its presenter controls")
         return session.metadata()

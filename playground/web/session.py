@@ -55,6 +55,8 @@ a ``failure`` with the link that reproduces it. Other sessions are untouched.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import logging
 import re
 import threading
@@ -92,10 +94,12 @@ class OverBudget(ScenarioError):
 class Session:
     """A live simulation with its controls; see the module docstring."""
 
-    def __init__(self, session_id: str, token: str, scenario: dict, *, socketio,
-                 audience, max_speed: float, memory_budget: int | None = None):
+    def __init__(self, session_id: str, token: str | None, scenario: dict, *, socketio,
+                 audience, max_speed: float, memory_budget: int | None = None,
+                 token_sha256: str | None = None):
         self.id = session_id
-        self.token = token
+        self.token = token  # None for a session rebuilt from its record: only the hash is kept
+        self.token_sha256 = token_sha256 or hashlib.sha256(token.encode()).hexdigest()
         self.scenario = scenario
         self.sim = build(scenario)
         self.history = History(self.sim)
@@ -136,6 +140,11 @@ class Session:
         self._last_cost = 0.0  # s the last tick computed
         self._frame_cost = 0.0  # s a frame takes to build and send (decaying average)
         self._last_frame = 0.0  # when the last frame was sent (time.monotonic)
+
+    def token_ok(self, token: str) -> bool:
+        """Whether ``token`` controls this session (compared by its SHA-256)."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        return hmac.compare_digest(digest, self.token_sha256)
 
     # -- links -------------------------------------------------------------------------
     @property

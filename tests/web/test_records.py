@@ -1,0 +1,114 @@
+"""Sessions survive their process: rebuilt from their record in the store, same trace."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from playground import create_app, socketio
+from playground.engine import trace as T
+from playground.web.records import PREFIX
+from tests.web.conftest import toy_scenario, wait_for
+
+SCENARIO = toy_scenario(commands=[{"at_ms": 200, "type": "poke", "node": "n1"}])
+
+
+@pytest.fixture
+def process(tmp_path):
+    """Start "server processes" (apps) on one data folder; ``die()`` ends one the way a
+    killed process ends: its sessions stop, nothing is closed or deleted."""
+    (tmp_path / "play.html").write_text("x")
+    apps = []
+
+    def start():
+        app = create_app({"ASYNC": "threading", "TEMPLATE_FOLDER": str(tmp_path),
+                          "TESTING": True, "DATA_DIR": str(tmp_path / "data")})
+        apps.append(app)
+        return app
+
+    def die(app):
+        for session in list(app.extensions["playground"].sessions.values()):
+            session.close()
+
+    yield start, die
+    for app in apps:
+        registry = app.extensions["playground"]
+        for session_id in list(registry.sessions):
+            registry.close(session_id)
+
+
+def test_a_session_is_rebuilt_after_a_restart_with_the_same_trace(process):
+    start, die = process
+    first = start()
+    owner = socketio.test_client(first)
+    made = owner.emit("create", {"scenario": SCENARIO}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    assert owner.emit("join", ids, callback=True)["ok"]
+    assert owner.emit("control", {**ids, "op": "step", "value": 700}, callback=True)["ok"]
+    acted = owner.emit("act", {**ids, "action": {"type": "crash", "node": "n2"}}, callback=True)
+    assert acted["ok"]
+    assert owner.emit("control", {**ids, "op": "step", "value": 800}, callback=True)["ok"]
+    before = first.extensions["playground"].get(made["session"])
+    trace_hash, now = T.sha256(before.sim.trace), before.sim.now
+    stored = first.extensions["playground_store"].get(PREFIX + made["session"])
+    assert made["token"].encode() not in stored  # only its hash is kept
+    die(first)
+
+    second = start()
+    presenter = socketio.test_client(second)
+    joined = presenter.emit("join", ids, callback=True)
+    assert joined["ok"] and joined["role"] == "control", joined
+    rebuilt = second.extensions["playground"].get(made["session"])
+    assert rebuilt.sim.now == now and T.sha256(rebuilt.sim.trace) == trace_hash
+    assert rebuilt.share_url == acted["share_url"]
+    assert wait_for(presenter, lambda f: f.get("full"))[-1]["t_ms"] == now / 1000
+    wrong = presenter.emit("control", {**ids, "token": "x" * 32, "op": "play"}, callback=True)
+    assert wrong["ok"] is False and "wrong token" in wrong["error"]
+    assert presenter.emit("control", {**ids, "op": "step", "value": 100}, callback=True)["ok"]
+    assert rebuilt.sim.now == now + 100_000
+
+
+def test_a_playing_session_plays_on_after_a_restart(process):
+    start, die = process
+    first = start()
+    owner = socketio.test_client(first)
+    made = owner.emit("create", {"scenario": SCENARIO}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    owner.emit("join", ids, callback=True)
+    owner.emit("control", {**ids, "op": "speed", "value": 2}, callback=True)
+    owner.emit("control", {**ids, "op": "play"}, callback=True)
+    wait_for(owner, lambda f: f["t_ms"] > 100)
+    first.extensions["playground"].changed(first.extensions["playground"].get(made["session"]))
+    die(first)
+
+    second = start()
+    watcher = socketio.test_client(second)
+    assert watcher.emit("join", {"session": made["session"]}, callback=True)["ok"]
+    session = second.extensions["playground"].get(made["session"])
+    assert session.playing and session.speed == 2
+    at = session.sim.now
+    wait_for(watcher, lambda f: f["t_ms"] * 1000 > at)
+
+
+def test_closing_deletes_the_record_and_an_old_record_is_not_rebuilt(process):
+    start, die = process
+    app = start()
+    client = socketio.test_client(app)
+    registry, store = app.extensions["playground"], app.extensions["playground_store"]
+    closed = client.emit("create", {"scenario": SCENARIO}, callback=True)["session"]
+    registry.close(closed)
+    assert store.get(PREFIX + closed) is None
+    old = client.emit("create", {"scenario": SCENARIO}, callback=True)["session"]
+    record = json.loads(store.get(PREFIX + old))
+    store.put(PREFIX + old, json.dumps({**record, "saved_at": time.time() - 10_000}).encode())
+    die(app)
+
+    again = start()
+    answer = socketio.test_client(again).emit("join", {"session": old}, callback=True)
+    assert answer["ok"] is False and "no session" in answer["error"]
+    assert again.extensions["playground_store"].get(PREFIX + old) is None
+    for damaged in (b"{", json.dumps({**record, "share": "1.AAAA"}).encode()):
+        again.extensions["playground_store"].put(PREFIX + old, damaged)
+        assert again.extensions["playground"].get(old) is None
