@@ -35,12 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from playground.stats import percentile  # noqa: E402
 from tests.web.serve import Client, RawClient, start_server, stop  # noqa: E402
 
 
 def pct(values: list, p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
+    return percentile(sorted(values), p)
 
 
 class Member(RawClient):

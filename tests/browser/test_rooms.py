@@ -82,7 +82,8 @@ def test_a_phone_shows_the_stage_and_caption_without_sideways_scrolling(room, se
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     stage = phone.locator("#stage").bounding_box()
     assert stage["width"] <= 390 and stage["height"] > 300
-    for hidden in ("#play", "#step", "#fork", "#preset", "#side", "#ask-open", "#export-svg"):
+    for hidden in ("#play", "#step", "#fork", "#preset", "#side", "#ask-open", "#export-svg",
+                   "#find", "#compare"):
         expect(phone.locator(hidden)).to_be_hidden()
     expect(phone.locator("#role")).to_have_text("watching")
 
