@@ -27,7 +27,7 @@ from ..scenarios import presets, share
 from ..scenarios.schema import command as parse_command
 from ..scenarios.schema import plain, validate
 from . import serializer
-from .fanout import REFUSED, UNDECODABLE, room_of
+from .fanout import CLUSTER_PREFIX, REFUSED, RESERVED, UNDECODABLE, room_of
 from .session import MIN_SPEED
 
 log = logging.getLogger(__name__)
@@ -369,8 +369,9 @@ def on_reserved(event=None, *_args):
 
 
 def _unknown(event) -> dict:
-    return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are create, "
-                                  "join, leave, control, act, inspect, find, find_cancel)"}
+    names = ", ".join(name for name, _ in _HANDLERS
+                      if name not in RESERVED and not name.startswith(CLUSTER_PREFIX))
+    return {"ok": False, "error": f"unknown event '{str(event)[:40]}' (events are {names})"}
 
 
 @_on("disconnect")

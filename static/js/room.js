@@ -111,7 +111,9 @@ export class Room {
       this.shortFor = links.share;
       links.short = null;
       clearTimeout(this.shortTimer);
-      if (links.share) this.shortTimer = setTimeout(() => this.shorten(links.share), SHORTEN_AFTER);
+      // The presenter's page keeps a short link ready; a member's asks only when shown
+      // (a hall of members would otherwise all ask at once after every switch).
+      if (links.share && !this.following) this.shortTimer = setTimeout(() => this.shorten(links.share), SHORTEN_AFTER);
     }
     $("share").dataset.url = links.short || links.share || "";
     $("room").dataset.url = this.url || "";
@@ -139,6 +141,7 @@ export class Room {
   /** The links dialog with a large QR code of the room link or the share link. */
   async show(which) {
     if (which === "room" && !this.url) which = "share";
+    if (which === "share" && !this.app.links.short && this.app.links.share) this.shorten(this.app.links.share);
     this.showing = which;
     const url = this.showingUrl;
     if (!url) return this.app.toast("no link yet", true);
