@@ -929,3 +929,16 @@ def test_the_membership_incident_is_caught_broken_and_safe_fixed():
     fixed["variant"] = {"change_before_term_commit": False}
     sim, report = run(fixed)
     assert sim.violations == [] and report["metrics"]["membership_changes"] >= 1
+
+
+def test_the_panel_and_summaries_show_the_configuration_and_who_is_outside():
+    scn = validate({"model": "raft", "seed": 2, "nodes": 5, "duration_ms": 1500,
+                    "params": {"initial_members": 4, "snapshot_log_length": 5}})
+    sim, _ = run(scn)
+    panel = sim.model.panel(sim)
+    assert panel["configuration"] == "n1 n2 n3 n4" and panel["outside"] == "n5"
+    n5 = sim.model.summary("n5", sim.nodes["n5"].state)
+    assert n5["member"] is False and sim.model.role(sim.nodes["n5"].state) == "outside"
+    leader = sim.model.resolve_role(sim, "leader")
+    summary = sim.model.summary(leader, sim.nodes[leader].state)
+    assert summary["member"] and summary["snapshot_index"] >= 5 and summary["snapshot_term"] >= 1
