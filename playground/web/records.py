@@ -6,10 +6,11 @@ at what speed. The registry saves that record (``session:<id>`` in the store of
 ``playground/store.py``: the embedded SQLite file, or Redis with ``MESSAGE_QUEUE``) when
 the session is created, after every control and action, and every few seconds while it
 runs. A process asked for a session it does not hold, whose record exists and whose
-owner is gone (no process runs it: after a restart, or with Redis once the dead owner's
-directory entry has expired), rebuilds it from the record by replaying the recording to
-the recorded time, and takes it over: same trace, byte for byte, as an uninterrupted
-run. The token itself is never stored; the record keeps its SHA-256, which is all a
+owner is gone (no process runs it: after a restart, or with Redis an owner that stopped
+beating, ``registry.HOST_TTL``), rebuilds it from the record by replaying the recording
+to the recorded time, and takes it over: same trace, record for record, as an
+uninterrupted run. A process whose clients watch a session of a dead owner takes it over
+by itself (``Registry._take_over_orphans``). The token itself is never stored; the record keeps its SHA-256, which is all a
 rebuilt session needs to check a token.
 
 Simplified: a compare pair is not kept (its second run is derived state); a record older

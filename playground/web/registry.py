@@ -40,6 +40,8 @@ FREEZE_EVERY = 2.0  # s between moving the long-lived heap out of the collector'
 REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
+HOST_PREFIX = "playground:host:"
+HOST_TTL = 10  # s a process is taken for alive after its last heartbeat (one a second)
 SAVE_EVERY = 5.0  # s between saving the records of sessions that run on
 ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
 # The process has one heap: a freeze by one registry's upkeep must not fall between
@@ -70,10 +72,12 @@ class Directory:
                                                      socket_timeout=2)
         self.redis = redis.Redis(connection_pool=pool)
         self._cache: dict[str, tuple[float, dict | None]] = {}
+        self._alive: dict[str, tuple[float, bool]] = {}  # host -> (until when, alive)
 
     def put(self, session: Session, host: str) -> None:
         entry = {"host": host, "token_sha256": session.token_sha256,
                  "scenario": session.metadata()}
+        self.beat(host)  # an owner is alive from its first session on
         self.redis.set(DIRECTORY_PREFIX + session.id, json.dumps(entry), ex=DIRECTORY_TTL)
 
     def get(self, session_id: str) -> dict | None:
@@ -90,6 +94,26 @@ class Directory:
 
     def remove(self, session_id: str) -> None:
         self.redis.delete(DIRECTORY_PREFIX + session_id)
+
+    def beat(self, host: str) -> None:
+        """Say that process ``host`` is alive for the next ``HOST_TTL`` seconds."""
+        self.redis.set(HOST_PREFIX + host, b"1", ex=HOST_TTL)
+
+    def alive(self, host: str) -> bool:
+        now = time.monotonic()
+        cached = self._alive.get(host)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        alive = bool(self.redis.exists(HOST_PREFIX + host))
+        if len(self._alive) > 1000:
+            self._alive.clear()
+        self._alive[host] = (now + 1.0, alive)
+        return alive
+
+    def owner(self, session_id: str) -> str | None:
+        """The process the directory names for ``session_id`` now (not cached)."""
+        raw = self.redis.get(DIRECTORY_PREFIX + session_id)
+        return None if raw is None else json.loads(raw)["host"]
 
 
 class Registry:
@@ -184,13 +208,14 @@ class Registry:
 
     def _rebuild(self, session_id: str) -> Session | None:
         """Take over a session nobody runs from its record (see web/records.py)."""
+        if self.directory is not None:
+            entry = self.directory.get(session_id)
+            if entry is not None and entry["host"] != self.host and \
+                    self.directory.alive(entry["host"]):
+                return None  # its owner is alive
         record = self.records.load(session_id)
         if record is None:
             return None
-        if self.directory is not None:
-            entry = self.directory.get(session_id)
-            if entry is not None and entry["host"] != self.host:
-                return None  # its owner is alive
         with self.lock:
             if session_id in self.sessions:
                 return self.sessions[session_id]
@@ -258,6 +283,38 @@ class Registry:
                     self.directory.remove(twin.id)
             except Exception:
                 log.exception("cannot remove session %s from the directory", session_id)
+
+    def _taken_from_us(self, session: Session) -> bool:
+        """Whether another live process took this session over while this one was
+        stalled past ``HOST_TTL``; then this copy stops (the record and the directory
+        entry are the new owner's now)."""
+        owner = self.directory.owner(session.id)
+        if owner is None or owner == self.host or not self.directory.alive(owner):
+            return False
+        log.warning("session %s was taken over by %s; this copy stops", session.id, owner)
+        with self.lock:
+            self.sessions.pop(session.id, None)
+            self.owners.pop(session.id, None)
+        session.close()
+        return True
+
+    def _take_over_orphans(self) -> None:
+        """Rebuild the sessions watched here whose owner process stopped beating: the
+        watchers are in the session's room already, so the first frame of the rebuilt
+        session reaches them (see web/records.py)."""
+        if self.records is None:
+            return
+        for session_id in list(self.manager.watched_sessions()):
+            if session_id in self.sessions:
+                continue
+            entry = self.directory.get(session_id)
+            if entry is not None and self.directory.alive(entry["host"]):
+                continue
+            session = self._rebuild(session_id)
+            if session is not None:
+                log.warning("session %s taken over: its owner %s stopped", session_id,
+                            entry["host"] if entry else "(unknown)")
+                session.poke(True)
 
     # -- audience ----------------------------------------------------------------------
     def audience(self, session_id: str) -> int:
@@ -388,6 +445,8 @@ class Registry:
                 if now - last_save >= SAVE_EVERY:
                     last_save = now
                 if self.directory is not None:
+                    self.directory.beat(self.host)
+                    self._take_over_orphans()
                     if now - last_announce >= ANNOUNCE_EVERY:
                         last_announce = now
                         for session_id in self.manager.watched_sessions():
@@ -395,6 +454,8 @@ class Registry:
                     if now - last_directory >= DIRECTORY_TTL / 3:
                         last_directory = now
                         for session in list(self.sessions.values()):
+                            if self._taken_from_us(session):
+                                continue
                             self.directory.put(session, self.host)
             except Exception:
                 log.exception("session upkeep failed; retrying")

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 from playground.scenarios import presets, run, share
 from tests.web.conftest import status_of
@@ -217,3 +218,58 @@ def test_a_room_opened_on_one_process_is_followed_from_the_other(two_servers):
     finally:
         presenter.close()
         member.close()
+
+
+def test_a_killed_owner_is_taken_over_and_the_trace_is_the_uninterrupted_one(redis_url,
+                                                                              tmp_path):
+    """SIGKILL the process that runs a playing session: the other process rebuilds it
+    from its record once the owner stops beating, its watcher gets frames again without
+    doing anything, the presenter's token controls it there, and its trace is the run's
+    own, record for record."""
+    import signal
+
+    from playground.engine.trace import record_json
+    from playground.scenarios import build
+
+    env = {"MESSAGE_QUEUE": redis_url, "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
+    logs = [open(tmp_path / f"{name}.log", "w+") for name in ("a", "b")]
+    (proc_a, url_a), (proc_b, url_b) = [start_server(env=env, log=log) for log in logs]
+    lecturer, student = Client(url_a), Client(url_b)
+    presenter = None
+    try:
+        made = lecturer.call("create", {"scenario": SCENARIO})
+        ids = {"session": made["session"], "token": made["token"]}
+        lecturer.call("join", ids)
+        assert student.call("join", {"session": made["session"]})["ok"]
+        lecturer.call("control", {**ids, "op": "speed", "value": 5})
+        lecturer.call("control", {**ids, "op": "play"})
+        acted = lecturer.call("act", {**ids, "action": {"type": "crash", "node": "n2"}})
+        assert acted["ok"]
+        student.wait_for(lambda f: f["t_ms"] > acted["at_ms"] + 200)
+        proc_a.send_signal(signal.SIGKILL)
+        proc_a.wait(10)
+        killed_at = max(f["t_ms"] for f in student.take() or [{"t_ms": 0}])
+        # Frames stop, then the other process takes over and they come again.
+        resumed = student.wait_for(lambda f: f["t_ms"] > killed_at + 500, timeout=40)
+        assert any(f.get("full") for f in resumed)
+        presenter = Client(url_b)
+        assert presenter.call("join", ids)["role"] == "control"
+        paused = presenter.call("control", {**ids, "op": "pause"})
+        assert paused["ok"], paused
+        trace = requests.get(f"{url_b}/api/sessions/{made['session']}/trace.json",
+                             params={"token": made["token"]}, timeout=20).json()
+        sim = build(share.decode(acted["share_url"]))
+        sim.run_until(int(round(paused["t_ms"] * 1000)))
+        assert trace == json.loads(json.dumps([record_json(i, r)
+                                               for i, r in enumerate(sim.trace)]))
+    finally:
+        for client in (lecturer, student, presenter):
+            if client is not None:
+                client.close()
+        stop(proc_b)
+        stop(proc_a)
+        for log in logs:
+            log.seek(0)
+            text = log.read()
+            log.close()
+            assert "Traceback" not in text, text[-4000:]
