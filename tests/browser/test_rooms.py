@@ -86,6 +86,18 @@ def test_a_phone_shows_the_stage_and_caption_without_sideways_scrolling(room, se
                    "#find", "#compare"):
         expect(phone.locator(hidden)).to_be_hidden()
     expect(phone.locator("#role")).to_have_text("watching")
+    # a run that breaks an invariant: the banner shows on the phone, within its width
+    first = session_of(presenter)
+    presenter.select_option("#preset", "raft-broken-multiple-votes")
+    presenter.wait_for_function(f"() => window.playground.conn.session !== '{first}'")
+    follows_within([phone], session_of(presenter), 2.0)
+    presenter.evaluate("window.playground.control('speed', 'max')"
+                       ".then(() => window.playground.control('play'))")
+    banner = phone.locator("#banner")
+    expect(banner).to_be_visible(timeout=20_000)
+    expect(banner).to_contain_text("election_safety")
+    assert banner.bounding_box()["width"] <= 390
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_the_qr_code_of_the_room_decodes_to_the_room_link(room):
