@@ -295,6 +295,13 @@ def question(obj, node_ids, where: str = "ask", *, schema: bool = True) -> dict:
     return out
 
 
+def unanswered(caption: dict) -> dict:
+    """A caption as an audience may see it: its question without the answer."""
+    if "answer" not in caption.get("ask", {}):
+        return caption
+    return {**caption, "ask": {k: v for k, v in caption["ask"].items() if k != "answer"}}
+
+
 def _check_answer(ask: dict, where: str) -> None:
     if "answer" in ask and ask["answer"] not in ask["choices"]:
         raise ScenarioError(f"{where}.answer: '{ask['answer'][:60]}' is not one of the "

@@ -19,6 +19,7 @@ bits; its link is ``/r/<room>``. Only the token that opened it changes it.
   event and ``join`` by themselves. A member who joins late (``room_join``) is told
   the current session in the answer.
 * **Questions** (peer instruction): the presenter asks (``ask``: a caption's ``ask``,
+  named by the caption's time so its answer never leaves the server before the reveal,
   or one on the spot whose choices default to the node ids); the room's members get a
   ``question`` event and answer once each (``answer``). A member is an id the server
   hands out on ``room_join``, signed with the room's member key, so answers need no
@@ -328,11 +329,28 @@ def on_ask(payload: dict) -> dict:
         entry = None if session is not None else _registry().elsewhere(record["session"])
         meta = session.metadata() if session is not None else (entry or {}).get("scenario", {})
         node_ids = [n for n in meta.get("node_ids", []) if n not in meta.get("helpers", [])]
-    asked = {k: payload[k] for k in ("question", "choices", "answer") if k in payload}
+    if "caption" in payload:  # a caption's question, answer included (never sent out)
+        asked = _caption_question(record["session"], payload["caption"])
+    else:
+        asked = {k: payload[k] for k in ("question", "choices", "answer") if k in payload}
     asked = rooms.ask(room, record, parse_question(asked, node_ids))
     _emit("question", {"room": room, **_public(asked)}, MEMBERS + room)
     _emit("tally", rooms.tally(room, asked), PRESENTERS + room)
     return {"question": asked}
+
+
+def _caption_question(session_id: str | None, at_ms) -> dict:
+    """The question of the caption at ``at_ms`` of the room's session (which runs here:
+    the presenter's page is on the process that runs its sessions)."""
+    if not isinstance(at_ms, (int, float)) or isinstance(at_ms, bool):
+        raise RequestError("'caption' is the time of a caption that asks, in ms")
+    session = _registry().get(session_id) if session_id else None
+    if session is None:
+        raise RequestError("the room's session does not run on this server process")
+    for caption in session.scenario["narrative"]:
+        if caption["at_ms"] == at_ms and "ask" in caption:
+            return caption["ask"]
+    raise RequestError(f"no caption at {at_ms} ms asks a question")
 
 
 @handler("answer")

@@ -68,7 +68,7 @@ from ..engine.history import History
 from ..engine.trace import record_json
 from ..models.base import Status
 from ..scenarios import build, presets, recorded, share
-from ..scenarios.schema import MAX_BYTES, MAX_COMMANDS
+from ..scenarios.schema import MAX_BYTES, MAX_COMMANDS, unanswered
 from . import serializer
 from .fanout import room_of
 
@@ -163,7 +163,7 @@ class Session:
                 "expected": sc.get("expected"), "seed": sc["seed"], "nodes": sc["nodes"],
                 "node_ids": list(self.node_ids), "variant": sc["variant"],
                 "params": sc["params"], "network": sc["network"],
-                "duration_ms": sc["duration_ms"], "narrative": sc["narrative"],
+                "duration_ms": sc["duration_ms"], "narrative": [unanswered(c) for c in sc["narrative"]],
                 "lecture_speed": sc.get("lecture_speed"),
                 "helpers": [n for n in self.sim.node_ids if self.sim.model.is_helper(n)],
                 "node_roles": {n: self.sim.model.role_of(n) for n in self.sim.node_ids},
@@ -383,7 +383,8 @@ class Session:
         if shown is None:
             return None
         diverged = self.scenario.get("diverged_ms")
-        out = {**shown, "diverged": diverged is not None and shown["at_ms"] > diverged}
+        out = {**unanswered(shown),
+               "diverged": diverged is not None and shown["at_ms"] > diverged}
         if "{" in shown["text"]:
             out["text"] = _ROLE_NAME.sub(self._player, shown["text"])
         return out

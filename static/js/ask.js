@@ -27,7 +27,7 @@ export class Ask {
     const key = `${this.app.conn.session}|${c.at_ms}`;
     if (this.asked.has(key)) return;
     this.asked.add(key);
-    this.send(c.ask);
+    this.send({ caption: c.at_ms }); // the server holds the caption's answer
   }
 
   /** Presenter: the on-the-spot form; choices default to the nodes. */

@@ -211,3 +211,26 @@ def test_an_on_the_spot_question_is_validated(presenter):
         answer = ask(presenter, "ask", {"room": presenter.room, "token": presenter.token,
                                         **payload})
         assert not answer["ok"] and error in answer["error"], answer
+
+
+def test_a_captions_question_is_asked_by_its_time_and_its_answer_stays_on_the_server(connect):
+    ask_ = {"question": "Who pings first?", "choices": ["n1", "n2"], "answer": "n2"}
+    scenario = toy_scenario(narrative=[{"at_ms": 5, "text": "look", "pause": True,
+                                        "ask": ask_}])
+    client = connect()
+    made = ask(client, "create", {"scenario": scenario})
+    joined = ask(client, "join", {"session": made["session"], "token": made["token"]})
+    assert joined["scenario"]["narrative"][0]["ask"] == {"question": "Who pings first?",
+                                                         "choices": ["n1", "n2"]}
+    ask(client, "control", {"session": made["session"], "token": made["token"],
+                            "op": "step", "value": 10})
+    shown = wait_for(client, lambda f: (f.get("caption") or {}).get("ask"))
+    assert all("answer" not in (f.get("caption") or {}).get("ask", {}) for f in shown)
+    opened = ask(client, "room_open", {})
+    room = {"room": opened["room"], "token": opened["token"]}
+    ask(client, "room_set", {**room, "session": made["session"],
+                             "session_token": made["token"]})
+    asked = ask(client, "ask", {**room, "caption": 5})
+    assert asked["question"]["answer"] == "n2"
+    assert "no caption at 6 ms" in ask(client, "ask", {**room, "caption": 6})["error"]
+    assert ask(client, "reveal", room)["question"]["answer"] == "n2"
