@@ -13,7 +13,7 @@ export class Ask {
     this.answered = null; // this member's choice
     this.asked = new Set(); // captions this presenter's page has asked already
     const socket = app.conn.socket;
-    socket.on("question", (q) => q?.room === app.room.room && this.opened(q));
+    socket.on("question", (q) => q?.room === app.room.room && this.opened(this.kept(q)));
     socket.on("tally", (t) => t?.room === app.room.room && this.tallied(t));
     $("ask-open").onclick = () => this.form();
     $("ask-send").onclick = () => this.askNow();
@@ -85,6 +85,13 @@ export class Ask {
     if (!q || q.revealed || this.app.room.presenting || this.answered || !q.choices.includes(id)) return false;
     this.answer(id);
     return true;
+  }
+
+  /** The room's copy of an open question has no answer; the presenter's own (from the
+   * answer to ``ask``) has it: keep it. */
+  kept(q) {
+    const mine = this.question;
+    return mine && mine.id === q.id && mine.answer && !q.answer ? { ...q, answer: mine.answer } : q;
   }
 
   /** A question was opened, revealed or closed (null). */
