@@ -224,6 +224,8 @@ def on_join(payload: dict) -> dict:
                                "to watch")
         role = "watch" if token is None else "control"
         metadata = session.metadata()
+        if session.resumed:
+            extra["resumed"] = True  # taken over from a process that is gone
     else:
         entry = registry.elsewhere(session_id)
         if entry is None:

@@ -13,7 +13,13 @@ uninterrupted run. A process whose clients watch a session of a dead owner takes
 by itself (``Registry._take_over_orphans``). The token itself is never stored; the record keeps its SHA-256, which is all a
 rebuilt session needs to check a token.
 
-Simplified: a compare pair is not kept (its second run is derived state); a record older
+A compare pair is kept as run a's record, which names run b (``twin``); run b's own
+record only points at run a (``pair_of``), since run b is derived from run a. Each record
+names the process that saved it (``owner``); a process that takes a session over first
+claims it (``claim``: a key ``takeover:<id>:<previous owner>`` kept only if new), so when
+several processes find the same orphan at once exactly one rebuilds it.
+
+Simplified: a record older
 than ``SESSION_IDLE_SECONDS`` is an expired session and is deleted instead of rebuilt.
 """
 
@@ -28,32 +34,63 @@ log = logging.getLogger(__name__)
 PREFIX = "session:"
 
 
+TAKEOVER = "takeover:"
+
+
 def record_of(session) -> dict:
     """What rebuilds ``session`` (see the module docstring)."""
-    return {"share": session.share, "t_ms": session.sim.now / 1000,
-            "playing": bool(session.playing), "speed": session.speed,
-            "token_sha256": session.token_sha256, "saved_at": time.time()}
+    record = {"share": session.share, "t_ms": session.sim.now / 1000,
+              "frontier_ms": session.history.frontier / 1000,
+              "playing": bool(session.playing), "speed": session.speed,
+              "lecture": bool(session.lecture), "token_sha256": session.token_sha256,
+              "saved_at": time.time()}
+    twin = getattr(session, "twin", None)
+    if twin is not None:
+        record["twin"] = twin.id
+    return record
 
 
 class Records:
-    """The records of sessions in a store (``get``, ``put``, ``delete``)."""
+    """The records of sessions in a store (``get``, ``put``, ``add``, ``delete``), saved
+    by the process that goes by ``process``."""
 
-    def __init__(self, store, max_age: float):
+    def __init__(self, store, max_age: float, process: str = "local"):
         self.store = store
         self.max_age = max_age
+        self.process = process
         self._saved: dict[str, tuple] = {}  # session id -> what was saved last (unchanged: skip)
 
     def save(self, session) -> None:
-        record = record_of(session)
-        key = (record["share"], record["t_ms"], record["playing"], record["speed"])
+        with session.lock:
+            if session.closed or session.sim is None:
+                return
+            record = record_of(session)
+        record["owner"] = self.process
+        key = (record["share"], record["t_ms"], record["playing"], record["speed"],
+               record["lecture"], record["frontier_ms"])
         if self._saved.get(session.id) == key:
             return
+        twin = getattr(session, "twin", None)
+        if twin is not None and session.id not in self._saved:
+            self._put_pointer(twin.id, session.id)
         try:
             self.store.put(PREFIX + session.id, json.dumps(record).encode())
         except Exception:  # the store is away: the session runs on, unkept for now
             log.warning("cannot save session %s to the store", session.id, exc_info=True)
             return
         self._saved[session.id] = key
+
+    def _put_pointer(self, twin_id: str, leader_id: str) -> None:
+        try:
+            self.store.put(PREFIX + twin_id, json.dumps({"pair_of": leader_id}).encode())
+        except Exception:
+            log.warning("cannot save session %s to the store", twin_id, exc_info=True)
+
+    def claim(self, session_id: str, record: dict) -> bool:
+        """Whether this process is the one that takes over ``session_id`` from the
+        process that saved ``record`` (the first to ask is)."""
+        key = f"{TAKEOVER}{session_id}:{record.get('owner', '')}"
+        return self.store.add(key, self.process.encode())
 
     def load(self, session_id: str) -> dict | None:
         """The record of ``session_id``, if it has one that has not expired."""
@@ -66,7 +103,8 @@ class Records:
             return None
         try:
             record = json.loads(raw)
-            fresh = time.time() - float(record["saved_at"]) <= self.max_age
+            fresh = "pair_of" in record or \
+                time.time() - float(record["saved_at"]) <= self.max_age
         except (ValueError, KeyError, TypeError):
             fresh = False
         if not fresh:

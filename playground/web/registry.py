@@ -26,7 +26,7 @@ import time
 
 from ..engine.errors import ScenarioError
 from ..scenarios import event_rate, share
-from .fanout import CLUSTER_PREFIX
+from .fanout import CLUSTER_PREFIX, room_of
 from .limits import Limiter, client_address, trusted_networks
 from .records import Records
 from .finder import Searches
@@ -141,8 +141,10 @@ class Registry:
             manager.watched_elsewhere = self.watched_elsewhere
         self._started = False
         # Each session's recording, so that it survives its process (web/records.py).
-        self.records = (Records(store, config["SESSION_IDLE_SECONDS"]) if store is not None
-                        else None)
+        # A process id unique to this run (a restart is another process).
+        self.process = self.host if self.host != "local" else new_id(12)
+        self.records = (Records(store, config["SESSION_IDLE_SECONDS"], self.process)
+                        if store is not None else None)
 
     # -- sessions ----------------------------------------------------------------------
     def address(self, environ: dict) -> str:
@@ -203,7 +205,8 @@ class Registry:
 
     def changed(self, session: Session) -> None:
         """Save the record of a session that was created, controlled or acted on."""
-        if self.records is not None and type(session) is Session:
+        session = getattr(session, "leader", None) or session  # run b: run a's record
+        if self.records is not None:
             self.records.save(session)
 
     def _rebuild(self, session_id: str) -> Session | None:
@@ -216,32 +219,69 @@ class Registry:
         record = self.records.load(session_id)
         if record is None:
             return None
+        if "pair_of" in record:  # run b of a pair comes back with its run a
+            return self.get(record["pair_of"]) and self.sessions.get(session_id)
+        twin_id = record.get("twin")
         with self.lock:
             if session_id in self.sessions:
                 return self.sessions[session_id]
-            if len(self.sessions) >= self.config["MAX_SESSIONS"]:
+            if len(self.sessions) + (twin_id is not None) >= self.config["MAX_SESSIONS"]:
                 return None
+            if not self.records.claim(session_id, record):
+                return None  # another process is taking it over
             try:
-                scenario = share.decode(record["share"])
-                session = Session(session_id, None, scenario,
-                                  token_sha256=record["token_sha256"],
-                                  **self._session_args(session_id))
-                session.history.advance(int(round(float(record["t_ms"]) * 1000)))
+                session = self._replayed(session_id, record)
             except (ScenarioError, KeyError, TypeError, ValueError):
                 log.warning("the record of session %s does not rebuild it; deleted",
                             session_id, exc_info=True)
                 self.records.delete(session_id)
                 return None
-            session.speed = record.get("speed", 1.0)
-            session.playing = bool(record.get("playing")) and session.sim.now < session.end_us
             self._start_maintenance()
             self.sessions[session_id] = session
+            if twin_id is not None:
+                self.sessions[twin_id] = session.twin
             self.owners[session_id] = "rebuilt"
         log.info("session %s rebuilt from its record at %g ms", session_id,
                  session.sim.now / 1000)
         if self.directory is not None:
             self.directory.put(session, self.host)
+            if twin_id is not None:
+                self.directory.put(session.twin, self.host)
+        self.changed(session)  # this process's record now
         session.start()
+        self.socketio.emit("resumed", {"session": session_id,
+                                       "t_ms": round(session.sim.now / 1000, 3)},
+                           to=room_of(session_id))
+        return session
+
+    def _replayed(self, session_id: str, record: dict) -> Session:
+        """The session ``record`` describes, replayed to its recorded moment (a pair's
+        run b follows run a), playing as it played."""
+        scenario = share.decode(record["share"])
+        now = int(round(float(record["t_ms"]) * 1000))
+        frontier = max(now, int(round(float(record.get("frontier_ms", 0)) * 1000)))
+        common = {"token_sha256": record["token_sha256"], **self._session_args(session_id)}
+        twin_id = record.get("twin")
+        if twin_id is not None:
+            session = PairSession(session_id, None, scenario, twin_id=twin_id,
+                                  twin_token=new_id(24),
+                                  twin_audience=lambda: self.audience(twin_id), **common)
+        else:
+            session = Session(session_id, None, scenario, **common)
+        session.history.advance(frontier)
+        if twin_id is not None:
+            session.twin.follow("advance", frontier)
+        if now < frontier:  # it had been sought back: the same moment, the same frontier
+            session.history.seek(now)
+            if twin_id is not None:
+                session.twin.follow("seek", now)
+        session.speed = record.get("speed", 1.0)
+        session.lecture = bool(record.get("lecture"))
+        session.playing = bool(record.get("playing")) and session.sim.now < session.end_us
+        if twin_id is not None:
+            session.twin.playing, session.twin.speed = session.playing, session.speed
+            session.twin.resumed = True
+        session.resumed = True
         return session
 
     def elsewhere(self, session_id: str) -> dict | None:
@@ -271,6 +311,8 @@ class Registry:
         session.close()
         if self.records is not None:
             self.records.delete(session.id)
+            if twin is not None:
+                self.records.delete(twin.id)
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.
         with _HEAP:

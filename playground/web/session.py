@@ -116,6 +116,7 @@ class Session:
         self.script = _script_of(scenario)  # the original run, to go back to (or None)
         self.until_us: int | None = None  # play stops here (PageDown)
         self.lecture = False
+        self.resumed = False  # rebuilt from its record after its process was lost
         self._shown = (None, 0.0)  # (the caption on screen, wall time it appeared)
         self.share = share.encode(recorded(scenario, self.sim))
         self.lock = threading.RLock()

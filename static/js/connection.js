@@ -1,6 +1,9 @@
 // The Socket.IO link to the server: requests answered through acks, frames pushed.
 import { io } from "../vendor/socket.io-client-4.8.4/socket.io.esm.min.js";
 
+const REJOIN_TRIES = 8;
+const REJOIN_EVERY_MS = 1500;
+
 export class Connection {
   constructor(onFrame, onStatus) {
     this.session = null;
@@ -18,12 +21,26 @@ export class Connection {
       onStatus("connected");
       if (this.session) {
         this.synced = false;
-        const res = await this.request("join", this.tokened({}));
-        if (res.ok && this.onRejoin) this.onRejoin(res);
+        const res = await this.rejoin(this.session);
+        if (res.ok && this.onRejoin) this.onRejoin({ ...res, rejoined: true });
       }
     });
     this.socket.on("disconnect", () => onStatus("disconnected"));
     this.socket.on("connect_error", () => onStatus("disconnected"));
+  }
+
+  /** Join the same session again after a reconnect. If its server process died, the
+   * session is taken over by another one once that process's heartbeat lapses (a few
+   * seconds): until then the join is refused or answers "watch", so try again a while. */
+  async rejoin(session) {
+    let res = { ok: false };
+    for (let attempt = 0; attempt < REJOIN_TRIES && this.session === session; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, REJOIN_EVERY_MS));
+      if (!this.socket.connected || this.session !== session) break;
+      res = await this.request("join", this.tokened({}));
+      if (res.ok && (!this.token || res.role === "control")) break;
+    }
+    return res;
   }
 
   tokened(payload) {

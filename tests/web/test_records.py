@@ -9,6 +9,8 @@ import pytest
 
 from playground import create_app, socketio
 from playground.engine import trace as T
+from playground.scenarios import presets
+from playground.web.fanout import room_of
 from playground.web.records import PREFIX
 from tests.web.conftest import toy_scenario, wait_for
 
@@ -113,3 +115,73 @@ def test_closing_deletes_the_record_and_an_old_record_is_not_rebuilt(process):
     for damaged in (b"{", json.dumps({**record, "share": "1.AAAA"}).encode()):
         again.extensions["playground_store"].put(PREFIX + old, damaged)
         assert again.extensions["playground"].get(old) is None
+
+
+def _create(app, scenario=SCENARIO):
+    client = socketio.test_client(app)
+    made = client.emit("create", {"scenario": scenario}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    assert client.emit("join", ids, callback=True)["ok"]
+    return client, ids
+
+
+def test_a_compare_pair_comes_back_through_either_run(process):
+    start, die = process
+    first = start()
+    owner, ids = _create(first, "compare-heartbeat-hysteresis")
+    assert owner.emit("control", {**ids, "op": "step", "value": 2500}, callback=True)["ok"]
+    assert owner.emit("control", {**ids, "op": "seek", "value": 1200}, callback=True)["ok"]
+    a = first.extensions["playground"].get(ids["session"])
+    b_id = a.twin.id
+    expected = (a.sim.now, a.history.frontier, T.sha256(a.sim.trace),
+                T.sha256(a.twin.sim.trace))
+    die(first)
+
+    second = start()
+    watcher = socketio.test_client(second)
+    joined = watcher.emit("join", {"session": b_id}, callback=True)  # run b's watch link
+    assert joined["ok"] and joined["resumed"] is True, joined
+    registry = second.extensions["playground"]
+    a2 = registry.sessions[ids["session"]]
+    assert registry.sessions[b_id] is a2.twin
+    assert (a2.sim.now, a2.history.frontier, T.sha256(a2.sim.trace),
+            T.sha256(a2.twin.sim.trace)) == expected
+    assert a2.scenario["compare"] == presets()["compare-heartbeat-hysteresis"]["compare"]
+    assert watcher.emit("control", {**ids, "op": "step", "value": 100}, callback=True)["ok"]
+    assert a2.twin.sim.now == a2.sim.now == 1_300_000
+    registry.close(ids["session"])
+    store = second.extensions["playground_store"]
+    assert store.get(PREFIX + ids["session"]) is None and store.get(PREFIX + b_id) is None
+
+
+def test_of_two_processes_that_find_an_orphan_one_takes_it_over(process):
+    start, die = process
+    first = start()
+    _owner, ids = _create(first)
+    die(first)
+    store = first.extensions["playground_store"]
+    found = json.loads(store.get(PREFIX + ids["session"]))  # what both read
+    assert found["owner"] == first.extensions["playground"].process
+    second, third = start(), start()
+    taken = second.extensions["playground"].get(ids["session"])
+    assert taken is not None and taken.resumed
+    assert third.extensions["playground"].records.claim(ids["session"], found) is False
+    # The record names its new owner now: should that one die, it is taken over again.
+    saved = json.loads(store.get(PREFIX + ids["session"]))
+    assert saved["owner"] == second.extensions["playground"].process
+    assert third.extensions["playground"].records.claim(ids["session"], saved) is True
+
+
+def test_watchers_get_a_resumed_event(process):
+    start, die = process
+    first = start()
+    _owner, ids = _create(first)
+    die(first)
+    second = start()
+    watcher = socketio.test_client(second)
+    registry = second.extensions["playground"]
+    sid = registry.manager.sid_from_eio_sid(watcher.eio_sid, "/")
+    registry.manager.enter_room(sid, "/", room_of(ids["session"]))  # as if it watched
+    assert registry.get(ids["session"]) is not None
+    events = [p["args"][0] for p in watcher.get_received() if p["name"] == "resumed"]
+    assert events == [{"session": ids["session"], "t_ms": 0.0}]
