@@ -70,8 +70,7 @@ export function render(el, store) {
 
 export function nodeLabel(sm) {
   if ("commit_index" in sm) {
-    const where = sm.member === false ? " · outside the configuration" : "";
-    return `term ${termOf(sm)} · log ${sm.last_log_index ?? sm.log_length} · commit ${sm.commit_index}${where}`;
+    return `term ${termOf(sm)} · log ${sm.last_log_index ?? sm.log_length} · commit ${sm.commit_index}`;
   }
   if ("highest_token" in sm) return `token ${sm.highest_token} · ok ${sm.accepted} · refused ${sm.rejected}`;
   if ("answered" in sm) return `answered ${sm.answered} · pending ${sm.pending}`;
