@@ -230,17 +230,26 @@ class Registry:
             if not self.records.claim(session_id, record):
                 return None  # another process is taking it over
             try:
-                session = self._replayed(session_id, record)
+                session = self._rebuilt(session_id, record)
             except (ScenarioError, KeyError, TypeError, ValueError):
                 log.warning("the record of session %s does not rebuild it; deleted",
                             session_id, exc_info=True)
                 self.records.delete(session_id)
                 return None
             self._start_maintenance()
+            # Held from now on, so that a request meanwhile waits for the replay (on the
+            # session's lock) instead of finding no session.
             self.sessions[session_id] = session
             if twin_id is not None:
                 self.sessions[twin_id] = session.twin
             self.owners[session_id] = "rebuilt"
+        try:
+            self._replay(session, record)
+        except Exception:
+            log.warning("session %s does not replay to its record; deleted", session_id,
+                        exc_info=True)
+            self.close(session_id)
+            return None
         log.info("session %s rebuilt from its record at %g ms", session_id,
                  session.sim.now / 1000)
         if self.directory is not None:
@@ -254,35 +263,43 @@ class Registry:
                            to=room_of(session_id))
         return session
 
-    def _replayed(self, session_id: str, record: dict) -> Session:
-        """The session ``record`` describes, replayed to its recorded moment (a pair's
-        run b follows run a), playing as it played."""
+    def _rebuilt(self, session_id: str, record: dict) -> Session:
+        """The session ``record`` describes (a pair if it names run b), at time 0."""
         scenario = share.decode(record["share"])
-        now = int(round(float(record["t_ms"]) * 1000))
-        frontier = max(now, int(round(float(record.get("frontier_ms", 0)) * 1000)))
         common = {"token_sha256": record["token_sha256"], **self._session_args(session_id)}
         twin_id = record.get("twin")
         if twin_id is not None:
-            session = PairSession(session_id, None, scenario, twin_id=twin_id,
-                                  twin_token=new_id(24),
-                                  twin_audience=lambda: self.audience(twin_id), **common)
-        else:
-            session = Session(session_id, None, scenario, **common)
-        session.history.advance(frontier)
-        if twin_id is not None:
-            session.twin.follow("advance", frontier)
-        if now < frontier:  # it had been sought back: the same moment, the same frontier
-            session.history.seek(now)
-            if twin_id is not None:
-                session.twin.follow("seek", now)
-        session.speed = record.get("speed", 1.0)
-        session.lecture = bool(record.get("lecture"))
-        session.playing = bool(record.get("playing")) and session.sim.now < session.end_us
-        if twin_id is not None:
-            session.twin.playing, session.twin.speed = session.playing, session.speed
-            session.twin.resumed = True
-        session.resumed = True
-        return session
+            return PairSession(session_id, None, scenario, twin_id=twin_id,
+                               twin_token=new_id(24),
+                               twin_audience=lambda: self.audience(twin_id), **common)
+        return Session(session_id, None, scenario, **common)
+
+    def _replay(self, session: Session, record: dict) -> None:
+        """Replay a rebuilt session to its recorded moment (a pair's run b follows run
+        a), in engine calls of bounded cost with a turn of the event loop between them
+        (a long run does not hold up the other sessions); then let it play as it
+        played."""
+        now = int(round(float(record["t_ms"]) * 1000))
+        frontier = max(now, int(round(float(record.get("frontier_ms", 0)) * 1000)))
+        twin = getattr(session, "twin", None)
+        with session.lock:
+            while not session._call(lambda n: session.history.advance(frontier, n)):
+                session._yield()
+            if twin is not None:
+                twin.follow("advance", frontier)
+            if now < frontier:  # it had been sought back: the same moment and frontier
+                while not session._call(lambda n: session.history.seek(now, n)):
+                    session._yield()
+                if twin is not None:
+                    twin.follow("seek", now)
+            session.speed = record.get("speed", 1.0)
+            session.lecture = bool(record.get("lecture"))
+            session.playing = bool(record.get("playing")) and session.sim.now < session.end_us
+            session._wall = time.monotonic()
+            session.resumed = True
+            if twin is not None:
+                twin.playing, twin.speed, twin.resumed = session.playing, session.speed, True
+            session.want_full = True
 
     def elsewhere(self, session_id: str) -> dict | None:
         """The directory entry of a session another process runs, if any."""
