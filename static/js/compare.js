@@ -179,6 +179,7 @@ export class Compare {
       ...info.params.map((p) => h("option", { value: `p:${p.name}` }, `${p.name} (now ${JSON.stringify(sc.params?.[p.name] ?? p.default)}) →`)));
     const value = h("input", { type: "text", "aria-label": "New value", placeholder: "new value (JSON)", hidden: true });
     select.onchange = () => { value.hidden = !select.value.startsWith("p:"); };
+    select.onchange();
     const go = h("button", {}, "Open side by side");
     const close = h("button", {}, "Close");
     app.actions.openMenu(ev, "Compare: the same run with one thing changed",
