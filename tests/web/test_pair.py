@@ -90,6 +90,9 @@ def test_any_session_compares_by_a_switch_and_its_share_link_replays_the_pair(co
     registry = app.extensions["playground"]
     a = registry.get(made["session"])
     assert a.twin.scenario["variant"]["prevote"] is True
+    by_param = owner.emit("create", {"scenario": "raft-election",
+                                     "compare": {"heartbeat_ms": 80}}, callback=True)
+    assert registry.get(by_param["session"]).twin.scenario["params"]["heartbeat_ms"] == 80
     again = owner.emit("create", {"scenario": made["share_url"]}, callback=True)
     assert isinstance(registry.get(again["session"]), PairSession)
     for payload, words in [({"compare": {"nope": 1}}, "no switch or parameter 'nope'"),
