@@ -28,7 +28,7 @@ from ..scenarios.schema import command as parse_command
 from ..scenarios.schema import plain, validate
 from . import serializer
 from .fanout import CLUSTER_PREFIX, REFUSED, RESERVED, UNDECODABLE, room_of
-from .session import MIN_SPEED
+from .session import MIN_SPEED, offload
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def on_create(payload: dict) -> dict:
     if "scenario" not in payload:
         raise RequestError("'scenario' is missing (a preset name, a scenario object or a "
                            "share link)")
-    scenario = _scenario(payload["scenario"])
+    scenario = offload(_registry().socketio, _scenario, payload["scenario"])
     settings = _field(payload, "compare", dict, "the switches or parameters to change, "
                       "such as {\"prevote\": true}", required=False)
     if settings is not None:  # the same run twice, side by side: a compare pair

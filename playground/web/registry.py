@@ -31,7 +31,7 @@ from .limits import Limiter, client_address, trusted_networks
 from .records import Records
 from .finder import Searches
 from .pair import PairSession
-from .session import Session
+from .session import Session, offload
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class Registry:
 
     def create(self, scenario: dict, owner: str = "local") -> Session:
         """A new running session created by the client at address ``owner``."""
-        rate = event_rate(scenario)
+        rate = offload(self.socketio, event_rate, scenario)
         limit = self.config["MAX_EVENT_RATE"]
         if rate > limit:
             raise ScenarioError(

@@ -87,6 +87,17 @@ DWELL = 3.0  # s of wall time a caption stays on screen in lecture mode before t
 _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
 
 
+def offload(socketio, fn, *args):
+    """``fn(*args)`` for a pure computation that cannot be sliced (validating a large
+    scenario, estimating its cost): under eventlet in a thread of its own, so the event
+    loop keeps its turns (the interpreter switches threads every few ms); else here."""
+    if socketio.async_mode == "eventlet":
+        from eventlet import tpool  # only where eventlet already runs the server
+
+        return tpool.execute(fn, *args)
+    return fn(*args)
+
+
 class OverBudget(ScenarioError):
     """The session holds more memory than its budget allows."""
 
@@ -118,7 +129,7 @@ class Session:
         self.lecture = False
         self.resumed = False  # rebuilt from its record after its process was lost
         self._shown = (None, 0.0)  # (the caption on screen, wall time it appeared)
-        self.share = share.encode(recorded(scenario, self.sim))
+        self.share = share.pack(scenario)  # validated by the caller
         self.lock = threading.RLock()
         self.wake = socketio.server.eio.create_event()
         self.stopped = socketio.server.eio.create_event()  # set when the runner has ended
@@ -350,7 +361,7 @@ class Session:
                 now = time.monotonic()
                 if now - slice_start < SLICE_SECONDS:
                     continue
-                if now - shown >= PROGRESS_EVERY:
+                if now - shown >= PROGRESS_EVERY and self._frame_due(now):
                     shown = now
                     self.busy = {"op": op, "done": round(min(1.0, max(0.0, progress())), 3)}
                     if self.audience() > 0:
