@@ -17,7 +17,10 @@ controlling client runs, one after another:
 
 For each phase it prints the watcher's frames per second and its largest gap between two
 frames (the target: at least 25 fps, no gap over 100 ms), each request's answer and how
-long it took, and the server's resident memory. Then (unless ``--skip-many``)
+long it took, the server's CPU (share of a core) and its resident memory. ``--pieces``
+instead runs the heavy requests in this process and prints the longest piece of work
+of each kind that runs between two turns of the event loop, in CPU time (what bounds a
+watcher's gaps, whatever else the machine runs). Then (unless ``--skip-many``)
 ``--sessions`` sessions play at once and the figure of ``server_latency.latency`` is
 printed: action → frame p50/p99 and frames per second per session.
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from server_latency import latency, long_run  # noqa: E402
+from server_latency import _cpu_seconds, latency, long_run  # noqa: E402
 from tests.web.serve import Client, RawClient, start_server, stop  # noqa: E402
 
 FPS_TARGET = 25
@@ -101,6 +105,7 @@ class Phases:
         self.client = Client(url)
         self.pid = pid
         self.marks: list[tuple[str, float, float, list]] = []
+        self.cpu: dict[str, float] = {}  # phase -> the server's share of a core
 
     def call(self, log: list, event: str, payload: dict, timeout: float = 300) -> dict:
         started = time.monotonic()
@@ -121,6 +126,7 @@ class Phases:
     def run(self, name: str, scenario: dict, steps: list, play_seconds: float) -> None:
         log: list = []
         start = time.monotonic()
+        cpu = _cpu_seconds(self.pid)
         made = self.call(log, "create", {"scenario": scenario})
         if made.get("ok"):
             ids = {"session": made["session"], "token": made["token"]}
@@ -142,7 +148,72 @@ class Phases:
                         "notice": notices[-1][:90] if notices else None})
             self.call(log, "leave", {"session": made["session"]})
         log.append({"server_rss_mib": rss_mib(self.pid)})
-        self.marks.append((name, start, time.monotonic(), log))
+        end = time.monotonic()
+        self.cpu[name] = (_cpu_seconds(self.pid) - cpu) / (end - start)
+        self.marks.append((name, start, end, log))
+
+
+def longest_pieces() -> dict:
+    """The same heavy requests in this process (threading mode, no network), with the
+    computing time (``time.thread_time``: CPU time, whatever else the machine runs) of
+    each piece of work that runs between two turns of the event loop, the longest of
+    each kind in ms: an engine call (``Session._call``), building and sending a frame, a
+    checkpoint, restoring one (a seek), metrics, and a whole ``create``."""
+    import functools
+    import tempfile
+
+    from playground import create_app, socketio
+    from playground.engine.history import History
+    from playground.engine.simulation import Simulation
+    from playground.web import session as web_session
+
+    worst: dict[str, float] = {}
+    patched = []
+
+    def timed(owner, attr, kind):
+        fn = getattr(owner, attr)
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            started = time.thread_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                took = 1000 * (time.thread_time() - started)
+                worst[kind] = max(worst.get(kind, 0.0), round(took, 1))
+
+        patched.append((owner, attr, fn))
+        setattr(owner, attr, wrapper)
+
+    timed(web_session.Session, "_call", "engine call")
+    timed(web_session.Session, "_emit_frame", "frame")
+    timed(History, "_save", "checkpoint")
+    timed(Simulation, "load", "restore a checkpoint")
+    timed(Simulation, "metrics", "metrics")
+    out = {}
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            app = create_app({"ASYNC": "threading", "TESTING": True, "DATA_DIR": data,
+                              "SESSIONS_PER_ADDRESS": 100, "CREATES_PER_SECOND": 100})
+            client = socketio.test_client(app)
+            for name, scenario, steps in (
+                    ("heavy heartbeat", heavy_heartbeat(), [("step", 60_000)]),
+                    ("51-node Raft", big_raft(), [("step", 20_000), ("seek", 1000)])):
+                worst.clear()
+                started = time.thread_time()
+                made = client.emit("create", {"scenario": scenario}, callback=True)
+                worst["create"] = round(1000 * (time.thread_time() - started), 1)
+                ids = {"session": made["session"], "token": made["token"]}
+                client.emit("join", ids, callback=True)
+                for op, value in steps:
+                    client.emit("control", {**ids, "op": op, "value": value}, callback=True)
+                client.get_received()
+                out[name] = dict(worst)
+                app.extensions["playground"].close(made["session"])
+    finally:
+        for owner, attr, fn in patched:
+            setattr(owner, attr, fn)
+    return out
 
 
 def main() -> None:
@@ -152,7 +223,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="length of the many-sessions measurement")
     parser.add_argument("--skip-many", action="store_true")
+    parser.add_argument("--pieces", action="store_true",
+                        help="only the longest pieces of work, measured in this process")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the server and the watcher at this niceness (negative: "
+                             "ahead of other work on a shared machine; needs root)")
     args = parser.parse_args()
+    if args.pieces:
+        for name, worst in longest_pieces().items():
+            print(f"{name}: longest pieces of work, CPU ms:", json.dumps(worst))
+        return
 
     proc, url = start_server(env={"PLAYGROUND_CREATES_PER_SECOND": "100",
                                   "PLAYGROUND_SESSIONS_PER_ADDRESS": "200",
@@ -169,12 +249,17 @@ def main() -> None:
                               args=(url, made["session"], budget, ready, done, out),
                               daemon=True)
         watcher.start()
+        if args.nice:
+            for pid in (proc.pid, watcher.pid):
+                os.setpriority(os.PRIO_PROCESS, pid, args.nice)
         ready.wait(30)
         time.sleep(2.0)
         phases = Phases(url, proc.pid)
-        quiet = time.monotonic()
+        quiet, cpu = time.monotonic(), _cpu_seconds(proc.pid)
         time.sleep(3.0)
-        phases.marks.append(("quiet (the watched session alone)", quiet, time.monotonic(),
+        name = "quiet (the watched session alone)"
+        phases.cpu[name] = (_cpu_seconds(proc.pid) - cpu) / (time.monotonic() - quiet)
+        phases.marks.append((name, quiet, time.monotonic(),
                              [{"server_rss_mib": rss_mib(proc.pid)}]))
         phases.run("heavy heartbeat: 101 nodes, 1 ms pulses, 1000 commands",
                    heavy_heartbeat(), [("step", 60_000)], args.play_seconds)
@@ -186,13 +271,15 @@ def main() -> None:
         times = out.get(timeout=30)
         watcher.join(10)
         print(f"watcher: a 5-node Raft at speed 1; targets >= {FPS_TARGET} fps, no gap over "
-              f"{GAP_TARGET_MS} ms")
+              f"{GAP_TARGET_MS} ms; load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores; niceness {args.nice}")
         for name, start, end, log in phases.marks:
             figures = window(times, start, end)
             verdict = "met" if figures["fps"] >= FPS_TARGET and \
                 figures["max_gap_ms"] <= GAP_TARGET_MS else "NOT met"
             print(f"\n== {name} ({end - start:.1f} s): watcher {figures['fps']} fps, largest "
-                  f"gap {figures['max_gap_ms']} ms ({verdict})")
+                  f"gap {figures['max_gap_ms']} ms ({verdict}); server CPU "
+                  f"{100 * phases.cpu.get(name, float('nan')):.0f} % of a core")
             for entry in log:
                 print("   ", json.dumps(entry))
         presenter.close()

@@ -31,7 +31,7 @@ from .limits import Limiter, client_address, trusted_networks
 from .records import Records
 from .finder import Searches
 from .pair import PairSession
-from .session import Session, offload
+from .session import HEAP, Session, freeze_heap, offload
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,6 @@ HOST_PREFIX = "playground:host:"
 HOST_TTL = 10  # s a process is taken for alive after its last heartbeat (one a second)
 SAVE_EVERY = 5.0  # s between saving the records of sessions that run on
 ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
-# The process has one heap: a freeze by one registry's upkeep must not fall between
-# another's unfreeze and collection (tests run several apps in one process).
-_HEAP = threading.Lock()
 
 
 def new_id(nbytes: int) -> str:
@@ -332,7 +329,7 @@ class Registry:
                 self.records.delete(twin.id)
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.
-        with _HEAP:
+        with HEAP:
             gc.unfreeze()
             gc.collect()
         if self.directory is not None:
@@ -485,8 +482,7 @@ class Registry:
                 now = time.monotonic()
                 if now - last_freeze >= FREEZE_EVERY:
                     last_freeze = now
-                    with _HEAP:
-                        gc.freeze()
+                    freeze_heap()
                 self.manager.forget_unwatched()
                 self._asked = {k: v for k, v in self._asked.items() if now - v < ASK_EVERY}
                 idle = self.config["SESSION_IDLE_SECONDS"]

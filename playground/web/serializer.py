@@ -34,6 +34,7 @@ from ..engine.trace import plain
 MAX_EVENTS_PER_FRAME = 300
 FULL_EVENTS = 500  # trace records a full frame carries (the space-time diagram's history)
 MAX_MESSAGES = 200  # messages in flight a frame shows (the oldest); messages_total counts all
+TOUCH_SCAN = 5000  # new records beyond which a frame rebuilds every node instead of reading them
 
 
 def _ms(us: int | float) -> float:
@@ -220,7 +221,7 @@ class FrameBuilder:
         touch, messages still in flight and, unless ``slow``, metrics and the panel are
         the very objects of the previous document (``diff`` skips them at once)."""
         old = self._doc
-        touched = None if rewound else _touched(new_records)
+        touched = None if new_records is None else _touched(new_records)
         nodes = {nid: node_entry(sim, nid) if touched is None or nid in touched
                  else self._nodes[nid] for nid in sim.node_ids}
         self._nodes = nodes
@@ -255,7 +256,10 @@ class FrameBuilder:
         self.seq += 1
         end = len(sim.trace)
         rewound = full or end < self._trace_end
-        new_records = None if rewound else sim.trace[self._trace_end:end]
+        # The nodes the new records touched, unless there are so many (a long step) that
+        # rebuilding every node entry costs less than reading them all.
+        scan = not rewound and end - self._trace_end <= TOUCH_SCAN
+        new_records = sim.trace[self._trace_end:end] if scan else None
         doc = self.document(sim, sections, rewound=rewound, new_records=new_records,
                             slow=slow or full)
         if full:
@@ -269,7 +273,9 @@ class FrameBuilder:
             first = max(0, end - FULL_EVENTS)
             frame["events"], _ = events(sim.trace[first:end], first, FULL_EVENTS)
         else:
-            recent, skipped = events(new_records, self._trace_end, MAX_EVENTS_PER_FRAME)
+            first = max(self._trace_end, end - MAX_EVENTS_PER_FRAME)
+            recent, _ = events(sim.trace[first:end], first, MAX_EVENTS_PER_FRAME)
+            skipped = first - self._trace_end
             if recent:
                 frame["events"] = recent
             if skipped:

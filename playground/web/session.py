@@ -55,6 +55,7 @@ a ``failure`` with the link that reproduces it. Other sessions are untouched.
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import hmac
 import logging
@@ -85,6 +86,20 @@ FRAME_COST_SHARE = 0.25  # of the wall time a playing session may spend on its f
 SLOW_EVERY = 6  # frames between recomputing metrics and the panel while playing (5 per s)
 DWELL = 3.0  # s of wall time a caption stays on screen in lecture mode before the next one
 _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
+
+
+# The process has one heap: a freeze must not fall between the registry's unfreeze and
+# collection when a session closes (tests run several apps and threads in one process).
+HEAP = threading.Lock()
+
+
+def freeze_heap() -> None:
+    """Move every object that has survived so far out of the cyclic collector's way
+    (``gc.freeze``): long work allocates millions of trace records, and a full
+    collection would walk all of them between two slices. Simulations build no reference
+    cycles; the registry unfreezes and collects when a session closes."""
+    with HEAP:
+        gc.freeze()
 
 
 def offload(socketio, fn, *args):
@@ -222,6 +237,7 @@ class Session:
                 try:
                     if active:
                         self._tick(started)
+                        freeze_heap()
                     else:
                         self._wall = started
                     stopped = active and not self.playing  # its last frame always goes
@@ -366,6 +382,7 @@ class Session:
                     self.busy = {"op": op, "done": round(min(1.0, max(0.0, progress())), 3)}
                     if self.audience() > 0:
                         self._emit_frame()
+                freeze_heap()
                 self._yield()
                 if self.generation != generation or self.closed:
                     return False
@@ -452,7 +469,10 @@ class Session:
                     "busy": self.busy, "slowed": self.slowed, "notice": self.notice}
         if full:
             sections["scenario"] = self.metadata()
-        slow = full or not self.playing or self.frames.seq % SLOW_EVERY == 0
+        # Metrics and the panel: in every frame of a paused session, in every SLOW_EVERY-th
+        # while playing, and not in the progress frames of long work (its end has them).
+        slow = full or (self.busy is None and (not self.playing
+                                               or self.frames.seq % SLOW_EVERY == 0))
         sections.update(self.extra_sections(slow))
         return self.frames.build(self.sim, full=full, sections=sections, slow=slow)
 
