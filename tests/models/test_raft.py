@@ -455,6 +455,9 @@ def test_a_crash_keeps_term_vote_and_log_and_forgets_the_rest():
     assert (after.current_term, after.voted_for, after.log) == (
         before.current_term, before.voted_for, before.log)
     assert after.commit_index == 0 and after.kv == {} and after.role is FOLLOWER
+    # the configuration comes from the log: a crashed member is not shown "outside" it
+    assert after.member and after.config == before.config
+    assert sim.model.role_objects["server"].label(after) == "follower"
 
 
 def test_the_checker_sees_two_leaders_in_one_term():

@@ -73,8 +73,11 @@ class Server(Extensions, Reads, Membership, Role):
 
     name = "server"
     State = ServerState
+    # config … member are derived from the log alone and recomputed at every start; kept
+    # across a crash so that a crashed server still shows the configuration it knows,
+    # not "outside" it
     durable = ("current_term", "voted_for", "log", "snapshot_kv", "snapshot_executed",
-               "snapshot_config")
+               "snapshot_config", "config", "config_index", "everyone", "member")
 
     def __init__(self, model):
         super().__init__(model)
