@@ -164,10 +164,9 @@ export function mergePatch(target, patch) {
   return target;
 }
 
-/** Timers as a list of {name, due_ms}, whether they came as a map or a list. */
+/** A node's timers (name -> due time) also as a list of {name, due_ms}. */
 function normalize(n) {
-  const t = n.timers;
-  n.timerList = Array.isArray(t) ? t : isPlain(t) ? Object.entries(t).map(([name, due_ms]) => ({ name, due_ms })) : [];
+  n.timerList = Object.entries(n.timers || {}).map(([name, due_ms]) => ({ name, due_ms }));
   return n;
 }
 
@@ -183,11 +182,10 @@ export function expand(r) {
   return e;
 }
 
-/** Partition groups as node -> group number, from either a list of groups or a map. */
+/** Partition groups (a list of lists of node ids) as node -> group number. */
 export function groupsOf(groups) {
   if (!groups) return null;
   const m = new Map();
-  if (Array.isArray(groups)) groups.forEach((g, i) => g.forEach((id) => m.set(id, i)));
-  else for (const [id, g] of Object.entries(groups)) m.set(id, g);
+  groups.forEach((g, i) => g.forEach((id) => m.set(id, i)));
   return m;
 }
