@@ -29,7 +29,6 @@ per address) so that requests get past them; ``--default-limits`` keeps the ship
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import json
 import os
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.web.serve import start_server, stop  # noqa: E402
+from tests.web.serve import start_server, stop, upgrade  # noqa: E402
 
 EVENTS = ["create", "join", "leave", "control", "act", "inspect", "find", "find_cancel"]
 # How often each is drawn: a search starts a worker process and runs for a minute, so
@@ -91,15 +90,10 @@ class Conn:
 
     def __init__(self, port: int):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                           f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self._recv()
-        self.buf = self.buf[self.buf.index(b"\r\n\r\n") + 4:]
+        try:
+            self.buf = upgrade(self.sock, "127.0.0.1", port)
+        except OSError:
+            raise Closed() from None
         self.acks: dict[int, object] = {}
         self.messages = 0
         self.send_text("40")

@@ -137,15 +137,7 @@ class RawClient:
                  rcvbuf: int | None = None):
         self.sock = socket.create_connection((host, port)) if rcvbuf is None else \
             _small_buffer_connection(host, port, rcvbuf)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                           f"Host: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self.buf += self.sock.recv(65536)
-        self.buf = self.buf[self.buf.index(b"\r\n\r\n") + 4:]
+        self.buf = upgrade(self.sock, host, port)
         self.session_id = session_id
         self.token = token
         self.state = "open"
@@ -228,6 +220,22 @@ class RawClient:
         self.next_ack += 1
         self.sock.sendall(_ws_frame(f"42{ack}" + json.dumps([event, payload])))
         return ack
+
+
+def upgrade(sock: socket.socket, host: str, port: int) -> bytes:
+    """Open an Engine.IO websocket on a connected socket; what came after the handshake."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed during the websocket handshake")
+        buf += chunk
+    return buf[buf.index(b"\r\n\r\n") + 4:]
 
 
 def _small_buffer_connection(host: str, port: int, rcvbuf: int):
