@@ -93,13 +93,24 @@ _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
 HEAP = threading.Lock()
 
 
+FREEZE_EVERY = 0.1  # s at least between two freezes of the heap
+
+
 def freeze_heap() -> None:
     """Move every object that has survived so far out of the cyclic collector's way
-    (``gc.freeze``): long work allocates millions of trace records, and a full
-    collection would walk all of them between two slices. Simulations build no reference
-    cycles; the registry unfreezes and collects when a session closes."""
-    with HEAP:
-        gc.freeze()
+    (``gc.freeze``), at most every FREEZE_EVERY: long work allocates millions of trace
+    records, and a full collection would walk all of them between two slices.
+    Simulations build no reference cycles; the registry unfreezes and collects when a
+    session closes."""
+    global _frozen_at
+    now = time.monotonic()
+    if now - _frozen_at >= FREEZE_EVERY:
+        _frozen_at = now
+        with HEAP:
+            gc.freeze()
+
+
+_frozen_at = 0.0
 
 
 def offload(socketio, fn, *args):
