@@ -23,7 +23,8 @@ def server(tmp_path_factory):
     # Every client of the module comes from 127.0.0.1, one client address: creates are
     # limited per address, so the module's tests would otherwise wait on each other.
     proc, url = start_server(env={"PLAYGROUND_EXTRA_MODELS": "tests.engine.toy",
-                                  "PLAYGROUND_CREATES_PER_SECOND": "50"}, log=log)
+                                  "PLAYGROUND_CREATES_PER_SECOND": "50",
+                                  "PLAYGROUND_SESSIONS_PER_ADDRESS": "1000"}, log=log)
     yield url
     stop(proc)
     log.seek(0)
@@ -161,6 +162,7 @@ def test_library_breaking_packets_are_answered_or_ignored_and_binary_closes(serv
 
     owner = clients()
     made = owner.call("create", {"scenario": SCENARIO})
+    assert made.get("ok"), made
     address = urlparse(server)
     raw = RawClient(address.hostname, address.port, made["session"])
     try:
