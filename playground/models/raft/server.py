@@ -2,7 +2,8 @@
 
 The rules for all servers, followers, candidates and leaders, and the two RPCs' receiver
 implementations, are here. What goes beyond the figure lives beside it: PreVote and
-CheckQuorum in ``extensions.py``, ReadIndex and lease reads in ``reads.py``. A broken
+CheckQuorum in ``extensions.py``, ReadIndex and lease reads in ``reads.py``, membership
+changes in ``membership.py``, log compaction in ``snapshots.py``. A broken
 variant is one clause beside the paper's test (``may_vote``, ``may_commit``, and the
 ``prev_log_term`` check in ``append_entries``), so the rule reads as the paper's with the
 switch visible in one place.
@@ -16,15 +17,15 @@ from playground.models.base import Role, command, on, timer
 
 from .extensions import Extensions
 from .facts import (BecameLeader, Committed, ElectionStarted, ExecutedAgain, LogTruncated,
-                    SnapshotInstalled, SnapshotTaken, SteppedDown, VoteGranted)
+                    SteppedDown, VoteGranted)
 from .messages import (CANDIDATE, CHECK_QUORUM, CLIENT, ELECTION, FOLLOWER, HEARTBEAT,
                        LEADER, ROLES, SNAPSHOT, STORAGE, STORAGE_WRITE, AppendEntries,
-                       AppendEntriesResult, ClientReply, ClientRequest, ConfigEntry, Entry,
-                       InstallSnapshot,
-                       InstallSnapshotResult, Log, RaftTimer, RequestVote, RequestVoteResult,
-                       ServerRole, StorageWrite, StorageWriteResult)
+                       AppendEntriesResult, ClientReply, ClientRequest, ConfigEntry, Entry, Log,
+                       RaftTimer, RequestVote, RequestVoteResult, ServerRole, StorageWrite,
+                       StorageWriteResult)
 from .membership import Membership
 from .reads import Reads
+from .snapshots import Snapshots
 
 
 @dataclass(slots=True)
@@ -68,7 +69,7 @@ class ServerState:
     next_read: int = 1
 
 
-class Server(Extensions, Reads, Membership, Role):
+class Server(Extensions, Reads, Membership, Snapshots, Role):
     """One of ``n1`` … ``nN``."""
 
     name = "server"
@@ -167,68 +168,6 @@ class Server(Extensions, Reads, Membership, Role):
         if (self.snapshot_every and st.last_applied - log.first >= self.snapshot_every
                 and not ctx.timer_armed(SNAPSHOT)):
             ctx.set_timer(SNAPSHOT, 1)  # a step of its own, as a server snapshots apart
-
-    # -- log compaction (§7 of the paper, chapter 5 of the dissertation) ---------------------
-    @timer(RaftTimer.SNAPSHOT)
-    def take_snapshot(self, st: ServerState, _timer, ctx) -> None:
-        """Snapshot the state machine at the last applied index and discard the log up to
-        it."""
-        index = st.last_applied
-        log = st.log
-        if index <= log.first:
-            return
-        st.snapshot_kv, st.snapshot_executed = dict(st.kv), dict(st.executed)
-        st.snapshot_config = self.config_at(st, index)[0]
-        log.compact(index, log[index])
-        ctx.count("snapshots")
-        ctx.tell(SnapshotTaken(index, log[index].term))
-
-    def send_snapshot(self, st: ServerState, peer: str, now: int, ctx) -> None:
-        """InstallSnapshot to a follower whose next entry is compacted away."""
-        first = st.log.first
-        ctx.send(peer, InstallSnapshot(st.current_term, ctx.node, first, st.log[first].term,
-                                       tuple(sorted(st.snapshot_kv.items())),
-                                       tuple(st.snapshot_executed.items()),
-                                       st.snapshot_config))
-        st.last_sent[peer] = now
-        ctx.count("snapshots_sent")
-
-    @on(InstallSnapshot)
-    def install_snapshot(self, st: ServerState, m: InstallSnapshot, src: str, ctx) -> None:
-        """Reply immediately if term < currentTerm; keep the log after the snapshot if it
-        holds the snapshot's last entry, else discard it; reset the state machine from the
-        snapshot."""
-        if m.term < st.current_term:
-            ctx.count("stale_messages_rejected")
-            ctx.send(src, InstallSnapshotResult(st.current_term, 0))
-            return
-        if not self.follow(st, m.term, m.leader_id, ctx):
-            return
-        index = m.last_included_index
-        if index > st.last_applied:  # else its own log already holds what the snapshot does
-            log = st.log
-            term = m.last_included_term
-            if index < len(log) and log[index].term == term:
-                log.compact(index, log[index])
-            else:
-                log.replace(index, Entry(term, 0, "", 0))
-            st.kv, st.executed = dict(m.kv), dict(m.executed)
-            st.snapshot_kv, st.snapshot_executed = dict(m.kv), dict(m.executed)
-            st.snapshot_config = m.config
-            st.last_applied = index
-            if index > st.commit_index:
-                st.commit_index = index
-            self.reconfigure(st, ctx)
-            ctx.count("snapshots_installed")
-            ctx.tell(SnapshotInstalled(index, term, src))
-        ctx.send(src, InstallSnapshotResult(st.current_term, index))
-
-    @on(InstallSnapshotResult)
-    def install_snapshot_result(self, st: ServerState, m: InstallSnapshotResult, src: str,
-                                ctx) -> None:
-        """The follower holds the snapshot: its match index is the snapshot's last."""
-        if self.leads_in(st, m.term, src, ctx):
-            self.matched(st, src, m.match_index, ctx)
 
     # -- followers and candidates: elections ------------------------------------------------
     @timer(RaftTimer.ELECTION)
