@@ -42,15 +42,27 @@ def _work(scenario: dict, invariants, tries: int, seconds: float, conn) -> None:
     start = time.monotonic()
     last = 0.0
     state = {"tries": 0, "phase": "searching", "best": None}
+    parent = os.getppid()
 
     def report(force=False):
         nonlocal last
         now = time.monotonic()
         if force or now - last >= PROGRESS_EVERY:
             last = now
-            conn.send({"progress": {**state, "elapsed": round(now - start, 2)}})
+            send({"progress": {**state, "elapsed": round(now - start, 2)}})
+
+    def orphaned() -> None:
+        if os.getppid() != parent:  # the server is gone: nobody will read the answer
+            os._exit(0)
+
+    def send(msg: dict) -> None:
+        try:
+            conn.send(msg)
+        except OSError:  # the server closed its end or died: end quietly
+            os._exit(0)
 
     def deadline() -> bool:
+        orphaned()
         state["tries"] += 1
         report()
         return time.monotonic() - start > seconds
@@ -61,26 +73,27 @@ def _work(scenario: dict, invariants, tries: int, seconds: float, conn) -> None:
         if found is None:
             state["tries"] = min(state["tries"], tries)
             report(force=True)
-            conn.send({"result": None})
+            send({"result": None})
             return
         state.update(tries=found.tries, phase="shrinking",
                      best=len(found.scenario["commands"]))
         report(force=True)
 
         def shrinking(runs, best):
+            orphaned()
             state.update(shrink_runs=runs, best=len(best.scenario["commands"]))
             report()
 
         small = search.shrink(found, budget=200, progress=shrinking)
         state["best"] = len(small.scenario["commands"])
         report(force=True)
-        conn.send({"result": {"scenario": narrated(small.scenario, small.invariants,
+        send({"result": {"scenario": narrated(small.scenario, small.invariants,
                                                    found.tries),
                               "invariants": small.invariants,
                               "faults": small.scenario["commands"],
                               "violations": small.report["violations"][:5]}})
     except Exception as exc:  # a model bug the search tripped over: say so, plainly
-        conn.send({"error": f"the search stopped: {type(exc).__name__}: {exc}"[:300]})
+        send({"error": f"the search stopped: {type(exc).__name__}: {exc}"[:300]})
     finally:
         conn.close()
 
