@@ -1,12 +1,19 @@
 """A small key-value store that outlives a process: short links, and what else must.
 
 Two backends behind one interface (``get``, ``put``, and for counting ``add``, which
-keeps a value only under a new key, and ``incr``; ``delete``): an embedded SQLite file by default
+keeps a value only under a new key, and ``incr``; ``delete``; ``touch``, which renews a
+key's expiry): an embedded SQLite file by default
 (created on first use under the data directory, in WAL mode so the server's processes
 and the command line can use it at once), and Redis when ``MESSAGE_QUEUE`` is a
 ``redis://`` URL, so that every process of a deployment sees every key. Keys are short
 ASCII strings with a namespace prefix (``link:``, ``room:``, ``session:``); values are
 bytes.
+
+A key written with ``ttl`` (seconds) lives that long after its last write (or
+``touch``), so records of rooms and of takeovers do not pile up in a long-running
+deployment; a key written without one (short links) lives for ever. Redis expires keys
+itself; the SQLite store keeps an ``expires_at`` per row, hides a row past it on read and
+deletes the expired rows at most every ``PRUNE_EVERY`` seconds when it writes.
 
 The data directory is ``PLAYGROUND_DATA_DIR`` (the web app's ``DATA_DIR`` setting), by
 default ``instance/`` at the repository's root.
@@ -17,10 +24,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILENAME = "playground.sqlite3"
+PRUNE_EVERY = 60.0  # s at least between two deletions of the SQLite store's expired rows
 
 
 def default_data_dir() -> Path:
@@ -28,11 +37,14 @@ def default_data_dir() -> Path:
 
 
 class SqliteStore:
-    """Keys and values in one table of an SQLite file (WAL mode, one connection a thread)."""
+    """Keys and values in one table of an SQLite file (WAL mode, one connection a thread);
+    ``clock`` gives the wall time in seconds that expiries are counted in."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, clock=time.time):
         self.path = Path(path)
+        self.clock = clock
         self._local = threading.local()
+        self._pruned_at = clock()
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -44,36 +56,66 @@ class SqliteStore:
             # disk flush on every write of the event loop's thread.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB "
-                       "NOT NULL)")
+                       "NOT NULL, expires_at REAL)")
+            columns = [row[1] for row in db.execute("PRAGMA table_info(kv)")]
+            if "expires_at" not in columns:  # a file made before keys could expire
+                try:
+                    db.execute("ALTER TABLE kv ADD COLUMN expires_at REAL")
+                except sqlite3.OperationalError:  # another process added it just now
+                    pass
             self._local.db = db
         return db
 
+    def _expiry(self, ttl: float | None) -> float | None:
+        return None if ttl is None else self.clock() + ttl
+
+    def _write(self, key: str) -> sqlite3.Connection:
+        """The connection, once the expired row of ``key`` (if any) and, at most every
+        PRUNE_EVERY, every expired row are gone."""
+        db, now = self._db(), self.clock()
+        db.execute("DELETE FROM kv WHERE key = ? AND expires_at <= ?", (key, now))
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            db.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
+        return db
+
     def get(self, key: str) -> bytes | None:
-        row = self._db().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        row = self._db().execute(
+            "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (key, self.clock())).fetchone()
         if row is None:
             return None
         return row[0].encode() if isinstance(row[0], str) else bytes(row[0])  # a counter
 
-    def put(self, key: str, value: bytes) -> None:
-        self._db().execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)",
-                           (key, value))
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self._write(key).execute(
+            "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, value, self._expiry(ttl)))
 
     def delete(self, key: str) -> None:
         self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
 
-    def add(self, key: str, value: bytes) -> bool:
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Keep ``value`` under ``key`` unless the key exists; whether it was kept."""
-        cursor = self._db().execute("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)",
-                                    (key, value))
+        cursor = self._write(key).execute(
+            "INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, value, self._expiry(ttl)))
         return cursor.rowcount == 1
 
-    def incr(self, key: str) -> int:
+    def incr(self, key: str, ttl: float | None = None) -> int:
         """Add one to the counter under ``key`` (0 if absent); the new count."""
-        row = self._db().execute(
-            "INSERT INTO kv (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET "
-            "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) RETURNING value",
-            (key,)).fetchone()
+        row = self._write(key).execute(
+            "INSERT INTO kv (key, value, expires_at) VALUES (?, '1', ?) ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT), "
+            "expires_at = excluded.expires_at RETURNING value",
+            (key, self._expiry(ttl))).fetchone()
         return int(row[0])
+
+    def touch(self, key: str, ttl: float) -> None:
+        """Let ``key`` live ``ttl`` seconds from now (if it is there)."""
+        self._db().execute("UPDATE kv SET expires_at = ? WHERE key = ? AND "
+                           "(expires_at IS NULL OR expires_at > ?)",
+                           (self._expiry(ttl), key, self.clock()))
 
 
 class RedisStore:
@@ -87,17 +129,29 @@ class RedisStore:
     def get(self, key: str) -> bytes | None:
         return self.redis.get(key)
 
-    def put(self, key: str, value: bytes) -> None:
-        self.redis.set(key, value)
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self.redis.set(key, value, px=_ms(ttl))
 
     def delete(self, key: str) -> None:
         self.redis.delete(key)
 
-    def add(self, key: str, value: bytes) -> bool:
-        return bool(self.redis.set(key, value, nx=True))
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        return bool(self.redis.set(key, value, nx=True, px=_ms(ttl)))
 
-    def incr(self, key: str) -> int:
-        return int(self.redis.incr(key))
+    def incr(self, key: str, ttl: float | None = None) -> int:
+        if ttl is None:
+            return int(self.redis.incr(key))
+        pipe = self.redis.pipeline()  # MULTI/EXEC: the count and its expiry at once
+        pipe.incr(key)
+        pipe.pexpire(key, _ms(ttl))
+        return int(pipe.execute()[0])
+
+    def touch(self, key: str, ttl: float) -> None:
+        self.redis.pexpire(key, _ms(ttl))
+
+
+def _ms(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, round(ttl * 1000))
 
 
 def open_store(message_queue: str | None = None, data_dir: Path | str | None = None):

@@ -22,6 +22,8 @@ DEFAULTS = {
     "MESSAGE_QUEUE": None,  # a redis:// URL to share one audience between processes
     "MAX_SESSIONS": 200,  # live sessions per process
     "SESSION_IDLE_SECONDS": 900,  # a session nobody watches or drives expires after this
+    "ROOM_TTL_SECONDS": 86_400,  # a room and its answers are deleted this long after last use
+    "TAKEOVER_TTL_SECONDS": 300,  # how long the claim on an orphaned session is kept
     "MAX_SPEED": 100.0,  # simulated seconds per wall second (besides "max")
     "MAX_PAYLOAD_BYTES": 96 * 1024,  # one request's JSON (a scenario is at most 64 KB)
     "ACTIONS_PER_SECOND": 10,  # per client address
@@ -83,7 +85,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["playground_guard"] = Guard(socketio.server)
     store = app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
     app.extensions["playground"] = Registry(socketio, manager, app.config, store)
-    app.extensions["playground_rooms"] = rooms.Rooms(app.extensions["playground_store"])
+    app.extensions["playground_rooms"] = rooms.Rooms(app.extensions["playground_store"],
+                                                      app.config["ROOM_TTL_SECONDS"])
     app.register_blueprint(bp)
     app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config["EMBED_ANCESTORS"])
     return app

@@ -17,7 +17,9 @@ A compare pair is kept as run a's record, which names run b (``twin``); run b's 
 record only points at run a (``pair_of``), since run b is derived from run a. Each record
 names the process that saved it (``owner``); a process that takes a session over first
 claims it (``claim``: a key ``takeover:<id>:<previous owner>`` kept only if new), so when
-several processes find the same orphan at once exactly one rebuilds it.
+several processes find the same orphan at once exactly one rebuilds it. The claim expires
+after ``TAKEOVER_TTL_SECONDS`` (by then the winner has saved the record under its own
+name), so claims do not pile up in the store.
 
 Simplified: a record older
 than ``SESSION_IDLE_SECONDS`` is an expired session and is deleted instead of rebuilt.
@@ -54,9 +56,11 @@ class Records:
     """The records of sessions in a store (``get``, ``put``, ``add``, ``delete``), saved
     by the process that goes by ``process``."""
 
-    def __init__(self, store, max_age: float, process: str = "local"):
+    def __init__(self, store, max_age: float, process: str = "local",
+                 claim_ttl: float | None = 300.0):
         self.store = store
         self.max_age = max_age
+        self.claim_ttl = claim_ttl
         self.process = process
         self._saved: dict[str, tuple] = {}  # session id -> what was saved last (unchanged: skip)
 
@@ -90,7 +94,7 @@ class Records:
         """Whether this process is the one that takes over ``session_id`` from the
         process that saved ``record`` (the first to ask is)."""
         key = f"{TAKEOVER}{session_id}:{record.get('owner', '')}"
-        return self.store.add(key, self.process.encode())
+        return self.store.add(key, self.process.encode(), ttl=self.claim_ttl)
 
     def load(self, session_id: str) -> dict | None:
         """The record of ``session_id``, if it has one that has not expired."""

@@ -67,8 +67,9 @@ def _digest(token: str) -> str:
 class Rooms:
     """The rooms of a deployment, kept in ``store``; see the module docstring."""
 
-    def __init__(self, store):
+    def __init__(self, store, ttl: float | None = None):
         self.store = store
+        self.ttl = ttl  # s a room and its answers live after its last use (None: for ever)
 
     def open(self) -> tuple[str, str]:
         """A new empty room: its id and its presenter's token."""
@@ -82,13 +83,17 @@ class Rooms:
         return None if raw is None else json.loads(raw)
 
     def _put(self, room: str, record: dict) -> None:
-        self.store.put(PREFIX + room, json.dumps(record, separators=(",", ":")).encode())
+        self.store.put(PREFIX + room, json.dumps(record, separators=(",", ":")).encode(),
+                       ttl=self.ttl)
 
     def existing(self, room: str) -> dict:
         """The record of ``room``; else RequestError."""
         record = self.get(room)
         if record is None:
-            raise RequestError(f"no room {room[:64]} (it was never opened here)")
+            raise RequestError(f"no room {room[:64]} (it was never opened here, or it "
+                               "expired unused)")
+        if self.ttl is not None:
+            self.store.touch(PREFIX + room, self.ttl)  # a use: it lives on from now
         return record
 
     def owned(self, room: str, token: str | None) -> dict:
@@ -152,10 +157,11 @@ class Rooms:
         key = f"{PREFIX}{room}:q{asked['id']}:"
         if self._count(key + "n") >= MAX_ANSWERS:
             raise RequestError(f"this question has taken {MAX_ANSWERS} answers, its limit")
-        if not self.store.add(key + "m:" + member.split(".")[0], choice.encode()):
+        if not self.store.add(key + "m:" + member.split(".")[0], choice.encode(),
+                              ttl=self.ttl):
             raise RequestError("you have answered this question already (one answer each)")
-        self.store.incr(key + "n")
-        self.store.incr(key + f"c{asked['choices'].index(choice)}")
+        self.store.incr(key + "n", ttl=self.ttl)
+        self.store.incr(key + f"c{asked['choices'].index(choice)}", ttl=self.ttl)
         return self.tally(room, asked)
 
     def tally(self, room: str, asked: dict) -> dict:

@@ -97,7 +97,8 @@ def room(room: str):
     """A room link: the page follows whatever session the room's presenter runs."""
     if current_app.extensions["playground_rooms"].get(room) is None:
         return render_template("missing.html", message=f"no room {room[:64]}: it was "
-                               "never opened on this server, or its store was reset",
+                               "never opened on this server, it expired unused "
+                               "(ROOM_TTL_SECONDS), or its store was reset",
                                room=True), 404
     return _page(room=room)
 

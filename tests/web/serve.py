@@ -54,6 +54,20 @@ def start_server(port: int | None = None, env: dict | None = None, log=None):
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A throwaway redis-server on a free port (no persistence): its process and URL."""
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
 
 import pytest
@@ -13,7 +12,7 @@ import requests
 
 from playground.scenarios import presets, run, share
 from tests.web.conftest import status_of
-from tests.web.serve import Client, free_port, start_server, stop, wait_port
+from tests.web.serve import Client, start_redis, start_server, stop
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -24,13 +23,9 @@ SCENARIO = {"model": "toy", "seed": 3, "nodes": 5, "duration_ms": 120_000}
 
 @pytest.fixture(scope="module")
 def redis_url():
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_redis()
     try:
-        wait_port(port, proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         stop(proc)
 
