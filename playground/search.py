@@ -14,7 +14,10 @@ the fault kinds and its own number of faults, so that some tries are all crashes
 all lossy links, some a single clock jump; a bug that one kind of fault reveals and
 another masks is then found far sooner than with every kind mixed in every try. Faults
 on one node aim, half of the time, at a role the model offers (the leader, the lease
-holder) instead of a fixed node. ``script=False`` drops the base scenario's own scripted
+holder) instead of a fixed node. With ``aim``, half of the cuts isolate one node (or a
+role) from its peers, the other nodes of its model role, and client commands come in
+bursts at one node, around a fault on it: a new or deposed leader asked to read, a
+crashed server asked to leave. ``script=False`` drops the base scenario's own scripted
 commands and searches from its bare configuration.
 
 This is Hypothesis's "random faults plus a safety property" on the engine's own terms,
@@ -54,12 +57,14 @@ def node_ids(scenario: dict) -> list[str]:
 
 def with_schedule(base: dict, attempt: int, *, targets=None, faults: int = 6,
                   kinds=DEFAULT_KINDS, max_down=None, all_nodes=None, swarm: bool = False,
-                  roles: bool = False, script: bool = True) -> dict:
+                  roles: bool = False, script: bool = True, aim: bool = False) -> dict:
     """The base scenario with try number ``attempt``'s seed and random fault schedule.
 
     ``swarm``: this try's own subset of ``kinds`` and 1 to ``faults`` faults; ``roles``:
     faults may aim at the model's addressable roles; ``script`` False: without the base
-    scenario's own commands."""
+    scenario's own commands; ``aim``: cuts may isolate one node from its peers (the nodes
+    of its model role) and client commands probe the node a fault hit (``random_schedule``'s
+    ``peers`` and ``probes``)."""
     targets = list(targets or node_ids(base))
     seed = base["seed"] * 7919 + attempt
     if swarm:
@@ -71,11 +76,23 @@ def with_schedule(base: dict, attempt: int, *, targets=None, faults: int = 6,
                                kinds=kinds, max_down=max_down, all_nodes=all_nodes or targets,
                                roles=cls.addressable_roles if roles else (),
                                network=base.get("network"),
-                               clients=client_commands(base) if "client" in kinds else ())
+                               clients=client_commands(base) if "client" in kinds else (),
+                               peers=peer_groups(base, targets) if aim else (), probes=aim)
     own = base.get("commands", []) if script else []
     commands = sorted(own + schedule, key=lambda c: c["at_ms"])
     kept = {k: v for k, v in base.items() if k not in ("name", "claims", "expected")}
     return validate({**kept, "seed": base["seed"] + attempt, "commands": commands})
+
+
+def peer_groups(scenario: dict, targets) -> list[list[str]]:
+    """The ``targets`` grouped by the model role they play, the groups of three or more
+    (the servers of a cluster): what a cut may isolate one node from."""
+    model = MODELS[scenario["model"]](scenario["nodes"], scenario["params"],
+                                      scenario["variant"])
+    groups: dict[str, list[str]] = {}
+    for node in targets:
+        groups.setdefault(model.role_of(node), []).append(node)
+    return [g for g in groups.values() if len(g) >= 3]
 
 
 def judged(model, scenario: dict, report: dict) -> list[dict]:
@@ -156,7 +173,8 @@ def _values(name: str, schema: dict, ids: list, model, kind: str) -> list:
     return []
 
 
-BROAD = {"kinds": ALL_KINDS, "swarm": True, "roles": True}  # every fault kind, swarmed
+# every fault kind, swarmed, aimed at roles, isolating one node, probing the nodes hit
+BROAD = {"kinds": ALL_KINDS, "swarm": True, "roles": True, "aim": True}
 
 
 def shrink(found: Found, budget: int = 300, progress=None) -> Found:

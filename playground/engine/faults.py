@@ -30,7 +30,8 @@ DRIFT_RATES = (0.5, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 2.0)
 def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
                     kinds=DEFAULT_KINDS, settle_ms: int | None = None,
                     all_nodes=None, max_down: int | None = None, roles=(),
-                    network: dict | None = None, clients=()) -> list[dict]:
+                    network: dict | None = None, clients=(), peers=(),
+                    probes: bool = False) -> list[dict]:
     """About ``faults`` faults on ``targets`` in [0, duration_ms − settle_ms), then repairs.
 
     ``all_nodes`` (default ``targets``) are the nodes a partition may group; ``max_down``
@@ -38,6 +39,11 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
     ``roles`` are roles a fault on one node may aim at; ``network`` is the scenario's
     network (its ``latency_ms``, ``loss``, ``duplicate``), what the settle phase puts back;
     ``clients`` are ``(type, required, {field: choices})`` of the model's client commands.
+    ``peers`` are groups of nodes of one kind (the servers): half of the cuts then isolate
+    one of them (or the node playing a role) from the rest of its group, leaving it
+    reachable by everyone else, a partial partition. ``probes``: around a fault on one node,
+    and for half of the client commands drawn, the client commands that can name a node
+    are sent to it in a burst (see ``_probe``).
     """
     rng = Stream.for_purpose(seed, "faults")
     targets = list(targets)
@@ -65,6 +71,13 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
                             "node": node})
             down_until[node] = back if back < window else float("inf")
             down_kind[node] = kind
+            _probe(rng, out, at, node, clients if probes else (), window)
+        elif kind == "cut" and peers and rng.random() < 0.5:
+            group = list(rng.choice(list(peers)))
+            node = _node(rng, group, roles)
+            out += [{"at_ms": at, "type": "cut", "from": node, "to": other}
+                    for other in group if other != node]
+            _probe(rng, out, at, node, clients if probes else (), window)
         elif kind == "cut" and len(all_nodes) >= 2:
             a = rng.choice(all_nodes)
             b = rng.choice([n for n in all_nodes if n != a])
@@ -94,10 +107,12 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
             out.append({"at_ms": at, "type": "network", **_impairment(rng)})
             network_set = True
         elif kind == "client" and clients:
-            kind, required, choices = rng.choice(list(clients))
-            out.append({"at_ms": at, "type": kind,
-                        **{name: rng.choice(list(values)) for name, values in choices.items()
-                           if name in required or rng.random() < 0.5}})
+            client = rng.choice(list(clients))
+            nodes = client[2].get("node", ())
+            if probes and nodes and rng.random() < 0.5:  # a burst at one node
+                _probe(rng, out, at, rng.choice(list(nodes)), clients, window)
+            else:
+                out.append(_client(rng, at, client))
         else:
             out.append({"at_ms": at, "type": "heal"})
     if roles:  # half of the crashes and pauses that last to the settle phase aim at a role
@@ -126,6 +141,29 @@ def random_schedule(seed: int, targets, duration_ms: int, *, faults: int = 6,
             out.append({"at_ms": end, "type": "restart" if down_kind[node] == "crash"
                         else "resume", "node": node})
     return out
+
+
+def _client(rng, at, client, node=None) -> dict:
+    """One client command at ``at`` (to ``node`` if given), its fields drawn from their
+    choices (an optional one half of the time)."""
+    kind, required, choices = client
+    cmd = {"at_ms": at, "type": kind,
+           **{name: rng.choice(list(values)) for name, values in choices.items()
+              if name in required or rng.random() < 0.5}}
+    if node is not None:
+        cmd["node"] = node
+    return cmd
+
+
+def _probe(rng, out, at, node, clients, window) -> None:
+    """A burst of client commands at ``node``, just hit by a fault at ``at`` (or chosen
+    for a burst): each of those that can name it once at most 100 ms before ``at`` and
+    once in the two seconds after."""
+    aimed = [c for c in clients if type(node) is str and node in c[2].get("node", ())]
+    for client in aimed:
+        out.append(_client(rng, max(0, at - rng.randint(1, 100)), client, node))
+        later = rng.randint(at + 1, max(at + 1, min(window - 1, at + 2000)))
+        out.append(_client(rng, later, client, node))
 
 
 def _node(rng, targets, roles):
