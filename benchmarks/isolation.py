@@ -158,7 +158,8 @@ def longest_pieces() -> dict:
     computing time (``time.thread_time``: CPU time, whatever else the machine runs) of
     each piece of work that runs between two turns of the event loop, the longest of
     each kind in ms: an engine call (``Session._call``), building and sending a frame, a
-    checkpoint, restoring one (a seek), metrics, and a whole ``create``."""
+    checkpoint, restoring one (a seek), metrics, freezing the heap, and a whole
+    ``create``."""
     import functools
     import tempfile
 
@@ -190,6 +191,7 @@ def longest_pieces() -> dict:
     timed(History, "_save", "checkpoint")
     timed(Simulation, "load", "restore a checkpoint")
     timed(Simulation, "metrics", "metrics")
+    timed(web_session, "freeze_heap", "freeze the heap")
     out = {}
     try:
         with tempfile.TemporaryDirectory() as data:

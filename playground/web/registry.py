@@ -16,7 +16,6 @@ controlling browser on its process with sticky sessions).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -31,12 +30,13 @@ from .limits import Limiter, client_address, trusted_networks
 from .records import Records
 from .finder import Searches
 from .pair import PairSession
-from .session import HEAP, Session, freeze_heap, offload
+from .session import Session, collect_heap, freeze_heap, offload
 
 log = logging.getLogger(__name__)
 
 ANNOUNCE_EVERY = 5.0  # s between reports of this process's watcher counts
 FREEZE_EVERY = 2.0  # s between moving the long-lived heap out of the collector's way
+COLLECT_SLOW = 0.05  # s: a periodic full collection that pauses longer than this is logged
 REMOTE_TTL = 15.0  # s after which an unrefreshed remote watcher count is forgotten
 DIRECTORY_TTL = 60  # s a directory entry lives unless refreshed
 DIRECTORY_PREFIX = "playground:session:"
@@ -330,9 +330,7 @@ class Registry:
                 self.records.delete(twin.id)
         # The upkeep loop freezes the heap (see ``_maintain``); a frozen session is never
         # collected, so unfreeze everything and collect once: its cycles go now.
-        with HEAP:
-            gc.unfreeze()
-            gc.collect()
+        collect_heap()
         if self.directory is not None:
             try:
                 self.directory.remove(session.id)
@@ -474,13 +472,24 @@ class Registry:
         collection and more as traces grow. Every ``FREEZE_EVERY`` seconds what has
         survived so far is frozen (``gc.freeze``), so collections only walk recent
         objects; closing a session unfreezes everything and collects once, so its memory is
-        freed.
+        freed, and so does this loop every ``COLLECT_EVERY`` seconds (a setting; None or 0:
+        never), so the reference cycles of the web layer (Socket.IO packets, requests) that
+        a freeze caught go even while no session closes (``freeze_heap`` frees most of
+        them before they are frozen; docs/deployment.md measures both).
         """
-        last_announce = last_directory = last_freeze = last_save = time.monotonic()
+        last_announce = last_directory = last_freeze = last_save = last_collect = \
+            time.monotonic()
         while True:
             self.socketio.sleep(1.0)
             try:
                 now = time.monotonic()
+                collect_every = self.config["COLLECT_EVERY"]
+                if collect_every and now - last_collect >= collect_every:
+                    last_collect = now
+                    pause = collect_heap()
+                    if pause > COLLECT_SLOW:
+                        log.info("a full garbage collection paused the process %.0f ms",
+                                 pause * 1000)
                 if now - last_freeze >= FREEZE_EVERY:
                     last_freeze = now
                     freeze_heap()

@@ -141,6 +141,59 @@ def test_a_closed_session_is_freed(connect, app):
     assert ref() is None
 
 
+class _Cycle:
+    def __init__(self):
+        self.me = self
+
+
+def test_garbage_frozen_while_a_session_plays_is_collected_by_the_upkeep(connect, app):
+    """A reference cycle still in use when the runner freezes the heap (as a Socket.IO
+    packet in flight is), then dropped, is garbage in the frozen heap, where no ordinary
+    collection reaches it; the upkeep's periodic full collection (COLLECT_EVERY) frees it
+    although no session closes."""
+    import gc
+    import weakref
+
+    app.config["COLLECT_EVERY"] = 1
+    client = connect()
+    made, ids = start(client)
+    cycle = _Cycle()
+    ref, ident = weakref.ref(cycle), id(cycle)
+    deadline = time.monotonic() + 30  # a bound on liveness, not a speed
+    while any(id(o) == ident for o in gc.get_objects()):  # not frozen yet
+        assert time.monotonic() < deadline, "the runner never froze the heap while playing"
+        frames(client)
+        time.sleep(0.05)
+    del cycle  # garbage now, in the frozen heap
+    while ref() is not None and time.monotonic() < deadline:
+        frames(client)
+        time.sleep(0.05)
+    assert ref() is None
+    assert app.extensions["playground"].get(made["session"]) is not None  # it played on
+
+
+def test_a_freeze_first_collects_the_garbage_made_since_the_last(monkeypatch):
+    """Cycles dropped between two freezes go at the next freeze instead of being frozen
+    with the heap (where only a full collection would reach them)."""
+    import gc
+    import weakref
+
+    from playground.web import session
+
+    monkeypatch.setattr(session, "_frozen_at", float("-inf"))  # the next call freezes
+    was_enabled = gc.isenabled()
+    gc.disable()  # no ordinary collection may free it first
+    try:
+        cycle = _Cycle()
+        ref = weakref.ref(cycle)
+        del cycle
+        session.freeze_heap()
+        assert ref() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _holders(obj) -> list:
     import gc
     return [(type(r).__name__, str(r)[:120]) for r in gc.get_referrers(obj)
