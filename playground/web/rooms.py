@@ -6,7 +6,9 @@ A **room** is a record in the shared store (``store.py``: Redis when the deploym
 message queue, the embedded SQLite file otherwise), so every process of a deployment
 resolves it: the session the room shows now, the SHA-256 of the presenter's token, a
 short notice of what changed, and the open question, if any. Its id carries 128 random
-bits; its link is ``/r/<room>``. Only the token that opened it changes it.
+bits; its link is ``/r/<room>``. Only the token that opened it changes it. The record
+and its answers expire ``ROOM_TTL_SECONDS`` after their last write; every use of the
+room (a lookup through ``existing``) renews the record's.
 
 * ``room_open`` makes a room and answers its id, token and link; the presenter's page
   then points it at each session it runs with ``room_set`` (proving it controls that
