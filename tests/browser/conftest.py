@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.serve import LOCAL_LIMITS, free_port  # noqa: F401 (used by modules)
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-
-LOCAL_LIMITS = {"PLAYGROUND_SESSIONS_PER_ADDRESS": "1000", "PLAYGROUND_CREATES_PER_SECOND": "50"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, extra_env: dict | None = None) -> subprocess.Popen:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from playground.scenarios import share
-from tests.browser.conftest import CHROMIUM, free_port, start_server, stop_server
+from tests.browser.conftest import CHROMIUM, LOCAL_LIMITS, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def served():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/test installs it)")
     port = free_port()
-    proc = start_server(port)
+    proc = start_server(port, LOCAL_LIMITS)
     yield f"http://127.0.0.1:{port}", proc.pid
     stop_server(proc)
 

@@ -16,6 +16,9 @@ import socketio
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = {"type": "link", "from": "n1", "to": "n2", "loss": 0}  # recorded, changes nothing
+# Every client of a test comes from 127.0.0.1: one address, whose limits (two new sessions
+# a second, twenty live ones) a module of tests would otherwise reach.
+LOCAL_LIMITS = {"PLAYGROUND_SESSIONS_PER_ADDRESS": "1000", "PLAYGROUND_CREATES_PER_SECOND": "50"}
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import requests
 
 from playground.scenarios import presets, run, share
 from tests.web.conftest import status_of
-from tests.web.serve import Client, start_redis, start_server, stop
+from tests.web.serve import LOCAL_LIMITS, Client, start_redis, start_server, stop
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -33,7 +33,8 @@ def redis_url():
 @pytest.fixture(scope="module")
 def two_servers(redis_url, tmp_path_factory):
     logs, procs, urls = [], [], []
-    env = {"MESSAGE_QUEUE": redis_url, "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
+    env = {**LOCAL_LIMITS, "MESSAGE_QUEUE": redis_url,
+           "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
     try:
         for name in ("a", "b"):
             log = open(tmp_path_factory.mktemp("cluster") / f"{name}.log", "w+")
@@ -91,6 +92,7 @@ def test_a_late_watcher_on_another_process_gets_a_full_frame_of_a_paused_session
     students = []
     try:
         made = lecturer.call("create", {"scenario": SCENARIO})
+        assert made["ok"], made
         ids = {"session": made["session"], "token": made["token"]}
         lecturer.call("join", ids)
         lecturer.call("control", {**ids, "op": "step", "value": 750})
@@ -113,6 +115,7 @@ def test_the_session_plays_on_for_watchers_elsewhere_when_its_own_process_has_no
     lecturer, student = Client(url_a), Client(url_b)
     try:
         made = lecturer.call("create", {"scenario": SCENARIO})
+        assert made["ok"], made
         ids = {"session": made["session"], "token": made["token"]}
         lecturer.call("join", ids)
         assert student.call("join", {"session": made["session"]})["ok"]
@@ -226,13 +229,15 @@ def test_a_killed_owner_is_taken_over_and_the_trace_is_the_uninterrupted_one(red
     from playground.engine.trace import record_json
     from playground.scenarios import build
 
-    env = {"MESSAGE_QUEUE": redis_url, "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
+    env = {**LOCAL_LIMITS, "MESSAGE_QUEUE": redis_url,
+           "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
     logs = [open(tmp_path / f"{name}.log", "w+") for name in ("a", "b")]
     (proc_a, url_a), (proc_b, url_b) = [start_server(env=env, log=log) for log in logs]
     lecturer, student = Client(url_a), Client(url_b)
     presenter = None
     try:
         made = lecturer.call("create", {"scenario": SCENARIO})
+        assert made["ok"], made
         ids = {"session": made["session"], "token": made["token"]}
         lecturer.call("join", ids)
         assert student.call("join", {"session": made["session"]})["ok"]

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.web.conftest import status_of
-from tests.web.serve import Client, start_server, stop
+from tests.web.serve import LOCAL_LIMITS, Client, start_server, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +20,8 @@ def server(tmp_path_factory):
     # The toy model lives in tests; a raft or other preset would do as well, but the
     # server must not depend on which models have landed, so the e2e server loads toy.
     log = open(tmp_path_factory.mktemp("e2e") / "server.log", "w+")
-    # Every client of the module comes from 127.0.0.1, one client address: creates are
-    # limited per address, so the module's tests would otherwise wait on each other.
-    proc, url = start_server(env={"PLAYGROUND_EXTRA_MODELS": "tests.engine.toy",
-                                  "PLAYGROUND_CREATES_PER_SECOND": "50",
-                                  "PLAYGROUND_SESSIONS_PER_ADDRESS": "1000"}, log=log)
+    proc, url = start_server(env={**LOCAL_LIMITS, "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"},
+                             log=log)
     yield url
     stop(proc)
     log.seek(0)
