@@ -58,7 +58,7 @@ export class Compare {
       h("p", { class: "small", id: "compare-diff" }),
       app.conn.token && h("p", {}, h("a", { class: "button", id: "export-trace-b", download: "trace-b.json",
         href: `/api/sessions/${pair.b}/trace.json?token=${encodeURIComponent(app.conn.token)}`,
-        title: "Download every trace record of run b as JSON (Trace JSON above is run a's)" }, "Trace JSON of run b")),
+        title: "Download every trace record of run b as JSON (Trace JSON in More is run a's)" }, "Trace JSON of run b")),
       h("div", { id: "compare-table" }));
     $("info").after(card);
     const store = new Store();

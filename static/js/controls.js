@@ -1,8 +1,9 @@
 // The control bar, the timeline, captions and lecture mode with its keyboard.
 //
-// Lecture mode gives the stage the screen: secondary buttons move into the More menu, the
-// side panel becomes a drawer, the session plays at the scenario's lecture speed and
-// holds each caption on screen (the server paces it). PageDown plays to the next caption
+// Lecture mode gives the stage the screen: secondary buttons join the More menu (which
+// holds the watch link and the exports in every layout), the side panel becomes a
+// drawer, the session plays at the scenario's lecture speed and holds each caption on
+// screen (the server paces it). PageDown plays to the next caption
 // and stops there; captions the run has left behind (the presenter acted against the
 // script) are muted, and Back to the script returns to where it was left.
 import { h, fmtMs, fill } from "./dom.js";
@@ -10,8 +11,9 @@ import { h, fmtMs, fill } from "./dom.js";
 const SPEEDS = [["1", 0.01], ["2", 0.02], ["3", 0.05], ["4", 0.1], ["5", 0.25], ["6", 0.5],
   ["7", 1], ["8", 2], ["9", 5], ["0", "max"]];
 const $ = (id) => document.getElementById(id);
-// Buttons that leave the bars for the More menu in lecture mode.
-const SECONDARY = ["compare", "find", "share", "room", "watch", "export-trace", "export-svg", "fork", "heal-all"];
+// Buttons that leave the bars for the More menu in lecture mode, ahead of the items that
+// live there in every layout (the watch link, the exports).
+const SECONDARY = ["compare", "find", "share", "room", "fork", "heal-all"];
 
 export class Controls {
   constructor(app) {
@@ -238,7 +240,7 @@ export class Controls {
         const home = document.createComment(id);
         el.replaceWith(home);
         this.homes.set(id, home);
-        $("more-items").append(el);
+        $("watch").before(el);
       } else if (!on && this.homes.has(id)) {
         this.homes.get(id).replaceWith(el);
         this.homes.delete(id);

@@ -297,6 +297,30 @@ def test_share_link_after_an_action_replays_it(open_page, server):
     expect(replay.locator('[data-node-id="n4"]')).to_have_attribute("data-status", "crashed")
 
 
+def header_rows(page) -> list[tuple[float, float]]:
+    """The top and bottom of each header item the page shows (not the More menu's)."""
+    return page.eval_on_selector_all("header.top > *", """els => els.filter(e => e.offsetParent
+        && getComputedStyle(e).position !== 'absolute').map(e => e.getBoundingClientRect())
+        .filter(r => r.height > 0).map(r => [r.top, r.bottom])""")
+
+
+def test_the_header_is_one_row_on_a_laptop(open_page):
+    """At 1280×720 every header item shares one row, and the header is no taller than a
+    button and its padding; the watch link and the exports are one click away in More."""
+    page = open_page("/?preset=raft-election", viewport={"width": 1280, "height": 720})
+    page.wait_for_selector("[data-node-id]")
+    expect(page.locator("#room")).to_be_visible()  # the widest header: a presenter's
+    rows = header_rows(page)
+    assert max(top for top, _ in rows) < min(bottom for _, bottom in rows), rows
+    button = page.locator("#share").bounding_box()["height"]
+    assert page.locator("header.top").bounding_box()["height"] < 2 * button
+    for name in ("Compare", "Find a counterexample", "Share link", "Room link", "Lecture"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_in_viewport()
+    page.get_by_role("button", name="More").click()
+    for item in ("#watch", "#export-trace", "#export-svg"):
+        expect(page.locator(item)).to_be_in_viewport()
+
+
 def test_export_the_trace_and_the_diagram(open_page, server):
     page = open_page(raft_path(server, duration_ms=20000))
     play(page, "1")
@@ -304,10 +328,12 @@ def test_export_the_trace_and_the_diagram(open_page, server):
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled()
     with page.expect_download() as svg:
+        page.get_by_role("button", name="More").click()  # the exports live in its menu
         page.get_by_role("button", name="Diagram SVG").click()
     text = open(svg.value.path(), encoding="utf-8").read()
     assert text.startswith("<svg") and "<line" in text and "n1" in text
     with page.expect_download() as trace:
+        page.get_by_role("button", name="More").click()
         page.get_by_role("link", name="Trace JSON").click()
     records = json.loads(open(trace.value.path(), encoding="utf-8").read())
     assert records[0]["kind"] == "start" and any(r["kind"] == "send" for r in records)
