@@ -1,11 +1,13 @@
 """A lecture room in real browsers: a presenter, an audience that follows every run it
-starts (one member on a phone), a QR code of the room link, and a live question."""
+starts (one member on a phone), a QR code of the room link, and a live question. The
+pictures of docs/lecture.md's room section (docs/room-*.png) are taken here."""
 
 from __future__ import annotations
 
 import re
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import segno
@@ -15,6 +17,7 @@ from tests.web.test_links import decode_modules
 
 pytestmark = pytest.mark.browser
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
@@ -112,6 +115,10 @@ def test_the_qr_code_of_the_room_decodes_to_the_room_link(room):
     assert decode_modules(svg) == matrix
     box = qr.bounding_box()
     assert box["width"] >= 500  # readable at the back of a room at 1440x900
+    presenter.set_viewport_size({"width": 1920, "height": 1080})
+    expect(qr).to_be_visible()
+    presenter.wait_for_timeout(300)
+    presenter.screenshot(path=str(DOCS / "room-1920.png"))
     presenter.keyboard.press("Escape")
     expect(presenter.locator("#links-dialog")).to_be_hidden()
     # the share button gives the short link, the long one is still offered
@@ -154,3 +161,16 @@ def test_a_caption_that_asks_puts_its_question_to_the_room(room):
     expect(audience[2].locator("[data-ask]")).to_contain_text("A follower times out")
     expect(presenter.locator("[data-tally] [data-choice]")).to_have_count(3)
     assert "answer" not in audience[0].evaluate("window.playground.ask.question")
+    # One member answers; the phone has not yet: the pictures of the presenter's tally
+    # and of the question on a phone.
+    audience[0].locator("[data-ask]").get_by_role(
+        "button", name="A follower times out and wins term 2").click()
+    expect(presenter.locator('[data-tally] [data-choice][data-count="1"]')).to_have_count(1)
+    presenter.set_viewport_size({"width": 1280, "height": 720})
+    for page in (presenter, audience[2]):
+        expect(page.locator('[data-node-id="n1"]')).to_have_attribute("data-status", "crashed")
+        page.mouse.move(1, 1)
+        expect(page.locator("#toast")).not_to_have_class(re.compile(r"\bshow\b"))
+        page.wait_for_timeout(400)  # the panels, labels and the toast's fade settle
+    presenter.screenshot(path=str(DOCS / "room-1280.png"))
+    audience[2].screenshot(path=str(DOCS / "room-390.png"))
