@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshot import ARGS, CHROMIUM, ROOT, free_port, serve  # noqa: E402
+from screenshot import (ARGS, CHROMIUM, ROOT, free_port, start_server,  # noqa: E402
+                        stop_server)
 
 PRESET = "compare-raft-fencing"
 SIZES = [(1280, 720), (1920, 1080), (390, 844)]
@@ -36,7 +35,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    proc = serve(port)
+    proc = start_server(port)
     base = f"http://127.0.0.1:{port}"
     try:
         with urllib.request.urlopen(f"{base}/api/share?scenario={PRESET}") as r:
@@ -62,8 +61,7 @@ def main() -> None:
                 page.close()
             browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
+        stop_server(proc)
 
 
 if __name__ == "__main__":
