@@ -3,9 +3,9 @@
 // Lecture mode gives the stage the screen: secondary buttons join the More menu (which
 // holds the watch link and the exports in every layout), the side panel becomes a
 // drawer, the session plays at the scenario's lecture speed and holds each caption on
-// screen (the server paces it). PageDown plays to the next caption
-// and stops there; captions the run has left behind (the presenter acted against the
-// script) are muted, and Back to the script returns to where it was left.
+// screen (the server paces it). PageDown plays to the next caption and stops there;
+// captions the run has left behind (the presenter acted against the script) are muted,
+// and Back to the script returns to where it was left.
 import { h, fmtMs, fill } from "./dom.js";
 
 const SPEEDS = [["1", 0.01], ["2", 0.02], ["3", 0.05], ["4", 0.1], ["5", 0.25], ["6", 0.5],
