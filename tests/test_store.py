@@ -6,8 +6,11 @@ Redis store is checked on the TTLs Redis reports, and once on a key of one milli
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -37,6 +40,17 @@ def clock():
 @pytest.fixture
 def sqlite(tmp_path, clock):
     return SqliteStore(tmp_path / "s.sqlite3", clock=clock)
+
+
+def paused(session_id: str, twin: str | None = None) -> SimpleNamespace:
+    """What ``Records.save`` reads of a session: one paused at 700 ms."""
+    session = SimpleNamespace(id=session_id, lock=threading.Lock(), closed=False,
+                              sim=SimpleNamespace(now=700_000),
+                              history=SimpleNamespace(frontier=700_000), share="x",
+                              playing=False, speed=1.0, lecture=False, token_sha256="0" * 64)
+    if twin is not None:
+        session.twin = SimpleNamespace(id=twin)
+    return session
 
 
 def rows(store: SqliteStore) -> int:
@@ -136,6 +150,28 @@ def test_a_takeover_claim_expires(sqlite, clock):
     assert sqlite.get("takeover:s1:p1") is None
 
 
+def test_session_records_expire_a_ttl_after_their_last_save_and_live_ones_are_renewed(
+        sqlite, clock):
+    records = Records(sqlite, max_age=900, process="p1", ttl=DAY, clock=clock)
+    records.save(paused("s1", twin="s1b"))  # a compare pair: run a's record, run b's pointer
+    saved = json.loads(sqlite.get("session:s1"))["saved_at"]
+    clock.now += 440
+    records.save(paused("s1", twin="s1b"))  # unchanged: not written again
+    assert json.loads(sqlite.get("session:s1"))["saved_at"] == saved
+    clock.now += 10  # half of SESSION_IDLE_SECONDS: written again, so it never looks expired
+    records.save(paused("s1", twin="s1b"))
+    assert json.loads(sqlite.get("session:s1"))["saved_at"] == clock.now
+    assert records.load("s1")["owner"] == "p1"
+    # Its process dies: nobody saves it again, and nobody asks for it.
+    clock.now += DAY - 1
+    assert sqlite.get("session:s1") is not None and sqlite.get("session:s1b") is not None
+    clock.now += 1
+    assert sqlite.get("session:s1") is None and sqlite.get("session:s1b") is None
+    clock.now += store_module.PRUNE_EVERY
+    sqlite.put("link:other", b"z")  # a write prunes every expired row
+    assert [k for (k,) in sqlite._db().execute("SELECT key FROM kv")] == ["link:other"]
+
+
 # -- Redis --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis_store():
@@ -162,7 +198,7 @@ def test_redis_keys_get_the_ttl_they_are_written_with_and_links_none(redis_store
     assert 60_000 < r.pttl("room:a") <= 3_600_000
 
 
-def test_redis_rooms_and_claims_carry_their_settings_ttl(redis_store):
+def test_redis_rooms_claims_and_session_records_carry_their_settings_ttl(redis_store):
     r = redis_store.redis
     rooms = Rooms(redis_store, ttl=DAY)
     room, _token = rooms.open()
@@ -175,6 +211,9 @@ def test_redis_rooms_and_claims_carry_their_settings_ttl(redis_store):
     assert all(0 < r.pttl(k) <= DAY * 1000 for k in keys)
     assert Records(redis_store, 900, "p2", 300).claim("s9", {"owner": "p1"})
     assert 0 < r.pttl("takeover:s9:p1") <= 300_000
+    Records(redis_store, 900, "p2", 300, ttl=DAY).save(paused("s9", twin="s9b"))
+    assert 0 < r.pttl("session:s9") <= DAY * 1000
+    assert 0 < r.pttl("session:s9b") <= DAY * 1000
     assert asked["id"] == 1
 
 

@@ -24,6 +24,7 @@ DEFAULTS = {
     "SESSION_IDLE_SECONDS": 900,  # a session nobody watches or drives expires after this
     "ROOM_TTL_SECONDS": 86_400,  # a room and its answers are deleted this long after last use
     "TAKEOVER_TTL_SECONDS": 300,  # how long the claim on an orphaned session is kept
+    "SESSION_RECORD_TTL_SECONDS": 86_400,  # a session's record is deleted this long after its last save
     "COLLECT_EVERY": 600.0,  # s between full garbage collections (web/registry.py; 0: never)
     "MAX_SPEED": 100.0,  # simulated seconds per wall second (besides "max")
     "MAX_PAYLOAD_BYTES": 96 * 1024,  # one request's JSON (a scenario is at most 64 KB)

@@ -21,8 +21,12 @@ several processes find the same orphan at once exactly one rebuilds it. The clai
 after ``TAKEOVER_TTL_SECONDS`` (by then the winner has saved the record under its own
 name), so claims do not pile up in the store.
 
-Simplified: a record older
-than ``SESSION_IDLE_SECONDS`` is an expired session and is deleted instead of rebuilt.
+A record older than ``SESSION_IDLE_SECONDS`` is an expired session and is deleted
+instead of rebuilt; so that a live session's record never looks expired, one that has not
+changed (a paused session with an audience) is saved again once it is half that old.
+Records (and run b's pointers) are written with a TTL, ``SESSION_RECORD_TTL_SECONDS``
+after their last save, so the records of sessions nobody asks for again (their process
+died, no client came back) leave the store by themselves.
 """
 
 from __future__ import annotations
@@ -40,12 +44,11 @@ TAKEOVER = "takeover:"
 
 
 def record_of(session) -> dict:
-    """What rebuilds ``session`` (see the module docstring)."""
+    """What rebuilds ``session`` (see the module docstring), but who saved it and when."""
     record = {"share": session.share, "t_ms": session.sim.now / 1000,
               "frontier_ms": session.history.frontier / 1000,
               "playing": bool(session.playing), "speed": session.speed,
-              "lecture": bool(session.lecture), "token_sha256": session.token_sha256,
-              "saved_at": time.time()}
+              "lecture": bool(session.lecture), "token_sha256": session.token_sha256}
     twin = getattr(session, "twin", None)
     if twin is not None:
         record["twin"] = twin.id
@@ -54,41 +57,56 @@ def record_of(session) -> dict:
 
 class Records:
     """The records of sessions in a store (``get``, ``put``, ``add``, ``delete``), saved
-    by the process that goes by ``process``."""
+    by the process that goes by ``process``, kept ``ttl`` seconds after their last save
+    (None: for ever); ``clock`` gives the wall time in seconds."""
 
     def __init__(self, store, max_age: float, process: str = "local",
-                 claim_ttl: float | None = 300.0):
+                 claim_ttl: float | None = 300.0, ttl: float | None = None,
+                 clock=time.time):
         self.store = store
         self.max_age = max_age
         self.claim_ttl = claim_ttl
+        self.ttl = ttl
         self.process = process
-        self._saved: dict[str, tuple] = {}  # session id -> what was saved last (unchanged: skip)
+        self.clock = clock
+        # An unchanged record is saved again this long after its last save: it never
+        # looks expired (max_age) nor expires (ttl) while its session lives.
+        self.renew_after = min(max_age, ttl if ttl is not None else max_age) / 2
+        # session id -> (what was saved last, when, when run b's pointer was saved)
+        self._saved: dict[str, tuple] = {}
 
     def save(self, session) -> None:
         with session.lock:
             if session.closed or session.sim is None:
                 return
             record = record_of(session)
-        record["owner"] = self.process
+        now = self.clock()
+        record.update(saved_at=now, owner=self.process)
         key = (record["share"], record["t_ms"], record["playing"], record["speed"],
                record["lecture"], record["frontier_ms"])
-        if self._saved.get(session.id) == key:
+        last = self._saved.get(session.id)
+        if last is not None and last[0] == key and now - last[1] < self.renew_after:
             return
         twin = getattr(session, "twin", None)
-        if twin is not None and session.id not in self._saved:
-            self._put_pointer(twin.id, session.id)
+        pointed = last[2] if last is not None else None
+        if twin is not None and (pointed is None or now - pointed >= self.renew_after):
+            if self._put_pointer(twin.id, session.id):
+                pointed = now
         try:
-            self.store.put(PREFIX + session.id, json.dumps(record).encode())
+            self.store.put(PREFIX + session.id, json.dumps(record).encode(), ttl=self.ttl)
         except Exception:  # the store is away: the session runs on, unkept for now
             log.warning("cannot save session %s to the store", session.id, exc_info=True)
             return
-        self._saved[session.id] = key
+        self._saved[session.id] = (key, now, pointed)
 
-    def _put_pointer(self, twin_id: str, leader_id: str) -> None:
+    def _put_pointer(self, twin_id: str, leader_id: str) -> bool:
         try:
-            self.store.put(PREFIX + twin_id, json.dumps({"pair_of": leader_id}).encode())
+            self.store.put(PREFIX + twin_id, json.dumps({"pair_of": leader_id}).encode(),
+                           ttl=self.ttl)
+            return True
         except Exception:
             log.warning("cannot save session %s to the store", twin_id, exc_info=True)
+            return False
 
     def claim(self, session_id: str, record: dict) -> bool:
         """Whether this process is the one that takes over ``session_id`` from the
@@ -108,7 +126,7 @@ class Records:
         try:
             record = json.loads(raw)
             fresh = "pair_of" in record or \
-                time.time() - float(record["saved_at"]) <= self.max_age
+                self.clock() - float(record["saved_at"]) <= self.max_age
         except (ValueError, KeyError, TypeError):
             fresh = False
         if not fresh:

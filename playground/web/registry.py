@@ -141,7 +141,8 @@ class Registry:
         # A process id unique to this run (a restart is another process).
         self.process = self.host if self.host != "local" else new_id(12)
         self.records = (Records(store, config["SESSION_IDLE_SECONDS"], self.process,
-                                config["TAKEOVER_TTL_SECONDS"])
+                                config["TAKEOVER_TTL_SECONDS"],
+                                config["SESSION_RECORD_TTL_SECONDS"])
                         if store is not None else None)
 
     # -- sessions ----------------------------------------------------------------------
