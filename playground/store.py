@@ -37,20 +37,27 @@ def default_data_dir() -> Path:
 
 
 class SqliteStore:
-    """Keys and values in one table of an SQLite file (WAL mode, one connection a thread);
-    ``clock`` gives the wall time in seconds that expiries are counted in."""
+    """Keys and values in one table of an SQLite file (WAL mode); ``clock`` gives the wall
+    time in seconds that expiries are counted in.
+
+    The process has one connection, opened on first use and shared under a lock. (A
+    connection per thread, kept in a ``threading.local``, was one per greenlet under
+    eventlet, which patches it: every request opened, set up and dropped a connection.)
+    """
 
     def __init__(self, path: Path, clock=time.time):
         self.path = Path(path)
         self.clock = clock
-        self._local = threading.local()
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
         self._pruned_at = clock()
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
+        db = self._conn
         if db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=5, isolation_level=None,
+                                 check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             # Durable when the process dies (what session records are for), without a
             # disk flush on every write of the event loop's thread.
@@ -63,7 +70,7 @@ class SqliteStore:
                     db.execute("ALTER TABLE kv ADD COLUMN expires_at REAL")
                 except sqlite3.OperationalError:  # another process added it just now
                     pass
-            self._local.db = db
+            self._conn = db
         return db
 
     def _expiry(self, ttl: float | None) -> float | None:
@@ -80,42 +87,48 @@ class SqliteStore:
         return db
 
     def get(self, key: str) -> bytes | None:
-        row = self._db().execute(
-            "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (key, self.clock())).fetchone()
+        with self._lock:
+            row = self._db().execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key, self.clock())).fetchone()
         if row is None:
             return None
         return row[0].encode() if isinstance(row[0], str) else bytes(row[0])  # a counter
 
     def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        self._write(key).execute(
-            "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
-            (key, value, self._expiry(ttl)))
+        with self._lock:
+            self._write(key).execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, self._expiry(ttl)))
 
     def delete(self, key: str) -> None:
-        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+        with self._lock:
+            self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Keep ``value`` under ``key`` unless the key exists; whether it was kept."""
-        cursor = self._write(key).execute(
-            "INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
-            (key, value, self._expiry(ttl)))
-        return cursor.rowcount == 1
+        with self._lock:
+            cursor = self._write(key).execute(
+                "INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, self._expiry(ttl)))
+            return cursor.rowcount == 1
 
     def incr(self, key: str, ttl: float | None = None) -> int:
         """Add one to the counter under ``key`` (0 if absent); the new count."""
-        row = self._write(key).execute(
-            "INSERT INTO kv (key, value, expires_at) VALUES (?, '1', ?) ON CONFLICT(key) "
-            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT), "
-            "expires_at = excluded.expires_at RETURNING value",
-            (key, self._expiry(ttl))).fetchone()
+        with self._lock:
+            row = self._write(key).execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, '1', ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT), "
+                "expires_at = excluded.expires_at RETURNING value",
+                (key, self._expiry(ttl))).fetchone()
         return int(row[0])
 
     def touch(self, key: str, ttl: float) -> None:
         """Let ``key`` live ``ttl`` seconds from now (if it is there)."""
-        self._db().execute("UPDATE kv SET expires_at = ? WHERE key = ? AND "
-                           "(expires_at IS NULL OR expires_at > ?)",
-                           (self._expiry(ttl), key, self.clock()))
+        with self._lock:
+            self._db().execute("UPDATE kv SET expires_at = ? WHERE key = ? AND "
+                               "(expires_at IS NULL OR expires_at > ?)",
+                               (self._expiry(ttl), key, self.clock()))
 
 
 class RedisStore:
