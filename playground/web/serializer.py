@@ -140,24 +140,40 @@ _SAME = object()
 def diff(old, new):
     """The RFC 7396 merge patch that turns ``old`` into ``new``; ``_SAME`` if none is
     needed. Objects are compared member by member (an identical object is skipped at
-    once), anything else replaced whole when it differs."""
+    once), anything else replaced whole when it differs (in value or in type).
+
+    A member of ``new`` equal to ``old``'s is replaced by ``old``'s object: what did not
+    change stays one object from document to document, and the copy just built is freed
+    at once instead of living on, young, for the garbage collector to walk."""
     if old is new:
         return _SAME
     if type(new) is not dict or type(old) is not dict:
         return _SAME if old == new and type(old) is type(new) else new
     patch = {}
+    kept = 0  # members of ``old`` that ``new`` has too
     for key, value in new.items():
         before = old.get(key, _MISSING)
         if before is _MISSING:
             if value is not None:
                 patch[key] = value
-        else:
+            continue
+        kept += 1
+        if before is value:
+            continue
+        if type(value) is dict and type(before) is dict:
             change = diff(before, value)
-            if change is not _SAME:
+            if change is _SAME:
+                new[key] = before
+            else:
                 patch[key] = change
-    for key, before in old.items():
-        if key not in new and before is not None:
-            patch[key] = None
+        elif before != value or type(before) is not type(value):
+            patch[key] = value
+        else:
+            new[key] = before
+    if kept < len(old):
+        for key, before in old.items():
+            if key not in new and before is not None:
+                patch[key] = None
     return patch if patch else _SAME
 
 
@@ -171,8 +187,10 @@ def merge_patch(target, patch):
     for key, value in patch.items():
         if value is None:
             target.pop(key, None)
-        else:
+        elif type(value) is dict:
             target[key] = merge_patch(target.get(key), value)
+        else:
+            target[key] = value
     return target
 
 
@@ -274,7 +292,9 @@ class FrameBuilder:
             frame["events"], _ = events(sim.trace[first:end], first, FULL_EVENTS)
         else:
             first = max(self._trace_end, end - MAX_EVENTS_PER_FRAME)
-            recent, _ = events(sim.trace[first:end], first, MAX_EVENTS_PER_FRAME)
+            records = (sim.trace[first:end] if new_records is None
+                       else new_records[first - self._trace_end:])  # read once
+            recent, _ = events(records, first, MAX_EVENTS_PER_FRAME)
             skipped = first - self._trace_end
             if recent:
                 frame["events"] = recent
