@@ -84,7 +84,7 @@ def setup(n: int, scenario: str, data_dir: str):
     from playground import create_app, socketio
     from playground.web import events
     from playground.web.fanout import room_of
-    from playground.web.session import Session
+    from playground.web.session import Session, tune_collector
 
     app = create_app({"ASYNC": "threading", "TESTING": True, "DATA_DIR": data_dir,
                       "ACTIONS_PER_SECOND": 1e9, "MAX_SESSIONS": max(200, n)})
@@ -104,6 +104,7 @@ def setup(n: int, scenario: str, data_dir: str):
         session.playing = True
         sessions.append(session)
         sockets.append(sock)
+    tune_collector()  # as the registry does when its first session starts
     act = dict(events._HANDLERS)["act"]
     return app, sessions, sockets, act
 

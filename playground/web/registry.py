@@ -30,7 +30,7 @@ from .limits import Limiter, client_address, trusted_networks
 from .records import Records
 from .finder import Searches
 from .pair import PairSession
-from .session import Session, collect_heap, freeze_heap, offload
+from .session import Session, collect_heap, freeze_heap, offload, tune_collector
 
 log = logging.getLogger(__name__)
 
@@ -463,6 +463,7 @@ class Registry:
     def _start_maintenance(self) -> None:
         if not self._started:
             self._started = True
+            tune_collector()
             self.socketio.start_background_task(self._maintain)
 
     def _maintain(self) -> None:

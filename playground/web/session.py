@@ -96,6 +96,19 @@ HEAP = threading.Lock()
 FREEZE_EVERY = 0.1  # s at least between two freezes of the heap
 COLLECT_BEFORE_FREEZE = True  # collect the young objects first (benchmarks/gc_heap.py)
 YOUNG = 1  # the generations collected before a freeze: 0 and 1, never the whole heap
+YOUNGEST_THRESHOLD = 10_000  # allocations between automatic collections of generation 0
+
+
+def tune_collector() -> None:
+    """Collect the youngest generation automatically after ``YOUNGEST_THRESHOLD`` net
+    allocations instead of Python's 700.
+
+    While sessions play, ``freeze_heap`` collects the young generations ten times a
+    second anyway; the automatic collections in between walked the same young objects
+    (the frames and documents of every session, alive until their next frame) over and
+    over, and with 50 sessions cost about a tenth of the process's CPU
+    (``benchmarks/frame_cost.py`` counts them)."""
+    gc.set_threshold(YOUNGEST_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def freeze_heap() -> None:
