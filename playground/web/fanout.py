@@ -27,8 +27,10 @@ instead of to clients.
 
 from __future__ import annotations
 
+import json
 import threading
 
+import orjson
 from socketio import Manager, RedisManager
 from socketio.packet import EVENT, Packet
 
@@ -49,8 +51,28 @@ REFUSED = "playground:refused"  # the event a request named like a reserved even
 RESERVED = ("connect", "disconnect", "connect_error", "*")
 
 
+class PacketJson:
+    """The JSON of Socket.IO packets: written by orjson (several times faster than the
+    standard library, which took about a tenth of a server's CPU with many sessions), read
+    by the standard library. The text differs from the standard library's only in how it
+    writes the same values: characters beyond ASCII as they are rather than as ``\\u``
+    escapes, exponents without padding (``1e-7``), and a number that is not finite as
+    ``null`` (the standard library's ``NaN`` is not JSON). What orjson refuses (an integer
+    beyond 64 bits, a lone surrogate, nesting deeper than 254) is written by the standard
+    library as before."""
+
+    @staticmethod
+    def dumps(obj, **_options) -> str:
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            return json.dumps(obj, separators=(",", ":"))
+
+    loads = staticmethod(json.loads)
+
+
 class JsonPacket(Packet):
-    """Socket.IO packets of plain JSON.
+    """Socket.IO packets of plain JSON (``PacketJson``).
 
     The playground never sends binary, so outgoing frames skip the recursive search for
     bytes that the default packet does each time. An incoming event whose JSON cannot be
@@ -63,6 +85,7 @@ class JsonPacket(Packet):
     """
 
     uses_binary_events = False
+    json = PacketJson
 
     def decode(self, encoded_packet):
         try:

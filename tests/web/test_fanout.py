@@ -3,6 +3,7 @@ full one; nobody else waits for it."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from playground import socketio
@@ -84,3 +85,18 @@ def test_frames_are_not_sent_to_clients_that_left(connect, app):
     t = session.sim.now
     time.sleep(0.3)
     assert session.sim.now == t  # nobody watches: the run waits
+
+
+def test_packets_are_written_by_orjson_and_read_back_as_the_same_values():
+    from playground.web.fanout import JsonPacket, PacketJson
+
+    assert JsonPacket.json is PacketJson
+    frame = {"seq": 3, "t_ms": 1.5e-7, "caption": {"text": "n1 → n2 µs"}, "nodes": {
+        "n1": {"timers": {"election": 1e16}, "summary": {"log": [[1, "k", 2]]}}},
+        "events": [[0, 10, "start", "n1", -1]], "by_term": {1: "n2"}, "gone": None}
+    text = PacketJson.dumps(["frame", frame], separators=(",", ":"))
+    assert json.loads(text) == json.loads(json.dumps(["frame", frame]))
+    assert "→" in text  # not escaped: the same string, fewer bytes
+    # What orjson refuses is written by the standard library.
+    for value in (2**70, "lone \ud800 surrogate"):
+        assert PacketJson.dumps({"x": value}) == json.dumps({"x": value}, separators=(",", ":"))
