@@ -290,7 +290,7 @@ def on_control(payload: dict) -> dict:
     elif value is not None:
         raise RequestError(f"'{op}' takes no 'value'")
     answer = session.control(op, value)
-    _registry().changed(session)  # its record, so that it survives this process
+    _kept(session)
     return answer
 
 
@@ -305,8 +305,18 @@ def on_act(payload: dict) -> dict:
                            "files")
     command = parse_command(session.scenario["model"], action, session.sim.node_ids)
     answer = session.act(command)
-    _registry().changed(session)
+    _kept(session)
     return answer
+
+
+def _kept(session) -> None:
+    """Save the session's record, so that it survives this process; RequestError when
+    another process took the session over meanwhile (this copy stopped, the request
+    with it)."""
+    if not _registry().changed(session):
+        raise RequestError(f"session {session.id} was taken over by another server process "
+                           "while this one did not answer; this request was not kept: join "
+                           "the session again")
 
 
 @handler("inspect")

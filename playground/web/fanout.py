@@ -176,6 +176,18 @@ class FanoutMixin(Manager):
             self._cursors.pop(sid, None)
         self._forget_empty()
 
+    def forget(self, session_id: str, event: str, data: dict) -> None:
+        """Another process's copy of ``session_id`` is the one that runs now: drop this
+        process's picture of it (the next frames are that copy's, numbered afresh), let
+        each local watcher wait for a full frame, and tell them ``event`` (here only:
+        the other processes' watchers already follow the new copy)."""
+        room = room_of(session_id)
+        with self._lock:
+            self._mirrors.pop(room, None)
+            for sid, _ in self.get_participants("/", room):
+                self._cursors[sid] = None
+            super().emit(event, data, "/", room=room)
+
     def local_watchers(self, session_id: str) -> int:
         return sum(1 for _ in self.get_participants("/", room_of(session_id)))
 

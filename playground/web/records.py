@@ -10,8 +10,10 @@ owner is gone (no process runs it: after a restart, or with Redis an owner that 
 beating, ``registry.HOST_TTL``), rebuilds it from the record by replaying the recording
 to the recorded time, and takes it over: same trace, record for record, as an
 uninterrupted run. A process whose clients watch a session of a dead owner takes it over
-by itself (``Registry._take_over_orphans``). The token itself is never stored; the record keeps its SHA-256, which is all a
-rebuilt session needs to check a token.
+by itself (``Registry._take_over_orphans``). An owner given up for dead that was only
+stalled finds, before its next save, the record saved by the live process that took
+over, and stops its copy (``Registry._still_ours``). The token itself is never stored;
+the record keeps its SHA-256, which is all a rebuilt session needs to check a token.
 
 A compare pair is kept as run a's record, which names run b (``twin``); run b's own
 record only points at run a (``pair_of``), since run b is derived from run a. Each record
@@ -113,6 +115,16 @@ class Records:
         process that saved ``record`` (the first to ask is)."""
         key = f"{TAKEOVER}{session_id}:{record.get('owner', '')}"
         return self.store.add(key, self.process.encode(), ttl=self.claim_ttl)
+
+    def owner(self, session_id: str) -> str | None:
+        """The process that saved the record of ``session_id`` last (None: there is no
+        record, or the store cannot be read now)."""
+        try:
+            raw = self.store.get(PREFIX + session_id)
+            return None if raw is None else json.loads(raw).get("owner")
+        except Exception:
+            log.warning("cannot read session %s from the store", session_id, exc_info=True)
+            return None
 
     def load(self, session_id: str) -> dict | None:
         """The record of ``session_id``, if it has one that has not expired."""

@@ -107,10 +107,9 @@ class Directory:
         self._alive[host] = (now + 1.0, alive)
         return alive
 
-    def owner(self, session_id: str) -> str | None:
-        """The process the directory names for ``session_id`` now (not cached)."""
-        raw = self.redis.get(DIRECTORY_PREFIX + session_id)
-        return None if raw is None else json.loads(raw)["host"]
+    def forget(self, session_id: str) -> None:
+        """Read ``session_id``'s entry afresh next time (another process runs it now)."""
+        self._cache.pop(session_id, None)
 
 
 class Registry:
@@ -202,11 +201,16 @@ class Registry:
             session = self._rebuild(session_id)
         return session
 
-    def changed(self, session: Session) -> None:
-        """Save the record of a session that was created, controlled or acted on."""
+    def changed(self, session: Session) -> bool:
+        """Save the record of a session that was created, controlled or acted on; False
+        when another process has taken it over (this copy is stopped: ``_still_ours``)."""
         session = getattr(session, "leader", None) or session  # run b: run a's record
-        if self.records is not None:
-            self.records.save(session)
+        if self.records is None:
+            return True
+        if not self._still_ours(session):
+            return False
+        self.records.save(session)
+        return True
 
     def _rebuild(self, session_id: str) -> Session | None:
         """Take over a session nobody runs from its record (see web/records.py)."""
@@ -218,6 +222,10 @@ class Registry:
         record = self.records.load(session_id)
         if record is None:
             return None
+        owner = record.get("owner")
+        if self.directory is not None and owner not in (None, self.process) and \
+                self.directory.alive(owner):
+            return None  # the process that saved it last is alive: it runs it
         if "pair_of" in record:  # run b of a pair comes back with its run a
             return self.get(record["pair_of"]) and self.sessions.get(session_id)
         twin_id = record.get("twin")
@@ -340,19 +348,34 @@ class Registry:
             except Exception:
                 log.exception("cannot remove session %s from the directory", session_id)
 
-    def _taken_from_us(self, session: Session) -> bool:
-        """Whether another live process took this session over while this one was
-        stalled past ``HOST_TTL``; then this copy stops (the record and the directory
-        entry are the new owner's now)."""
-        owner = self.directory.owner(session.id)
-        if owner is None or owner == self.host or not self.directory.alive(owner):
-            return False
-        log.warning("session %s was taken over by %s; this copy stops", session.id, owner)
+    def _still_ours(self, session: Session) -> bool:
+        """Whether this process still runs ``session`` (run a, for a pair). A process
+        stalled past ``HOST_TTL`` (or cut off from Redis) is given up for dead, and
+        another may take its sessions over while it is in fact alive: the record then
+        names that other process, which beats. This copy stops, without touching the
+        record or the directory entry (the new owner's now), and its clients here are
+        told (``resumed`` with ``moved``): they join again, as after a reconnect, and
+        find the session on its owner."""
+        if self.directory is None or self.records is None:
+            return True  # one process: a record saved by another is a dead one's
+        owner = self.records.owner(session.id)
+        if owner is None or owner == self.process or not self.directory.alive(owner):
+            return True
+        log.warning("session %s was taken over by %s while this process was given up for "
+                    "dead; this copy stops and its clients here move", session.id, owner)
+        twin = getattr(session, "twin", None)
+        ids = [session.id] + ([twin.id] if twin is not None else [])
         with self.lock:
-            self.sessions.pop(session.id, None)
-            self.owners.pop(session.id, None)
+            for session_id in ids:
+                self.sessions.pop(session_id, None)
+                self.owners.pop(session_id, None)
+        self.searches.cancel(session.id)
         session.close()
-        return True
+        for session_id in ids:
+            self.directory.forget(session_id)
+            self.manager.forget(session_id, "resumed", {"session": session_id, "moved": True})
+        collect_heap()
+        return False
 
     def _take_over_orphans(self) -> None:
         """Rebuild the sessions watched here whose owner process stopped beating: the
@@ -480,11 +503,15 @@ class Registry:
         them before they are frozen; docs/deployment.md measures both).
         """
         last_announce = last_directory = last_freeze = last_save = last_collect = \
-            time.monotonic()
+            last_beat = time.monotonic()
         while True:
             self.socketio.sleep(1.0)
             try:
                 now = time.monotonic()
+                if self.directory is not None and now - last_beat >= HOST_TTL:
+                    # This process may have been given up for dead meanwhile (it stalled,
+                    # or could not beat): see at once whether its sessions are still its.
+                    last_save = now - SAVE_EVERY
                 collect_every = self.config["COLLECT_EVERY"]
                 if collect_every and now - last_collect >= collect_every:
                     last_collect = now
@@ -513,6 +540,7 @@ class Registry:
                     last_save = now
                 if self.directory is not None:
                     self.directory.beat(self.host)
+                    last_beat = now
                     self._take_over_orphans()
                     if now - last_announce >= ANNOUNCE_EVERY:
                         last_announce = now
@@ -521,8 +549,8 @@ class Registry:
                     if now - last_directory >= DIRECTORY_TTL / 3:
                         last_directory = now
                         for session in list(self.sessions.values()):
-                            if self._taken_from_us(session):
-                                continue
-                            self.directory.put(session, self.host)
+                            leader = getattr(session, "leader", None) or session
+                            if leader.id in self.sessions and self._still_ours(leader):
+                                self.directory.put(session, self.host)
             except Exception:
                 log.exception("session upkeep failed; retrying")

@@ -17,24 +17,29 @@ export class Connection {
       if (f.full) this.synced = f.session === this.session;
       if (this.synced) onFrame(f);
     });
-    this.socket.on("connect", async () => {
+    this.socket.on("connect", () => {
       onStatus("connected");
-      if (this.session) {
-        this.synced = false;
-        const res = await this.rejoin(this.session);
-        if (res.ok && this.onRejoin) this.onRejoin({ ...res, rejoined: true });
-      }
+      if (this.session) this.resume();
     });
     this.socket.on("disconnect", () => onStatus("disconnected"));
     this.socket.on("connect_error", () => onStatus("disconnected"));
   }
 
+  /** Join this session again and take frames from its next full frame on: after a
+   * reconnect, or when the server says another process runs the session now (``moved``:
+   * the takeover is done, one join finds it). ``onRejoin`` gets the answer. */
+  async resume(moved = false) {
+    this.synced = false;
+    const res = await this.rejoin(this.session, moved ? 1 : REJOIN_TRIES);
+    if (res.ok && this.onRejoin) this.onRejoin({ ...res, rejoined: true, moved });
+  }
+
   /** Join the same session again after a reconnect. If its server process died, the
    * session is taken over by another one once that process's heartbeat lapses (a few
    * seconds): until then the join is refused or answers "watch", so try again a while. */
-  async rejoin(session) {
+  async rejoin(session, tries = REJOIN_TRIES) {
     let res = { ok: false };
-    for (let attempt = 0; attempt < REJOIN_TRIES && this.session === session; attempt++) {
+    for (let attempt = 0; attempt < tries && this.session === session; attempt++) {
       if (attempt) await new Promise((r) => setTimeout(r, REJOIN_EVERY_MS));
       if (!this.socket.connected || this.session !== session) break;
       res = await this.request("join", this.tokened({}));

@@ -30,7 +30,11 @@ class App {
     this.conn = new Connection((f) => this.onFrame(f), (st) => this.onStatus(st));
     this.conn.onRejoin = (res) => this.onJoined(res);
     this.conn.socket.on("failure", (f) => f?.session === this.conn.session && this.failed(f));
-    this.conn.socket.on("resumed", (r) => r?.session === this.conn.session && !r.moved && this.toast("resumed: its server process stopped, another one runs the session now"));
+    this.conn.socket.on("resumed", (r) => {
+      if (r?.session !== this.conn.session) return;
+      if (r.moved) this.conn.resume(true); // this server process's copy stopped: join again
+      else this.toast("resumed: its server process stopped, another one runs the session now");
+    });
     this.cluster = new ClusterView($("cluster"), {
       node: (id, ev) => this.ask.nodeTapped(id) || this.actions.nodeClicked(id, ev),
       link: (a, b, ev) => this.actions.linkClicked(a, b, ev),
@@ -128,8 +132,10 @@ class App {
     if (this.conn.token) {
       exportLink.href = `/api/sessions/${this.conn.session}/trace.json?token=${encodeURIComponent(this.conn.token)}`;
     }
-    if (res.rejoined) this.toast(res.resumed ? "resumed: this session now runs on another server process" : "reconnected: the session goes on");
-    else if (res.note) this.toast(res.note);
+    if (res.rejoined) {
+      const moved = res.resumed || res.moved;
+      this.toast(res.note || (moved ? "resumed: this session now runs on another server process" : "reconnected: the session goes on"));
+    } else if (res.note) this.toast(res.note);
     if (res.scenario) await this.setScenario(res.scenario);
   }
 

@@ -273,3 +273,60 @@ def test_a_killed_owner_is_taken_over_and_the_trace_is_the_uninterrupted_one(red
             text = log.read()
             log.close()
             assert "Traceback" not in text, text[-4000:]
+
+
+def test_an_owner_given_up_for_dead_while_stalled_stops_its_copy_and_its_clients_move(
+        redis_url, tmp_path):
+    """SIGSTOP the process that runs a playing session past HOST_TTL: the other process,
+    whose student watches, takes it over. SIGCONT it: at once it sees that its session
+    is the other's now, stops its copy and tells its own clients; its presenter joins
+    again and watches the session on its owner (control goes there), with frames from
+    it, and the record stays the new owner's."""
+    import signal
+
+    env = {**LOCAL_LIMITS, "MESSAGE_QUEUE": redis_url,
+           "PLAYGROUND_EXTRA_MODELS": "tests.engine.toy"}
+    logs = [open(tmp_path / f"{name}.log", "w+") for name in ("a", "b")]
+    (proc_a, url_a), (proc_b, url_b) = [start_server(env=env, log=log) for log in logs]
+    lecturer, student = Client(url_a), Client(url_b)
+    presenter = None
+    moved = []
+    lecturer.sio.on("resumed", moved.append)
+    try:
+        made = lecturer.call("create", {"scenario": SCENARIO})
+        ids = {"session": made["session"], "token": made["token"]}
+        assert lecturer.call("join", ids)["role"] == "control"
+        assert student.call("join", {"session": made["session"]})["ok"]
+        lecturer.call("control", {**ids, "op": "play"})
+        student.wait_for(lambda f: f["t_ms"] > 200)
+        proc_a.send_signal(signal.SIGSTOP)
+        try:
+            student.take()
+            student.wait_for(lambda f: f.get("full"), timeout=40)  # b took over
+        finally:
+            proc_a.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10  # (b's own "resumed", without "moved", came too)
+        while not any(m.get("moved") for m in moved) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m for m in moved if m.get("moved")] == [{"session": made["session"],
+                                                          "moved": True}]
+        again = lecturer.call("join", ids)
+        assert again["role"] == "watch" and "another server process" in again["note"], again
+        lecturer.take()
+        got = lecturer.wait_for(lambda f: f.get("full"), timeout=10)
+        start = [f for f in got if f.get("full")][0]["t_ms"]
+        lecturer.wait_for(lambda f: f["t_ms"] > start + 100)  # the owner's copy plays on
+        presenter = Client(url_b)
+        assert presenter.call("join", ids)["role"] == "control"
+        assert presenter.call("control", {**ids, "op": "pause"})["ok"]
+    finally:
+        for client in (lecturer, student, presenter):
+            if client is not None:
+                client.close()
+        stop(proc_b)
+        stop(proc_a)
+        for log in logs:
+            log.seek(0)
+            text = log.read()
+            log.close()
+            assert "Traceback" not in text, text[-4000:]

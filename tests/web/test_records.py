@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,7 +14,9 @@ from playground.engine import trace as T
 from playground.scenarios import presets
 from playground.web.fanout import room_of
 from playground.web.records import PREFIX
+from playground.web.registry import DIRECTORY_PREFIX, SAVE_EVERY, Directory
 from tests.web.conftest import toy_scenario, wait_for
+from tests.web.serve import start_redis, stop
 
 SCENARIO = toy_scenario(commands=[{"at_ms": 200, "type": "poke", "node": "n1"}])
 
@@ -185,3 +189,93 @@ def test_watchers_get_a_resumed_event(process):
     assert registry.get(ids["session"]) is not None
     events = [p["args"][0] for p in watcher.get_received() if p["name"] == "resumed"]
     assert events == [{"session": ids["session"], "t_ms": 0.0}]
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (Debian package redis-server)")
+    proc, url = start_redis()
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+def resumed_events(client) -> list[dict]:
+    return [p["args"][0] for p in client.get_received() if p["name"] == "resumed"]
+
+
+@pytest.fixture
+def given_up(tmp_path, redis_url):
+    """A process with a directory on Redis (as MESSAGE_QUEUE gives it; Flask-SocketIO's
+    test client refuses a message queue, so records stay in the SQLite store), a session
+    it runs, its presenter and a watcher, and ``take_over()``: what process "b" does
+    while this one is stalled past HOST_TTL (it rebuilds the session from its record and
+    runs it: the record and the directory entry name b, and b beats)."""
+    (tmp_path / "play.html").write_text("x")
+    app = create_app({"ASYNC": "threading", "TEMPLATE_FOLDER": str(tmp_path),
+                      "TESTING": True, "DATA_DIR": str(tmp_path / "data")})
+    registry, store = app.extensions["playground"], app.extensions["playground_store"]
+    registry.directory = Directory(redis_url)
+    presenter, watcher = socketio.test_client(app), socketio.test_client(app)
+    made = presenter.emit("create", {"scenario": SCENARIO}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    assert presenter.emit("join", ids, callback=True)["role"] == "control"
+    assert watcher.emit("join", {"session": ids["session"]}, callback=True)["ok"]
+    assert presenter.emit("control", {**ids, "op": "step", "value": 300}, callback=True)["ok"]
+
+    def take_over() -> bytes:
+        record = json.loads(store.get(PREFIX + ids["session"]))
+        assert record["owner"] == registry.process
+        taken = json.dumps({**record, "owner": "b", "t_ms": 250.0}).encode()
+        store.put(PREFIX + ids["session"], taken)
+        key = DIRECTORY_PREFIX + ids["session"]
+        entry = json.loads(registry.directory.redis.get(key))
+        registry.directory.redis.set(key, json.dumps({**entry, "host": "b"}))
+        registry.directory.beat("b")
+        for client in (presenter, watcher):
+            client.get_received()
+        return taken
+
+    yield SimpleNamespace(app=app, registry=registry, store=store, ids=ids,
+                          presenter=presenter, watcher=watcher, take_over=take_over)
+    for session_id in list(registry.sessions):
+        registry.close(session_id)
+
+
+def test_a_process_given_up_for_dead_stops_its_copy_at_a_control_and_its_clients_move(
+        given_up):
+    """The presenter's next control finds the session taken: refused, the copy stops
+    without touching b's record, and this process's clients are told to join again; a
+    join finds the session on b (it is not rebuilt here from b's record)."""
+    g = given_up
+    copy = g.registry.sessions[g.ids["session"]]
+    taken = g.take_over()
+    refused = g.presenter.emit("control", {**g.ids, "op": "step", "value": 100},
+                               callback=True)
+    assert refused["ok"] is False and "taken over" in refused["error"], refused
+    assert copy.closed and g.ids["session"] not in g.registry.sessions
+    for client in (g.presenter, g.watcher):
+        assert resumed_events(client) == [{"session": g.ids["session"], "moved": True}]
+    assert g.store.get(PREFIX + g.ids["session"]) == taken  # b's record stays b's
+    assert json.loads(g.registry.directory.redis.get(
+        DIRECTORY_PREFIX + g.ids["session"]))["host"] == "b"  # and its entry
+    again = g.presenter.emit("join", g.ids, callback=True)
+    assert again["role"] == "watch" and "another server process" in again["note"]
+    assert g.registry.get(g.ids["session"]) is None
+    assert g.watcher.emit("join", {"session": g.ids["session"]}, callback=True)["ok"]
+
+
+def test_a_process_given_up_for_dead_notices_by_itself_at_its_next_save(given_up):
+    """Nobody acts: the upkeep's next round of saves (every SAVE_EVERY, at once after a
+    lapsed heartbeat) finds the session taken and tells the watcher."""
+    g = given_up
+    g.take_over()
+    deadline = time.monotonic() + SAVE_EVERY + 5
+    events = []
+    while not events and time.monotonic() < deadline:
+        events = resumed_events(g.watcher)
+        time.sleep(0.05)
+    assert events == [{"session": g.ids["session"], "moved": True}]
+    assert g.ids["session"] not in g.registry.sessions
