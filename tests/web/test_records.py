@@ -242,6 +242,7 @@ def given_up(tmp_path, redis_url):
                           presenter=presenter, watcher=watcher, take_over=take_over)
     for session_id in list(registry.sessions):
         registry.close(session_id)
+    registry.directory = None  # its upkeep goes on in the background: not with this Redis
 
 
 def test_a_process_given_up_for_dead_stops_its_copy_at_a_control_and_its_clients_move(
