@@ -401,18 +401,23 @@ def test_violation_banner_jumps_to_the_violation(open_page, server):
     page = open_page(get_json(server, f"/api/share?scenario={preset['name']}")["share_url"])
     play(page, "max")
     banner = page.locator("#banner")
-    # Captions may pause the run on the way: play on after each until the banner shows.
+    # Captions may pause the run on the way: play on after each until the banner shows (or
+    # the run ends). Play is pressed only while it is enabled, in the page itself: a frame
+    # may land between a check from here and a click from here.
     paused_at = 0
-    for _ in range(20):
-        page.wait_for_function(
-            "at => !document.querySelector('#banner').hidden"
-            " || (!window.playground.store.playing && window.playground.store.t_ms > at"
-            "     && !document.querySelector('#play').disabled)", arg=paused_at,
-            timeout=60_000)
-        if banner.is_visible():
+    for _ in range(40):
+        state = page.wait_for_function(
+            """at => {
+                 if (!document.querySelector('#banner').hidden) return 'banner';
+                 const st = window.playground.store, play = document.querySelector('#play');
+                 if (st.duration_ms > 0 && st.t_ms >= st.duration_ms && !st.playing) return 'ended';
+                 if (st.playing || st.t_ms <= at || play.disabled) return false;
+                 play.click();
+                 return 'played at ' + st.t_ms;
+               }""", arg=paused_at, timeout=60_000).json_value()
+        if state in ("banner", "ended"):
             break
-        paused_at = page.evaluate("window.playground.store.t_ms")
-        page.get_by_role("button", name="Play", exact=True).click()
+        paused_at = float(state.split()[-1])
     expect(banner).to_be_visible()
     expect(banner).to_contain_text(preset["expected"]["violations"][0]
                                    if len(preset["expected"]["violations"]) == 1 else "violation")
