@@ -43,11 +43,18 @@ class SqliteStore:
     The process has one connection, opened on first use and shared under a lock. (A
     connection per thread, kept in a ``threading.local``, was one per greenlet under
     eventlet, which patches it: every request opened, set up and dropped a connection.)
+
+    SQLite copies its write-ahead log into the database file every thousand pages, on
+    the write that crosses the mark, and flushes the file to disk then: 4 to 40 ms during
+    which a server's event loop stands still. With ``autocheckpoint=False`` no write does
+    that; the owner calls :meth:`checkpoint` from a thread of its own now and then (the
+    web app's upkeep does, every ``CHECKPOINT_EVERY`` seconds).
     """
 
-    def __init__(self, path: Path, clock=time.time):
+    def __init__(self, path: Path, clock=time.time, *, autocheckpoint: bool = True):
         self.path = Path(path)
         self.clock = clock
+        self.autocheckpoint = autocheckpoint
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._pruned_at = clock()
@@ -62,6 +69,8 @@ class SqliteStore:
             # Durable when the process dies (what session records are for), without a
             # disk flush on every write of the event loop's thread.
             db.execute("PRAGMA synchronous=NORMAL")
+            if not self.autocheckpoint:
+                db.execute("PRAGMA wal_autocheckpoint=0")
             db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB "
                        "NOT NULL, expires_at REAL)")
             columns = [row[1] for row in db.execute("PRAGMA table_info(kv)")]
@@ -73,14 +82,28 @@ class SqliteStore:
             self._conn = db
         return db
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, as far as readers allow,
+        without waiting for anyone (``wal_checkpoint(PASSIVE)``), on a connection of its
+        own: call it from any thread, the writes of the others go on meanwhile."""
+        if not self.path.exists():
+            return
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
+
     def _expiry(self, ttl: float | None) -> float | None:
         return None if ttl is None else self.clock() + ttl
 
-    def _write(self, key: str) -> sqlite3.Connection:
-        """The connection, once the expired row of ``key`` (if any) and, at most every
-        PRUNE_EVERY, every expired row are gone."""
+    def _write(self, key: str | None) -> sqlite3.Connection:
+        """The connection, once the expired row of ``key`` (if any; None: a write that
+        replaces the row anyway) and, at most every PRUNE_EVERY, every expired row are
+        gone."""
         db, now = self._db(), self.clock()
-        db.execute("DELETE FROM kv WHERE key = ? AND expires_at <= ?", (key, now))
+        if key is not None:
+            db.execute("DELETE FROM kv WHERE key = ? AND expires_at <= ?", (key, now))
         if now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             db.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
@@ -97,7 +120,7 @@ class SqliteStore:
 
     def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with self._lock:
-            self._write(key).execute(
+            self._write(None).execute(
                 "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
                 (key, value, self._expiry(ttl)))
 
@@ -167,8 +190,11 @@ def _ms(ttl: float | None) -> int | None:
     return None if ttl is None else max(1, round(ttl * 1000))
 
 
-def open_store(message_queue: str | None = None, data_dir: Path | str | None = None):
-    """Redis when ``message_queue`` is a redis URL, else the SQLite file in ``data_dir``."""
+def open_store(message_queue: str | None = None, data_dir: Path | str | None = None, *,
+               autocheckpoint: bool = True):
+    """Redis when ``message_queue`` is a redis URL, else the SQLite file in ``data_dir``
+    (``autocheckpoint``: see :class:`SqliteStore`)."""
     if message_queue and str(message_queue).startswith(("redis://", "rediss://")):
         return RedisStore(message_queue)
-    return SqliteStore(Path(data_dir or default_data_dir()) / FILENAME)
+    return SqliteStore(Path(data_dir or default_data_dir()) / FILENAME,
+                       autocheckpoint=autocheckpoint)

@@ -223,3 +223,19 @@ def test_a_redis_key_is_gone_once_its_ttl_has_passed(redis_store):
     while redis_store.get("room:brief") is not None and time.monotonic() < deadline:
         time.sleep(0.005)
     assert redis_store.get("room:brief") is None
+
+
+def test_a_store_without_autocheckpoints_is_checkpointed_by_its_owner(tmp_path):
+    store = SqliteStore(tmp_path / "s.sqlite3", autocheckpoint=False)
+    for i in range(1500):  # more pages than SQLite's automatic checkpoint waits for
+        store.put(f"k{i % 10}", b"x" * 2000)
+    db = store._db()
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    wal = tmp_path / "s.sqlite3-wal"
+    assert wal.stat().st_size > 1000 * 4096  # no write copied the log back
+    done = threading.Thread(target=store.checkpoint)  # from a thread of its own
+    done.start()
+    done.join()
+    busy, logged, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and logged == copied  # the whole log is in the database file
+    assert store.get("k3") == b"x" * 2000

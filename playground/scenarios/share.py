@@ -35,10 +35,12 @@ def encode(scenario: dict) -> str:
     return pack(validate(scenario))
 
 
-def pack(scenario: dict) -> str:
+def pack(scenario: dict, body: bytes | None = None) -> str:
     """The share string of a scenario exactly as ``validate`` returns it (not checked
-    again: for callers that keep a validated scenario up to date themselves)."""
-    body = canonical(scenario)
+    again: for callers that keep a validated scenario up to date themselves); ``body``:
+    its ``canonical`` form, if the caller has it already."""
+    if body is None:
+        body = canonical(scenario)
     packed = hashlib.sha256(body).digest()[:6] + zlib.compress(body, 9)
     return PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 

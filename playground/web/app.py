@@ -85,7 +85,9 @@ def create_app(test_config: dict | None = None) -> Flask:
                       serializer=JsonPacket, logger=wire_logger(), engineio_logger=wire_logger(),
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
     app.extensions["playground_guard"] = Guard(socketio.server)
-    store = app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"])
+    # The upkeep checkpoints the SQLite store in a thread, off the event loop.
+    store = app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"],
+                                                            autocheckpoint=False)
     app.extensions["playground"] = Registry(socketio, manager, app.config, store)
     app.extensions["playground_rooms"] = rooms.Rooms(app.extensions["playground_store"],
                                                       app.config["ROOM_TTL_SECONDS"])

@@ -43,6 +43,7 @@ DIRECTORY_PREFIX = "playground:session:"
 HOST_PREFIX = "playground:host:"
 HOST_TTL = 10  # s a process is taken for alive after its last heartbeat (one a second)
 SAVE_EVERY = 5.0  # s between saving the records of sessions that run on
+CHECKPOINT_EVERY = 5.0  # s between checkpoints of the SQLite store (in a thread)
 ASK_EVERY = 0.5  # s between two requests for a full frame of the same remote session
 
 
@@ -139,6 +140,8 @@ class Registry:
         # Each session's recording, so that it survives its process (web/records.py).
         # A process id unique to this run (a restart is another process).
         self.process = self.host if self.host != "local" else new_id(12)
+        # The embedded store is checkpointed here, off the event loop (store.SqliteStore).
+        self._checkpoint = getattr(store, "checkpoint", None)
         self.records = (Records(store, config["SESSION_IDLE_SECONDS"], self.process,
                                 config["TAKEOVER_TTL_SECONDS"],
                                 config["SESSION_RECORD_TTL_SECONDS"])
@@ -503,7 +506,7 @@ class Registry:
         them before they are frozen; docs/deployment.md measures both).
         """
         last_announce = last_directory = last_freeze = last_save = last_collect = \
-            last_beat = time.monotonic()
+            last_beat = last_checkpoint = time.monotonic()
         while True:
             self.socketio.sleep(1.0)
             try:
@@ -536,8 +539,12 @@ class Registry:
                         continue
                     if now - last_save >= SAVE_EVERY:
                         self.changed(session)
+                        self.socketio.sleep(0)  # one record at a time between the frames
                 if now - last_save >= SAVE_EVERY:
                     last_save = now
+                if self._checkpoint is not None and now - last_checkpoint >= CHECKPOINT_EVERY:
+                    last_checkpoint = now
+                    offload(self.socketio, self._checkpoint)
                 if self.directory is not None:
                     self.directory.beat(self.host)
                     last_beat = now

@@ -147,9 +147,10 @@ def collect_heap() -> float:
 
 
 def offload(socketio, fn, *args):
-    """``fn(*args)`` for a pure computation that cannot be sliced (validating a large
-    scenario, estimating its cost): under eventlet in a thread of its own, so the event
-    loop keeps its turns (the interpreter switches threads every few ms); else here."""
+    """``fn(*args)`` for work that cannot be sliced (validating a large scenario,
+    estimating its cost, checkpointing the SQLite store, which waits for the disk): under
+    eventlet in a thread of its own, so the event loop keeps its turns (the interpreter
+    switches threads every few ms); else here."""
     if socketio.async_mode == "eventlet":
         from eventlet import tpool  # only where eventlet already runs the server
 
@@ -713,8 +714,9 @@ class Session:
         candidate = dict(self.scenario)
         candidate["commands"] = [{"at_ms": t / 1000, **C.to_json(c)} for t, c in timeline]
         candidate["diverged_ms"] = diverged_ms
-        size = len(share.canonical(candidate))
-        packed = share.pack(candidate)
+        body = share.canonical(candidate)
+        size = len(body)
+        packed = share.pack(candidate, body)
         if size > MAX_BYTES or len(packed) > share.MAX_SHARE_CHARS:
             raise ScenarioError("this session's recording no longer fits in a share link; "
                                 "fork from an earlier moment or start a new session")
