@@ -237,6 +237,20 @@ def test_a_conflicting_suffix_is_truncated_and_replaced():
     assert ctx.counters["truncated_entries"] == 2
 
 
+def test_entries_replacing_committed_ones_take_the_commit_point_back_with_them():
+    # Only a leader without a committed entry (a broken variant) sends this. The server
+    # goes on with the log it has: its commit point and what it applied fall back, and a
+    # read at it later does not index past its log (it used to raise IndexError).
+    m = model()
+    ctx = context(m, "n2")
+    st = server(3, terms=(1, 2, 2, 2), commit_index=4, last_applied=4)
+    m.on_message(st, AppendEntries(3, "n1", 2, 2, (entry(3, 3),), 0), "n1", ctx)
+    assert len(st.log) - 1 == 3 and st.commit_index == st.last_applied == 2
+    assert ctx.notes[-1][0] == "committed entries replaced"
+    st.role = LEADER
+    m.on_message(st, ReadRequest(7, "k1"), CLIENT, ctx)  # waits for an entry of its term
+
+
 def test_matching_entries_are_never_truncated_by_an_older_append():
     m = model()
     ctx = context(m, "n2")

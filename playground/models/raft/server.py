@@ -352,6 +352,8 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
                 del log[index:]
                 ctx.count("truncated_entries", removed)
                 ctx.tell(LogTruncated(index, removed))
+                if index <= st.commit_index:
+                    self.uncommit(st, index, ctx)
                 log.extend(entries[k:])
                 if cut:
                     self.reconfigure(st, ctx)
@@ -364,6 +366,19 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
             if type(entry) is ConfigEntry:
                 self.reconfigure(st, ctx)
                 return
+
+    @staticmethod
+    def uncommit(st: ServerState, index: int, ctx) -> None:
+        """A leader's entries replaced some this server had committed, from ``index`` on.
+        Only a broken variant gets here (that leader lacks a committed entry:
+        ``leader_completeness`` has fired). The commit point and what is applied fall back
+        to the last entry the log still holds, so that the server goes on with the log it
+        has; what it applies again at those indexes is judged by ``state_machine_safety``.
+        (etcd's raft stops the process here instead.)"""
+        ctx.note("committed entries replaced", from_index=index, commit_index=st.commit_index)
+        st.commit_index = index - 1
+        if st.last_applied > index - 1:
+            st.last_applied = index - 1
 
     # -- leaders ---------------------------------------------------------------------------------
     def become_leader(self, st: ServerState, ctx) -> None:
