@@ -177,6 +177,30 @@ def _values(name: str, schema: dict, ids: list, model, kind: str) -> list:
 BROAD = {"kinds": ALL_KINDS, "swarm": True, "roles": True, "aim": True}
 
 
+# Broken variants whose bug the model's defaults cannot show: (the bare configuration it
+# needs, the search settings). Raft's membership bug: with every server a member, two
+# single-server changes leave overlapping majorities, and a client busy with requests
+# has the new leader commit an entry of its term at once, which is what the fix waits
+# for. It takes a leader's change cut off with it, a rival leader's change, then an
+# election on the first side: thirty partitions, heals and client commands (leadership
+# transfers and changes among them) per schedule, aimed at the nodes a partition hits.
+NEEDS = {
+    ("raft", "change_before_term_commit"): (
+        {"nodes": 5, "duration_ms": 6000,
+         "params": {"initial_members": 4, "requests_per_second": 0, "storage_write_ms": 0}},
+        {"kinds": ("partition", "client", "heal"), "faults": 30, "roles": True,
+         "aim": True}),
+}
+
+
+def bare(model: str, variant: str, value, seed: int = 1) -> tuple[dict, dict]:
+    """A broken variant's bare configuration (the model's defaults with the switch set, or
+    what ``NEEDS`` says), and the search settings to use from it (``BROAD`` by default)."""
+    config, settings = NEEDS.get((model, variant), ({}, BROAD))
+    base = validate({"model": model, "seed": seed, **config, "variant": {variant: value}})
+    return base, settings
+
+
 def shrink(found: Found, budget: int = 300, progress=None) -> Found:
     """Remove commands while the same invariant still fires, pass after pass, until no
     single command can go; then round times and simplify values (at most ``budget``
