@@ -251,6 +251,25 @@ def test_entries_replacing_committed_ones_take_the_commit_point_back_with_them()
     m.on_message(st, ReadRequest(7, "k1"), CLIENT, ctx)  # waits for an entry of its term
 
 
+def test_the_summary_log_tail_is_redrawn_only_where_the_log_changed():
+    m = model()
+    srv = m.role_objects["server"]
+    st = server(2, terms=[1] * 40)
+    first = srv.summary("n1", st)
+    assert first["log_start"] == 11 and first["log"] == [[1, f"k{i}", i] for i in range(11, 41)]
+    assert srv.summary("n1", st)["log"] is first["log"]  # unchanged: the very list
+    st.log.append(entry(2, 41))
+    grown = srv.summary("n1", st)["log"]
+    assert grown[-1] == [2, "k41", 41] and all(a is b for a, b in zip(grown, first["log"][1:]))
+    del st.log[30:]
+    st.log.extend([entry(3, 30)])
+    cut = srv.summary("n1", st)
+    assert cut["log"] == [[e.term, e.key, e.value] for e in st.log[cut["log_start"]:]]
+    assert cut["log"][-1] == [3, "k30", 30] and cut["log_start"] == 1
+    with pytest.raises(TypeError):
+        st.log[3] = entry(3, 3)  # a change the version would not count
+
+
 def test_matching_entries_are_never_truncated_by_an_older_append():
     m = model()
     ctx = context(m, "n2")

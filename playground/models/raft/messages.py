@@ -97,14 +97,35 @@ class Log(list):
     for the snapshot and carries its last included term (the sentinel at index 0), so
     ``log[prev].term`` and ``log[-1]`` read as in the paper whatever was compacted.
     ``len(log)`` is one past the last index. Reading an index below ``first`` is a bug in
-    the caller, and raises.
+    the caller, and raises. It changes only by ``append``, ``extend``, ``del log[i:]``,
+    ``compact`` and ``replace``, each of which counts one more ``version`` (what lets a
+    display reuse what it drew of an unchanged log); the other ways to change a list raise.
     """
 
-    __slots__ = ("first",)
+    __slots__ = ("first", "version")
 
     def __init__(self, entries=(SENTINEL,), first: int = 0):
         list.__init__(self, entries)
         self.first = first
+        self.version = 0
+
+    def append(self, entry) -> None:
+        self.version += 1
+        list.append(self, entry)
+
+    def extend(self, entries) -> None:
+        self.version += 1
+        list.extend(self, entries)
+
+    def __reduce__(self):  # pickled whole (time travel's checkpoints), version and all
+        return _restore_log, (list(self), self.first, self.version)
+
+    def _unsupported(self, *args, **kwargs):
+        raise TypeError("a Log changes only by append, extend, del log[i:], compact and "
+                        "replace")
+
+    __setitem__ = pop = insert = remove = clear = sort = reverse = __iadd__ = __imul__ = \
+        _unsupported
 
     def __len__(self) -> int:
         return self.first + list.__len__(self)
@@ -126,19 +147,28 @@ class Log(list):
     def __delitem__(self, i: slice) -> None:
         if i.start <= self.first:
             raise IndexError(f"cannot truncate at {i.start}: the snapshot ends at {self.first}")
+        self.version += 1
         list.__delitem__(self, slice(i.start - self.first, None))
 
     def compact(self, index: int, entry) -> None:
         """Discard the entries up to ``index``, which ``entry`` (of its term) stands for."""
+        self.version += 1
         list.__delitem__(self, slice(None, index - self.first))
         list.__setitem__(self, 0, entry)
         self.first = index
 
     def replace(self, index: int, entry) -> None:
         """Discard the whole log for a snapshot ending at ``index``."""
+        self.version += 1
         list.__delitem__(self, slice(None, None))
         list.append(self, entry)
         self.first = index
+
+
+def _restore_log(entries: list, first: int, version: int) -> Log:
+    log = Log(entries, first)
+    log.version = version
+    return log
 
 
 @dataclass(frozen=True, slots=True)

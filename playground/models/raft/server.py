@@ -97,6 +97,7 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
         self.snapshot_every = m.snapshot_every
         self.servers, self.members = m.servers, m.members
         self.change_early = m.change_early
+        self._tails: dict = {}  # server -> (its log, version, log_start, tail): display only
 
     def start(self, st, ctx):
         """Arm the election timer; after a restart, load the snapshot into the state
@@ -567,6 +568,28 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
                 self.adopt_term(st, m.highest_token, ctx)
 
     # -- display ---------------------------------------------------------------------------------
+    def log_tail(self, node_id: str, log) -> tuple[int, list]:
+        """The index of the first of the last 30 entries of ``log`` and those entries as
+        ``[term, key, value]``: the same list as last time while the log has not changed
+        (a frame then skips it at once), and the same ``[term, key, value]`` for an entry
+        still at its index (an entry appended makes two new lists, not thirty-one: the
+        collector walks what is new)."""
+        cached = self._tails.get(node_id)
+        if cached is not None and cached[0] is log and cached[1] == log.version:
+            return cached[2], cached[3]
+        start = max(log.first + 1, len(log) - 30)
+        entries = log[start:]
+        if cached is None:
+            tail = [[e.term, e.key, e.value] for e in entries]
+        else:
+            _log, _version, was, drawn, had = cached
+            tail = []
+            for i, e in enumerate(entries, start - was):
+                tail.append(drawn[i] if 0 <= i < len(had) and had[i] is e
+                            else [e.term, e.key, e.value])
+        self._tails[node_id] = (log, log.version, start, tail, entries)
+        return start, tail
+
     def label(self, st):
         """The role; a follower outside its configuration is "outside"."""
         return st.role.value if st.member or st.role is not FOLLOWER else "outside"
@@ -575,14 +598,13 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
         """A server's term, vote, commit point and the tail of its log (for the UI)."""
         log = st.log
         first = log.first
-        start = max(first + 1, len(log) - 30)
+        start, tail = self.log_tail(node_id, log)
         out = {"role": st.role.value, "current_term": st.current_term,
                "voted_for": st.voted_for, "leader": st.leader_id,
                "last_log_index": len(log) - 1, "commit_index": st.commit_index,
                "last_applied": st.last_applied, "snapshot_index": first,
-               "member": node_id in st.config, "config": list(st.config),
-               "snapshot_term": log[first].term, "log_start": start,
-               "log": [[e.term, e.key, e.value] for e in log[start:]]}
+               "member": node_id in st.config, "config": st.config,
+               "snapshot_term": log[first].term, "log_start": start, "log": tail}
         if st.role is LEADER:
             out["next_index"] = dict(st.next_index)
             out["match_index"] = dict(st.match_index)
