@@ -290,6 +290,7 @@ def on_control(payload: dict) -> dict:
     elif value is not None:
         raise RequestError(f"'{op}' takes no 'value'")
     answer = session.control(op, value)
+    _registry().manager.expedite(request.sid)
     _kept(session)
     return answer
 
@@ -305,6 +306,7 @@ def on_act(payload: dict) -> dict:
                            "files")
     command = parse_command(session.scenario["model"], action, session.sim.node_ids)
     answer = session.act(command)
+    _registry().manager.expedite(request.sid)
     _kept(session)
     return answer
 

@@ -19,6 +19,13 @@ delivers to its own clients. The managers below replace that last step for frame
   state. Nothing here waits on a client: the frame is queued or skipped.
 * A process that has watchers but no mirror (it joined late, or the previous frame was
   lost) asks the session for a full frame.
+* **Answers first.** The frame that answers a client's action or control is queued like
+  any other, and a client's writer runs when the event loop gets to it, after whatever
+  became due before it: with 50 sessions playing, a round of their ticks and frames.
+  The handler marks that client (``expedite``), and each runner, before its next tick,
+  lets the loop turn (up to ``session.EXPEDITE_TURNS`` times) while such a frame still
+  waits in its queue (``answer_waiting``). The ticks are late by a turn; the answer is
+  not late by a round.
 
 Cluster messages (watcher counts, requests for a frame) travel on the same channel as
 the frames, as events named ``playground:*`` that the managers hand to ``on_cluster``
@@ -121,6 +128,7 @@ class FanoutMixin(Manager):
         self._cursors: dict[str, int | None] = {}
         self.on_cluster = None  # callable(event, data), set by the app
         self.stats = {"sent": 0, "full": 0, "skipped": 0}
+        self._answers: set = set()  # Engine.IO sids with an answer in their queue
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
@@ -206,6 +214,28 @@ class FanoutMixin(Manager):
             for room in list(self._mirrors):
                 if not any(True for _ in self.get_participants("/", room)):
                     del self._mirrors[room]
+
+    # -- answers first -----------------------------------------------------------------
+    def expedite(self, sid: str) -> None:
+        """Client ``sid`` was just sent the frame that answers its request: until its
+        writer has taken that frame from its queue, ``answer_waiting`` says so, and the
+        session runners let it go first (``Session._loop``)."""
+        eio_sid = self.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            self._answers.add(eio_sid)
+
+    def answer_waiting(self) -> bool:
+        """Whether a frame that answers a request still waits in its client's queue (the
+        clients whose queue has been emptied, or who left, are forgotten)."""
+        if not self._answers:
+            return False
+        sockets = self.server.eio.sockets if self.server.eio else {}
+        for eio_sid in list(self._answers):
+            sock = sockets.get(eio_sid)
+            if sock is not None and sock.queue.qsize():
+                return True
+            self._answers.discard(eio_sid)
+        return False
 
     # -- delivery --------------------------------------------------------------------
     def _behind(self, eio_sid) -> bool:

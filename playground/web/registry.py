@@ -194,6 +194,7 @@ class Registry:
 
     def _session_args(self, sid: str) -> dict:
         return {"socketio": self.socketio, "audience": lambda: self.audience(sid),
+                "answer_waiting": self.manager.answer_waiting,
                 "max_speed": self.config["MAX_SPEED"],
                 "memory_budget": int(self.config["SESSION_MEMORY_MB"] * 2**20)}
 

@@ -93,6 +93,7 @@ _ROLE_NAME = re.compile(r"\{([a-z][a-z _-]{0,30})\}")
 HEAP = threading.Lock()
 
 
+EXPEDITE_TURNS = 3  # turns of the event loop a runner lets go by for an answer to leave
 FREEZE_EVERY = 0.1  # s at least between two freezes of the heap
 COLLECT_BEFORE_FREEZE = True  # collect the young objects first (benchmarks/gc_heap.py)
 YOUNG = 1  # the generations collected before a freeze: 0 and 1, never the whole heap
@@ -167,7 +168,7 @@ class Session:
 
     def __init__(self, session_id: str, token: str | None, scenario: dict, *, socketio,
                  audience, max_speed: float, memory_budget: int | None = None,
-                 token_sha256: str | None = None):
+                 token_sha256: str | None = None, answer_waiting=None):
         self.id = session_id
         self.token = token  # None for a session rebuilt from its record: only the hash is kept
         self.token_sha256 = token_sha256 or hashlib.sha256(token.encode()).hexdigest()
@@ -178,6 +179,8 @@ class Session:
         self.frames = serializer.FrameBuilder(session_id)
         self.socketio = socketio
         self.audience = audience  # callable: how many clients watch, on every process
+        # callable: whether a frame answering a client's request waits to be written
+        self.answer_waiting = answer_waiting or (lambda: False)
         self.max_speed = max_speed
         self.end_us = scenario["duration_ms"] * 1000
         self.playing = False
@@ -274,6 +277,10 @@ class Session:
         interval = 1 / FPS
         next_tick = time.monotonic()
         while not self.closed:
+            for _ in range(EXPEDITE_TURNS):  # a request's answer goes out first
+                if not self.answer_waiting():
+                    break
+                self._yield()
             started = time.monotonic()
             self.wake.clear()
             with self.lock:

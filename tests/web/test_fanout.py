@@ -8,6 +8,7 @@ import time
 
 from playground import socketio
 from playground.web import serializer
+from playground.web import session as session_module
 from tests.web.conftest import collect, frames, toy_scenario, wait_for
 
 
@@ -100,3 +101,45 @@ def test_packets_are_written_by_orjson_and_read_back_as_the_same_values():
     # What orjson refuses is written by the standard library.
     for value in (2**70, "lone \ud800 surrogate"):
         assert PacketJson.dumps({"x": value}) == json.dumps({"x": value}, separators=(",", ":"))
+
+
+def test_an_answer_waiting_in_its_clients_queue_is_known_until_taken(connect, app,
+                                                                     monkeypatch):
+    owner, other = connect(), connect()
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    manager = socketio.server.manager
+    queued = {owner.eio_sid: 0, other.eio_sid: 0}
+
+    class Socket:  # an Engine.IO socket whose queue holds what ``queued`` says
+        def __init__(self, eio_sid):
+            self.queue = type("Queue", (), {"qsize": lambda _: queued[eio_sid]})()
+
+    for client in (owner, other):
+        monkeypatch.setitem(socketio.server.eio.sockets, client.eio_sid,
+                            Socket(client.eio_sid))
+    queued[owner.eio_sid] = queued[other.eio_sid] = 1
+    assert not manager.answer_waiting()  # full queues, but nobody asked for anything
+    assert owner.emit("act", {**ids, "action": {"type": "crash", "node": "n2"}},
+                      callback=True)["ok"]
+    assert manager.answer_waiting()  # the answer to that action waits in its queue
+    queued[owner.eio_sid] = 0  # its writer took it
+    assert not manager.answer_waiting()
+    assert owner.emit("control", {**ids, "op": "pause"}, callback=True)["ok"]
+    owner.disconnect()  # a client that leaves with its answer queued is forgotten
+    assert not manager.answer_waiting()
+
+
+def test_runners_let_an_answer_go_first_for_a_few_turns_then_tick(connect, app):
+    owner = connect()
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    owner.emit("join", {"session": made["session"]}, callback=True)
+    session = app.extensions["playground"].sessions[made["session"]]
+    asked = []
+    session.answer_waiting = lambda: asked.append(1) or True  # an answer never leaves
+    owner.emit("control", {"session": made["session"], "token": made["token"],
+                           "op": "play"}, callback=True)
+    frames(owner)
+    got = collect(owner, 5)
+    assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + 5))
+    assert len(asked) >= 5 * session_module.EXPEDITE_TURNS  # it let the loop turn each time
