@@ -84,7 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(app, async_mode=app.config["ASYNC"], client_manager=manager,
                       serializer=JsonPacket, logger=wire_logger(), engineio_logger=wire_logger(),
                       max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"])
-    app.extensions["playground_guard"] = Guard(socketio.server)
+    guard = app.extensions["playground_guard"] = Guard(socketio.server)
+    guard.on_packet = manager.asked  # an action's answer goes out first (web/fanout.py)
     # The upkeep checkpoints the SQLite store in a thread, off the event loop.
     store = app.extensions["playground_store"] = open_store(queue, app.config["DATA_DIR"],
                                                             autocheckpoint=False)

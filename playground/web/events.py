@@ -110,6 +110,8 @@ def handler(event: str):
                 log.exception("'%s' failed", event)
                 return {"ok": False, "error": f"the server failed while handling '{event}' "
                                               "(the error is in its log)"}
+            finally:  # what it sent this client goes out before the runners' next ticks
+                _registry().manager.expedite(request.sid)
 
         _on(event)(on_event)
         return fn
@@ -290,7 +292,6 @@ def on_control(payload: dict) -> dict:
     elif value is not None:
         raise RequestError(f"'{op}' takes no 'value'")
     answer = session.control(op, value)
-    _registry().manager.expedite(request.sid)
     _kept(session)
     return answer
 
@@ -306,7 +307,6 @@ def on_act(payload: dict) -> dict:
                            "files")
     command = parse_command(session.scenario["model"], action, session.sim.node_ids)
     answer = session.act(command)
-    _registry().manager.expedite(request.sid)
     _kept(session)
     return answer
 

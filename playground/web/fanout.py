@@ -21,11 +21,13 @@ delivers to its own clients. The managers below replace that last step for frame
   lost) asks the session for a full frame.
 * **Answers first.** The frame that answers a client's action or control is queued like
   any other, and a client's writer runs when the event loop gets to it, after whatever
-  became due before it: with 50 sessions playing, a round of their ticks and frames.
-  The handler marks that client (``expedite``), and each runner, before its next tick,
-  lets the loop turn (up to ``session.EXPEDITE_TURNS`` times) while such a frame still
-  waits in its queue (``answer_waiting``). The ticks are late by a turn; the answer is
-  not late by a round.
+  became due before it: with 50 sessions playing, a round of their ticks and frames,
+  and the handler itself waits so before it runs. An action or a control is marked as it
+  arrives (``asked``), the client when its handler is done (``expedite``), and each
+  runner, before its next tick, lets the loop turn (up to ``session.EXPEDITE_TURNS``
+  times) while a request is being handled or its answer still waits in the client's
+  queue (``answer_waiting``). The ticks are late by a turn; the answer is not late by
+  a round.
 
 Cluster messages (watcher counts, requests for a frame) travel on the same channel as
 the frames, as events named ``playground:*`` that the managers hand to ``on_cluster``
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import orjson
 from socketio import Manager, RedisManager
@@ -44,6 +47,8 @@ from socketio.packet import EVENT, Packet
 from . import serializer
 
 BACKLOG_LIMIT = 4  # queued transport packets beyond which a client is considered behind
+ASKS = ('["act"', '["control"')  # the requests whose answers go first (event packets)
+ASK_PATIENCE = 0.05  # s a request counts as on its way to an answer, at most
 FRAME = "frame"
 CLUSTER_PREFIX = "playground:"
 ROOM_PREFIX = "s:"
@@ -129,6 +134,7 @@ class FanoutMixin(Manager):
         self.on_cluster = None  # callable(event, data), set by the app
         self.stats = {"sent": 0, "full": 0, "skipped": 0}
         self._answers: set = set()  # Engine.IO sids with an answer in their queue
+        self._asking: dict[str, float] = {}  # Engine.IO sid -> when its request came
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
@@ -216,17 +222,30 @@ class FanoutMixin(Manager):
                     del self._mirrors[room]
 
     # -- answers first -----------------------------------------------------------------
+    def asked(self, eio_sid: str, packet: str) -> None:
+        """A Socket.IO packet just came from ``eio_sid`` (``Guard.on_message``, before it is
+        decoded): an action or a control is now on its way to an answer."""
+        if packet[:1] == "2" and packet.lstrip("0123456789").startswith(ASKS):
+            self._asking[eio_sid] = time.monotonic()
+
     def expedite(self, sid: str) -> None:
-        """Client ``sid`` was just sent the frame that answers its request: until its
-        writer has taken that frame from its queue, ``answer_waiting`` says so, and the
-        session runners let it go first (``Session._loop``)."""
+        """Client ``sid``'s request was handled (its answer and any frame it made are in its
+        queue): until its writer has taken them, ``answer_waiting`` says so."""
         eio_sid = self.eio_sid_from_sid(sid, "/")
         if eio_sid is not None:
+            self._asking.pop(eio_sid, None)
             self._answers.add(eio_sid)
 
     def answer_waiting(self) -> bool:
-        """Whether a frame that answers a request still waits in its client's queue (the
-        clients whose queue has been emptied, or who left, are forgotten)."""
+        """Whether an action or a control is being handled (for ``ASK_PATIENCE`` at most),
+        or an answer still waits in its client's queue (the clients whose queue has been
+        emptied, or who left, are forgotten)."""
+        if self._asking:
+            now = time.monotonic()
+            for eio_sid, since in list(self._asking.items()):
+                if now - since < ASK_PATIENCE:
+                    return True
+                self._asking.pop(eio_sid, None)
         if not self._answers:
             return False
         sockets = self.server.eio.sockets if self.server.eio else {}

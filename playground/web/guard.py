@@ -97,6 +97,7 @@ class Guard:
         self.noted: set[str] = set()  # Engine.IO sids whose failure was logged
         self.refused = {"binary": 0, "failed": 0}
         self.quota = RateLimited()  # lines about failing connections, per minute
+        self.on_packet = None  # callable(eio_sid, packet) told of each packet first
         self.eio.handlers["message"] = self.on_message
 
     def on_message(self, eio_sid: str, data) -> None:
@@ -104,6 +105,8 @@ class Guard:
             self.refused["binary"] += 1
             self.eio.disconnect(eio_sid)
             return
+        if self.on_packet is not None:
+            self.on_packet(eio_sid, data)
         try:
             self.handle(eio_sid, data)
         except Exception as exc:

@@ -8,6 +8,7 @@ import time
 
 from playground import socketio
 from playground.web import serializer
+from playground.web import fanout
 from playground.web import session as session_module
 from tests.web.conftest import collect, frames, toy_scenario, wait_for
 
@@ -106,8 +107,6 @@ def test_packets_are_written_by_orjson_and_read_back_as_the_same_values():
 def test_an_answer_waiting_in_its_clients_queue_is_known_until_taken(connect, app,
                                                                      monkeypatch):
     owner, other = connect(), connect()
-    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
-    ids = {"session": made["session"], "token": made["token"]}
     manager = socketio.server.manager
     queued = {owner.eio_sid: 0, other.eio_sid: 0}
 
@@ -118,16 +117,33 @@ def test_an_answer_waiting_in_its_clients_queue_is_known_until_taken(connect, ap
     for client in (owner, other):
         monkeypatch.setitem(socketio.server.eio.sockets, client.eio_sid,
                             Socket(client.eio_sid))
-    queued[owner.eio_sid] = queued[other.eio_sid] = 1
-    assert not manager.answer_waiting()  # full queues, but nobody asked for anything
+    made = owner.emit("create", {"scenario": toy_scenario()}, callback=True)
+    ids = {"session": made["session"], "token": made["token"]}
+    assert not manager.answer_waiting()  # its answer has left: nothing waits
+    queued[other.eio_sid] = 1
+    assert not manager.answer_waiting()  # a full queue, but that client asked nothing
+    queued[owner.eio_sid] = 1
     assert owner.emit("act", {**ids, "action": {"type": "crash", "node": "n2"}},
                       callback=True)["ok"]
     assert manager.answer_waiting()  # the answer to that action waits in its queue
     queued[owner.eio_sid] = 0  # its writer took it
     assert not manager.answer_waiting()
+
+    # An action on its way, from the moment its packet arrives (the Guard tells the
+    # manager before the packet is decoded), for ASK_PATIENCE at most.
+    manager.asked(other.eio_sid, '2["join",{"session":"x"}]')
+    assert not manager.answer_waiting()  # a join is not one of them
+    manager.asked(other.eio_sid, '27["act",{"session":"x"}]')
+    assert manager.answer_waiting()
+    monkeypatch.setattr(fanout, "ASK_PATIENCE", 0.0)
+    assert not manager.answer_waiting()  # its handler never said it was done: let go
+
+    queued[owner.eio_sid] = 1
     assert owner.emit("control", {**ids, "op": "pause"}, callback=True)["ok"]
+    assert manager.answer_waiting()
     owner.disconnect()  # a client that leaves with its answer queued is forgotten
-    assert not manager.answer_waiting()
+    del socketio.server.eio.sockets[owner.eio_sid]  # as Engine.IO does when it goes
+    assert not manager.answer_waiting() and not manager._answers
 
 
 def test_runners_let_an_answer_go_first_for_a_few_turns_then_tick(connect, app):
