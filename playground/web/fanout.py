@@ -25,9 +25,9 @@ delivers to its own clients. The managers below replace that last step for frame
   and the handler itself waits so before it runs. An action or a control is marked as it
   arrives (``asked``), the client when its handler is done (``expedite``), and each
   runner, before its next tick, lets the loop turn (up to ``session.EXPEDITE_TURNS``
-  times) while a request is being handled or its answer still waits in the client's
-  queue (``answer_waiting``). The ticks are late by a turn; the answer is not late by
-  a round.
+  times, and not while some session runs long work in slices)
+  while a request is being handled or its answer still waits in the client's queue
+  (``answer_waiting``). The ticks are late by a turn; the answer is not late by a round.
 
 Cluster messages (watcher counts, requests for a frame) travel on the same channel as
 the frames, as events named ``playground:*`` that the managers hand to ``on_cluster``

@@ -135,6 +135,7 @@ def freeze_heap() -> None:
 
 
 _frozen_at = 0.0
+_slicing = [0]  # sessions of this process running long work in slices now
 
 
 def collect_heap() -> float:
@@ -277,10 +278,7 @@ class Session:
         interval = 1 / FPS
         next_tick = time.monotonic()
         while not self.closed:
-            for _ in range(EXPEDITE_TURNS):  # a request's answer goes out first
-                if not self.answer_waiting():
-                    break
-                self._yield()
+            self._let_answers_go()
             started = time.monotonic()
             self.wake.clear()
             with self.lock:
@@ -316,6 +314,17 @@ class Session:
             else:
                 next_tick = time.monotonic()
                 self.wake.wait(1.0)
+
+    def _let_answers_go(self) -> None:
+        """Before a tick, let the event loop turn while a client's request is being
+        answered (``answer_waiting``: web/fanout.py), so that its answer does not wait
+        behind this tick: EXPEDITE_TURNS turns at most, and none while some session runs
+        long work in slices (a turn would then be one of its slices, and this session's
+        watchers would wait for them)."""
+        for _ in range(EXPEDITE_TURNS):
+            if _slicing[0] or not self.answer_waiting():
+                return
+            self._yield()
 
     def _tick(self, wall: float) -> None:
         """Advance simulated time for the wall time since the previous tick, one slice at
@@ -424,6 +433,7 @@ class Session:
         (0 to 1) now and then; False when a newer request superseded it (lock held)."""
         generation = self.generation
         slice_start = shown = time.monotonic()
+        _slicing[0] += 1
         try:
             while not self._call(work):
                 now = time.monotonic()
@@ -441,6 +451,7 @@ class Session:
                 slice_start = time.monotonic()
             return True
         finally:
+            _slicing[0] -= 1
             self.busy = None
 
     def _yield(self) -> None:
