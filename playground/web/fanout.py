@@ -19,15 +19,15 @@ delivers to its own clients. The managers below replace that last step for frame
   state. Nothing here waits on a client: the frame is queued or skipped.
 * A process that has watchers but no mirror (it joined late, or the previous frame was
   lost) asks the session for a full frame.
-* **Answers first.** The frame that answers a client's action or control is queued like
-  any other, and a client's writer runs when the event loop gets to it, after whatever
-  became due before it: with 50 sessions playing, a round of their ticks and frames,
-  and the handler itself waits so before it runs. An action or a control is marked as it
-  arrives (``asked``), the client when its handler is done (``expedite``), and each
-  runner, before its next tick, lets the loop turn (up to ``session.EXPEDITE_TURNS``
-  times, and not while some session runs long work in slices)
-  while a request is being handled or its answer still waits in the client's queue
-  (``answer_waiting``). The ticks are late by a turn; the answer is not late by a round.
+* **Answers first.** A request's handler, and then the client's writer that sends its
+  answer, each run when the event loop gets to them, after every runner that became due
+  before: with 50 sessions playing, a round of their ticks and frames each time. So an
+  action or a control is marked as its packet arrives (``asked``, for ``ASK_PATIENCE``
+  at most), its client when the handler is done (``expedite``), and each runner, before
+  its next tick, lets the loop turn (up to ``session.EXPEDITE_TURNS`` times, and not
+  while some session runs long work in slices) while a request is being handled or an
+  answer still waits in its client's queue (``answer_waiting``). The ticks are late by a
+  turn or three; the answer is not late by rounds.
 
 Cluster messages (watcher counts, requests for a frame) travel on the same channel as
 the frames, as events named ``playground:*`` that the managers hand to ``on_cluster``
@@ -248,18 +248,20 @@ class FanoutMixin(Manager):
                 self._asking.pop(eio_sid, None)
         if not self._answers:
             return False
-        sockets = self.server.eio.sockets if self.server.eio else {}
         for eio_sid in list(self._answers):
-            sock = sockets.get(eio_sid)
-            if sock is not None and sock.queue.qsize():
+            if self._queued(eio_sid):
                 return True
             self._answers.discard(eio_sid)
         return False
 
     # -- delivery --------------------------------------------------------------------
-    def _behind(self, eio_sid) -> bool:
+    def _queued(self, eio_sid) -> int:
+        """How many packets wait in the client's transport queue (0 once it is gone)."""
         sock = self.server.eio.sockets.get(eio_sid) if self.server.eio else None
-        return sock is not None and sock.queue.qsize() > BACKLOG_LIMIT
+        return sock.queue.qsize() if sock is not None else 0
+
+    def _behind(self, eio_sid) -> bool:
+        return self._queued(eio_sid) > BACKLOG_LIMIT
 
     def _deliver(self, room: str, frame: dict, namespace: str) -> None:
         participants = list(self.get_participants(namespace, room))

@@ -135,7 +135,7 @@ def freeze_heap() -> None:
 
 
 _frozen_at = 0.0
-_slicing = [0]  # sessions of this process running long work in slices now
+_slicing = 0  # sessions of this process running long work in slices now
 
 
 def collect_heap() -> float:
@@ -322,7 +322,7 @@ class Session:
         long work in slices (a turn would then be one of its slices, and this session's
         watchers would wait for them)."""
         for _ in range(EXPEDITE_TURNS):
-            if _slicing[0] or not self.answer_waiting():
+            if _slicing or not self.answer_waiting():
                 return
             self._yield()
 
@@ -431,9 +431,10 @@ class Session:
         """Run ``work(limit)`` until it answers True, in slices of about SLICE_SECONDS
         with a turn of the event loop between them, showing watchers ``progress()``
         (0 to 1) now and then; False when a newer request superseded it (lock held)."""
+        global _slicing
         generation = self.generation
         slice_start = shown = time.monotonic()
-        _slicing[0] += 1
+        _slicing += 1
         try:
             while not self._call(work):
                 now = time.monotonic()
@@ -451,7 +452,7 @@ class Session:
                 slice_start = time.monotonic()
             return True
         finally:
-            _slicing[0] -= 1
+            _slicing -= 1
             self.busy = None
 
     def _yield(self) -> None:

@@ -579,14 +579,9 @@ class Server(Extensions, Reads, Membership, Snapshots, Role):
             return cached[2], cached[3]
         start = max(log.first + 1, len(log) - 30)
         entries = log[start:]
-        if cached is None:
-            tail = [[e.term, e.key, e.value] for e in entries]
-        else:
-            _log, _version, was, drawn, had = cached
-            tail = []
-            for i, e in enumerate(entries, start - was):
-                tail.append(drawn[i] if 0 <= i < len(had) and had[i] is e
-                            else [e.term, e.key, e.value])
+        _log, _version, was, drawn, had = cached or (None, 0, start, (), ())
+        tail = [drawn[i] if 0 <= i < len(had) and had[i] is e else [e.term, e.key, e.value]
+                for i, e in enumerate(entries, start - was)]
         self._tails[node_id] = (log, log.version, start, tail, entries)
         return start, tail
 
